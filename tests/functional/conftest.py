@@ -1,0 +1,48 @@
+"""Fixtures of the functional suite: who the server runs, and its goldens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures import goldens
+from fixtures.server import TritonServer
+from fixtures.settings import SuiteSettings
+
+
+@pytest.fixture(scope="session")
+def served_model(triton_server: TritonServer) -> goldens.ModelUnderTest:
+    """Identity, answer digest and Triton version of the model this server runs."""
+    with triton_server.grpc_client() as client:
+        return goldens.ModelUnderTest.from_server(client)
+
+
+@pytest.fixture(scope="session")
+def update_goldens(pytestconfig: pytest.Config) -> bool:
+    return bool(pytestconfig.getoption("update_goldens"))
+
+
+@pytest.fixture(scope="session")
+def record_options(triton_server: TritonServer, suite_settings: SuiteSettings,
+                   pytestconfig: pytest.Config) -> str:
+    """The pytest options that point a run at this server, for how-to messages."""
+    if suite_settings.launcher == "external":
+        return f"--triton-launcher external --triton-url {suite_settings.triton_url}"
+    repo = triton_server.model_repository
+    root = Path(pytestconfig.rootpath)
+    shown = repo.relative_to(root) if repo is not None and repo.is_relative_to(root) else repo
+    return f"--triton-launcher {suite_settings.launcher} --triton-repos {shown}"
+
+
+@pytest.fixture
+def golden(served_model: goldens.ModelUnderTest, record_options: str,
+           update_goldens: bool) -> goldens.GoldenFile:
+    """This model's goldens, or a failure that says how to record them."""
+    if update_goldens:
+        pytest.skip("--update-goldens: this run records the goldens; tests that read them "
+                    "run in a normal run")
+    try:
+        return goldens.load_golden(served_model, record_options=record_options)
+    except goldens.GoldenError as err:
+        pytest.fail(str(err), pytrace=False)

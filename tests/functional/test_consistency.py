@@ -1,0 +1,72 @@
+"""The same images give the same answers however they are sent: batched or single,
+concurrently or alone, through shared memory or plain gRPC, once or twice."""
+
+import numpy as np
+import pytest
+
+from fixtures import box_matching, detectnet, goldens
+from fixtures.load import PeopleNetClient, infer_images, run_threads
+
+pytestmark = pytest.mark.functional
+
+IMAGES = goldens.golden_images()
+CAPTURE = goldens.IMAGE_DIR / "capture.jpg"
+THREADS = 6
+OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE, detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return {p.name: detectnet.load_image(p) for p in IMAGES}
+
+
+def test_a_batch_gives_the_same_boxes_as_single_requests(triton_server, images, tmp_path):
+    names = list(images)
+    batched = infer_images(triton_server.grpc_url, [images[n] for n in names])
+    assert len(batched) == len(names)
+    for name, in_batch in zip(names, batched):
+        alone = infer_images(triton_server.grpc_url, [images[name]])[0]
+        # Default tolerances: an engine may pick other kernels for another batch size.
+        box_matching.assert_same_detections(
+            alone, in_batch, images[name], tmp_path / f"{name}-batch.png",
+            f"{name}: element of a batch of {len(names)} (got) vs a single request (expected)")
+    assert any(batched), "no detections on any golden image: nothing was compared"
+
+
+def test_six_concurrent_threads_give_the_same_boxes_as_one(triton_server, images, tmp_path):
+    def source():
+        return images[CAPTURE.name]
+
+    alone = run_threads(triton_server.grpc_url, source, 1).results[0].detections
+    together = run_threads(triton_server.grpc_url, source, THREADS).results
+    assert len(together) == THREADS and alone, f"{len(together)} results, {alone}"
+    for i, result in enumerate(together):
+        box_matching.assert_same_detections(
+            alone, result.detections, images[CAPTURE.name], tmp_path / f"thread-{i}.png",
+            f"thread {i} of {THREADS} (got) vs a single thread (expected)")
+
+
+def _tensors(url: str, batch: np.ndarray, use_shm: bool) -> tuple[np.ndarray, np.ndarray]:
+    with PeopleNetClient(url, use_shm=use_shm) as client:
+        return client.infer(batch)
+
+
+def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, images):
+    # Two different images: a batch shows that every element comes back in its place.
+    batch = np.stack([detectnet.preprocess(images[n])[0]
+                      for n in (CAPTURE.name, "vtest_0790.jpg")])
+    plain = _tensors(triton_server.grpc_url, batch, use_shm=False)
+    shared = _tensors(triton_server.grpc_url, batch, use_shm=True)
+    for (name, shape), a, b in zip(OUTPUT_SHAPES.items(), plain, shared):
+        assert a.shape == b.shape == (2, *shape), (name, a.shape, b.shape)
+        np.testing.assert_array_equal(a, b, err_msg=f"{name}: shared memory vs plain gRPC")
+    assert not np.array_equal(plain[0][0], plain[0][1]), "two images gave the same coverage"
+
+
+def test_the_same_image_twice_gives_identical_outputs(triton_server, images):
+    chw = detectnet.preprocess(images[CAPTURE.name])[0][None]
+    with PeopleNetClient(triton_server.grpc_url) as client:
+        first, second = client.infer(chw), client.infer(chw)
+    for name, a, b in zip(OUTPUT_SHAPES, first, second):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name}: first vs second request")
+    assert first[0].max() > detectnet.COVERAGE_THRESHOLD, "nobody found: a vacuous comparison"

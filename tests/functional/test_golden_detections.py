@@ -1,0 +1,135 @@
+"""Detections on the golden images match the goldens recorded for the model being served.
+
+With --update-goldens the same tests record the goldens instead (see fixtures/goldens.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import cv2
+import pytest
+
+from fixtures import box_matching, detectnet, goldens
+from fixtures.load import infer_images
+from fixtures.plugin import GOLDEN_UPDATE_PROPERTY
+
+pytestmark = pytest.mark.functional
+
+IMAGES = goldens.golden_images()
+CAPTURE = goldens.IMAGE_DIR / "capture.jpg"
+
+
+@pytest.mark.parametrize("image_path", IMAGES, ids=[p.name for p in IMAGES])
+def test_detections_match_the_golden(triton_server, served_model, record_options,
+                                     update_goldens, image_path, request, tmp_path):
+    image = detectnet.load_image(image_path)
+    got = infer_images(triton_server.grpc_url, [image])[0]
+    if update_goldens:
+        line = goldens.record(served_model, image_path.name, got)
+        request.node.user_properties.append(
+            (GOLDEN_UPDATE_PROPERTY, f"{line} (from {triton_server.model_repository.name})"))
+        recorded = goldens.load_golden(served_model).detections(image_path.name)
+        assert box_matching.match(got, recorded).ok, f"{line}: the file does not read back"
+        return
+    golden = request.getfixturevalue("golden")
+    try:
+        expected = golden.detections(image_path.name, record_options)
+    except goldens.GoldenError as err:
+        pytest.fail(str(err), pytrace=False)
+    box_matching.assert_same_detections(
+        expected, got, image, tmp_path / f"{image_path.stem}-overlay.png",
+        f"{image_path.name} on {served_model.identity} (Triton {served_model.triton_version};"
+        f" goldens recorded with Triton {golden.triton_version})")
+
+
+def test_the_goldens_cover_every_image_with_people(served_model, golden):
+    # A golden image the model finds nobody in would make its golden test vacuous.
+    assert len(IMAGES) >= 5, f"expected at least 5 golden images, have {IMAGES}"
+    unrecorded = [p.name for p in IMAGES if p.name not in golden.images]
+    assert not unrecorded, f"no goldens for {unrecorded}: record them with --update-goldens"
+    empty = [p.name for p in IMAGES if not golden.images[p.name]]
+    assert not empty, f"{served_model.identity} finds nobody in {empty}"
+
+
+def _wrong_golden(path, served_model, golden):
+    """The capture's golden, altered: its best box moved by a tenth of its width (still
+    matched, but out of tolerance), the next best dropped, a box added where nobody
+    stands; written as a golden file of this model."""
+    real = sorted(golden.detections(CAPTURE.name), key=lambda d: -d.score)
+    assert len(real) >= 2, f"the capture's golden has too few boxes to alter: {real}"
+    moved = real[0]
+    shift = (moved.x2 - moved.x1) / 10
+    altered = [replace(moved, x1=moved.x1 + shift, x2=moved.x2 + shift), *real[2:],
+               detectnet.Detection("person", 0.9, 20.0, 20.0, 80.0, 180.0)]
+    goldens.GoldenFile(served_model.identity, served_model.config_digest,
+                       served_model.triton_version, served_model.platform,
+                       {CAPTURE.name: altered}).write(path)
+
+
+def test_a_wrong_golden_fails_listing_every_box_with_an_overlay(triton_server, served_model,
+                                                                golden, tmp_path):
+    _wrong_golden(tmp_path / "wrong.json", served_model, golden)
+    expected = goldens.load_golden(served_model, tmp_path / "wrong.json") \
+        .detections(CAPTURE.name)
+    image = detectnet.load_image(CAPTURE)
+    got = infer_images(triton_server.grpc_url, [image])[0]
+    overlay = tmp_path / "wrong-overlay.png"
+    with pytest.raises(AssertionError) as failure:
+        box_matching.assert_same_detections(expected, got, image, overlay, "capture.jpg")
+    message = str(failure.value)
+    print(message)  # shown with -s: what a user sees when a golden is wrong
+    assert "detections differ" in message and str(overlay) in message
+    # Every expected and every returned box is listed, and the three changes are named.
+    for det in [*expected, *got]:
+        assert str(det) in message, f"{det} not listed in:\n{message}"
+    assert "\nOFF  " in message and "\nMISS " in message and "\nXTRA " in message, message
+    drawn = cv2.imread(str(overlay))
+    assert drawn is not None, f"overlay {overlay} is not a readable image"
+    colours = {tuple(int(v) for v in c) for c in drawn.reshape(-1, 3)}
+    assert box_matching.EXPECTED_COLOUR in colours and box_matching.GOT_COLOUR in colours
+
+
+def test_goldens_of_another_model_are_refused(served_model, golden, tmp_path):
+    path = tmp_path / "other.json"
+    _wrong_golden(path, served_model, golden)
+    data = json.loads(path.read_text())
+    data["model_identity"] = other = f"not-{served_model.identity}"
+    path.write_text(json.dumps(data))
+    with pytest.raises(goldens.GoldenError, match="refusing to compare") as refused:
+        goldens.load_golden(served_model, path)
+    assert other in str(refused.value) and served_model.identity in str(refused.value)
+
+
+def test_goldens_of_a_changed_config_are_refused(served_model, golden, tmp_path):
+    path = tmp_path / "changed.json"
+    _wrong_golden(path, served_model, golden)
+    data = json.loads(path.read_text())
+    data["config_digest"] = "0" * 16
+    path.write_text(json.dumps(data))
+    with pytest.raises(goldens.GoldenError, match="(?s)config digest 0{16}.*--update-goldens"):
+        goldens.load_golden(served_model, path)
+
+
+def test_a_missing_golden_file_says_how_to_record_it(served_model, record_options, tmp_path):
+    missing = tmp_path / "detections" / served_model.file_name
+    with pytest.raises(goldens.GoldenError) as err:
+        goldens.load_golden(served_model, missing, record_options)
+    message = str(err.value)
+    assert str(missing) in message and "--update-goldens" in message
+    assert record_options in message, "the how-to should name this server's options"
+
+
+def test_recording_reports_new_unchanged_and_changed_boxes(served_model, golden,
+                                                           tmp_path):
+    real = golden.detections(CAPTURE.name)
+    first = goldens.record(served_model, CAPTURE.name, real, tmp_path)
+    again = goldens.record(served_model, CAPTURE.name, real, tmp_path)
+    fewer = goldens.record(served_model, CAPTURE.name, real[1:], tmp_path)
+    assert f"new, {len(real)} boxes" in first
+    assert "unchanged" in again
+    assert f"{len(real)} -> {len(real) - 1} boxes: 0 added, 1 removed" in fewer
+    stored = goldens.load_golden(served_model, goldens.golden_path(served_model, tmp_path))
+    assert len(stored.detections(CAPTURE.name)) == len(real) - 1
+
