@@ -1,0 +1,39 @@
+"""Recorded benchmarks: the seed's load on each configured repository.
+
+Each round sends the same requests at one concurrency through system shared memory; the
+round's time is what pytest-benchmark records and the gate compares, and extra_info
+keeps throughput, latency percentiles and the server's own view (see
+fixtures/benchmarking.py). pytest-benchmark disables itself under xdist: run serially.
+"""
+
+import pytest
+
+from fixtures import benchmarking, model_config, stats
+from fixtures.load import ClosedLoopLoad
+
+ROUNDS = 10
+
+
+@pytest.mark.parametrize("concurrency", [1, 6], ids=lambda c: f"c{c}")
+def test_throughput(benchmark, triton_server, capture_tensor, concurrency):
+    requests = max(3, 2 * concurrency)
+    with triton_server.grpc_client() as client, \
+            ClosedLoopLoad(triton_server.grpc_url, capture_tensor, concurrency) as load:
+        config = model_config.loaded_config(client)
+        # Warm-up outside the record and the statistics (waiting until the server has
+        # counted it: statistics are updated just after the responses go out).
+        start = stats.snapshot(client, "peoplenet")
+        load.run(requests)
+        before = start + stats.wait_for_delta(client, "peoplenet", start, requests)
+        runs = []
+        with benchmarking.device_monitor() as monitor:
+            benchmark.pedantic(lambda: runs.append(load.run(requests)), rounds=ROUNDS,
+                               iterations=1, warmup_rounds=0)
+        delta = stats.wait_for_delta(client, "peoplenet", before, ROUNDS * requests)
+    benchmark.extra_info.update(benchmarking.extra_info(
+        runs, delta, config, triton_server.model_repository.name
+        if triton_server.model_repository else "external", use_shm=True))
+    if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures
+        benchmark.extra_info["tegrastats"] = monitor.summary()
+    assert delta.inference_count == ROUNDS * requests, delta
+    assert delta.phase("fail").count == 0, delta
