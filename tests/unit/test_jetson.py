@@ -1,0 +1,299 @@
+"""Jetson identity parsers, tegrastats sampling and the perf-gate comparability check.
+
+The samples in tests/unit/data/jetson/ are hand-written from the documented formats of
+/etc/nv_tegra_release, dpkg-query, /proc/device-tree/model, nvpmodel -q, jetson_clocks
+--show and tegrastats (no Jetson was available); see that directory's README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures import jetson
+
+DATA = Path(__file__).parent / "data" / "jetson"
+ORIN, XAVIER, NANO = DATA / "orin_agx_jp6", DATA / "xavier_nx_jp5", DATA / "nano_jp4"
+
+
+def _raw(board: Path, nvpmodel: str = "nvpmodel_q.txt",
+         clocks: str | None = "jetson_clocks_show_on.txt") -> jetson.RawIdentity:
+    return jetson.RawIdentity(
+        nv_tegra_release=(board / "nv_tegra_release").read_text(),
+        dpkg_jetpack=(board / "dpkg_jetpack.txt").read_text(),
+        device_model=(board / "device_tree_model").read_bytes(),
+        nvpmodel_q=(board / nvpmodel).read_text(),
+        jetson_clocks_show=(board / clocks).read_text() if clocks else None)
+
+
+# ---------------------------------------------------------------- releases and board
+
+@pytest.mark.parametrize("board, l4t, major, board_name", [
+    (ORIN, "36.3.0", 36, "generic"), (XAVIER, "35.4.1", 35, "t186ref")])
+def test_nv_tegra_release(board, l4t, major, board_name):
+    release = jetson.parse_nv_tegra_release((board / "nv_tegra_release").read_text())
+    assert release is not None
+    assert (release["l4t"], release["l4t_major"], release["board"]) == (l4t, major, board_name)
+    assert release["date"].endswith("UTC 2024" if major == 36 else "UTC 2023")
+
+
+def test_nv_tegra_release_rejects_other_text():
+    assert jetson.parse_nv_tegra_release("PRETTY_NAME=\"Debian GNU/Linux 12\"\n") is None
+    assert jetson.parse_nv_tegra_release("") is None
+
+
+@pytest.mark.parametrize("board, release, package", [
+    (ORIN, "6.0", "6.0+b106"), (XAVIER, "5.1.2", "5.1.2-b104")])
+def test_dpkg_jetpack(board, release, package):
+    assert jetson.parse_dpkg_jetpack((board / "dpkg_jetpack.txt").read_text()) == \
+        {"jetpack": release, "jetpack_package": package}
+
+
+@pytest.mark.parametrize("text", ["", "nvidia-jetpack\t\n",
+                                  "dpkg-query: no packages found matching nvidia-jetpack\n"])
+def test_dpkg_jetpack_not_installed(text):
+    assert jetson.parse_dpkg_jetpack(text) is None
+
+
+@pytest.mark.parametrize("board, model", [
+    (ORIN, "NVIDIA Jetson AGX Orin Developer Kit"),
+    (XAVIER, "NVIDIA Jetson Xavier NX Developer Kit")])
+def test_device_model_strips_the_nul(board, model):
+    raw = (board / "device_tree_model").read_bytes()
+    assert raw.endswith(b"\x00")
+    assert jetson.parse_device_model(raw) == model
+
+
+# ---------------------------------------------------------------- power mode and clocks
+
+@pytest.mark.parametrize("board, file, expected", [
+    (ORIN, "nvpmodel_q.txt", {"name": "MAXN", "id": 0}),
+    (ORIN, "nvpmodel_q_other_mode.txt", {"name": "MODE_30W", "id": 2}),
+    (XAVIER, "nvpmodel_q.txt", {"name": "MODE_20W_6CORE", "id": 8}),
+    (XAVIER, "nvpmodel_q_other_mode.txt", {"name": "MODE_15W_6CORE", "id": 2})])
+def test_nvpmodel_query(board, file, expected):
+    assert jetson.parse_nvpmodel_query((board / file).read_text()) == expected
+
+
+def test_nvpmodel_query_skips_warnings_and_tolerates_a_missing_id():
+    text = "NVPM WARN: fan mode is not set!\nNV Power Mode: MAXN\n"
+    assert jetson.parse_nvpmodel_query(text) == {"name": "MAXN", "id": None}
+    assert jetson.parse_nvpmodel_query("nvpmodel: command not found\n") is None
+
+
+@pytest.mark.parametrize("board, soc, cores, mode", [
+    (ORIN, "tegra234", 12, "MAXN"), (XAVIER, "tegra194", 6, "MODE_20W_6CORE")])
+def test_jetson_clocks_show(board, soc, cores, mode):
+    off = jetson.parse_jetson_clocks_show((board / "jetson_clocks_show_off.txt").read_text())
+    on = jetson.parse_jetson_clocks_show((board / "jetson_clocks_show_on.txt").read_text())
+    assert (off["soc"], len(off["cpus"]), off["nvpmodel"]) == (soc, cores, mode)
+    assert off["clocks_pinned"] is False and on["clocks_pinned"] is True
+    assert on["gpu"]["minfreq"] == on["gpu"]["maxfreq"] == on["gpu"]["currentfreq"]
+    assert on["emc"]["freqoverride"] == 1 and off["emc"]["freqoverride"] == 0
+
+
+def test_jetson_clocks_one_unpinned_core_means_off():
+    lines = (ORIN / "jetson_clocks_show_on.txt").read_text().splitlines()
+    lines = [ln.replace("MinFreq=2201600", "MinFreq=115200") if ln.startswith("cpu7:") else ln
+             for ln in lines]
+    assert jetson.parse_jetson_clocks_show("\n".join(lines))["clocks_pinned"] is False
+
+
+def test_jetson_clocks_unreadable_output_is_unknown():
+    assert jetson.parse_jetson_clocks_show("jetson_clocks: must be run as root\n")["clocks_pinned"] is None
+
+
+# ---------------------------------------------------------------- identity
+
+def test_identity_of_an_orin():
+    identity = jetson.identity_from(_raw(ORIN))
+    assert identity == {
+        "jetson": True, "jetson_model": "NVIDIA Jetson AGX Orin Developer Kit",
+        "jetson_soc": "tegra234", "l4t_release": "36.3.0", "jetpack_release": "6.0",
+        "jetpack_package": "6.0+b106", "jetson_release": "JetPack 6.0 (L4T R36.3.0)",
+        "nvpmodel_mode": "MAXN", "nvpmodel_id": 0, "jetson_clocks": True,
+        "jetson_identity_problems": []}
+    json.dumps(identity)  # it goes into pytest-benchmark's JSON as it is
+
+
+def test_identity_of_a_xavier_with_clocks_off_and_no_jetpack_package():
+    raw = _raw(XAVIER, clocks="jetson_clocks_show_off.txt")
+    raw = jetson.RawIdentity(**{**raw.__dict__, "dpkg_jetpack": ""})
+    identity = jetson.identity_from(raw)
+    assert identity["jetson_release"] == "L4T R35.4.1" and identity["jetpack_release"] == ""
+    assert (identity["nvpmodel_mode"], identity["nvpmodel_id"]) == ("MODE_20W_6CORE", 8)
+    assert identity["jetson_clocks"] is False
+
+
+def test_identity_with_unreadable_tools_says_unknown():
+    raw = jetson.RawIdentity(nv_tegra_release=(ORIN / "nv_tegra_release").read_text(),
+                             problems=("`jetson_clocks --show` failed",))
+    identity = jetson.identity_from(raw)
+    assert identity["jetson"] is True
+    assert identity["nvpmodel_mode"] is None and identity["jetson_clocks"] is None
+    assert identity["jetson_identity_problems"] == ["`jetson_clocks --show` failed"]
+
+
+def test_no_nv_tegra_release_is_not_a_jetson():
+    assert jetson.identity_from(jetson.RawIdentity()) == {"jetson": False}
+
+
+def test_this_machine_identity_and_the_cli_agree():
+    """Real run: on this machine (a Jetson or not) the function and the CLI agree."""
+    identity = jetson.machine_identity()
+    if jetson.NV_TEGRA_RELEASE.exists():
+        assert identity["jetson"] is True and identity["l4t_release"]
+    else:
+        assert identity == {"jetson": False}
+    out = subprocess.run([sys.executable, "-m", "fixtures.jetson"], capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).parents[2])
+    cli = json.loads(out.stdout)
+    assert cli["jetson"] == identity["jetson"]
+    if not identity["jetson"]:
+        assert cli == identity
+
+
+# ---------------------------------------------------------------- comparability
+
+def _id(board: Path = ORIN, **kw: str | None) -> dict:
+    return jetson.identity_from(_raw(board, **kw))
+
+
+def test_same_mode_and_clocks_are_comparable():
+    verdict = jetson.comparable(_id(), _id())
+    assert verdict.ok and verdict.refusals == () and verdict.message() == "comparable"
+
+
+def test_power_modes_that_differ_are_refused_naming_both():
+    verdict = jetson.comparable(_id(), _id(nvpmodel="nvpmodel_q_other_mode.txt"))
+    assert not verdict.ok
+    assert "MAXN (0)" in verdict.message() and "MODE_30W (2)" in verdict.message()
+    assert "sudo nvpmodel -m 0" in verdict.message()
+
+
+def test_clocks_that_differ_are_refused_naming_both():
+    verdict = jetson.comparable(_id(clocks="jetson_clocks_show_on.txt"),
+                                _id(clocks="jetson_clocks_show_off.txt"))
+    assert not verdict.ok
+    assert "baseline jetson_clocks on, this run jetson_clocks off" in verdict.message()
+
+
+def test_unknown_clocks_are_refused():
+    verdict = jetson.comparable(_id(), _id(clocks=None))
+    assert not verdict.ok and "jetson_clocks state unknown" in verdict.message()
+
+
+def test_a_new_jetpack_on_the_same_board_and_mode_is_comparable_and_noted():
+    newer = {**_id(), "jetpack_release": "6.1", "l4t_release": "36.4.0"}
+    verdict = jetson.comparable(_id(), newer)
+    assert verdict.ok
+    assert verdict.notes == ("JetPack 6.0 -> 6.1", "L4T 36.3.0 -> 36.4.0")
+
+
+def test_different_boards_are_refused():
+    verdict = jetson.comparable(_id(ORIN), _id(XAVIER))
+    assert not verdict.ok
+    assert "AGX Orin" in verdict.message() and "Xavier NX" in verdict.message()
+
+
+def test_jetson_against_non_jetson_is_refused_and_two_hosts_are_not_judged():
+    assert not jetson.comparable(_id(), {"jetson": False}).ok
+    assert "only the baseline is from a Jetson" in jetson.comparable(_id(), {}).message()
+    assert jetson.comparable({"jetson": False}, {}).ok
+
+
+# ---------------------------------------------------------------- tegrastats
+
+def _samples(board: Path) -> list[dict]:
+    lines = (board / "tegrastats.txt").read_text().splitlines()
+    samples = [jetson.parse_tegrastats_line(line) for line in lines]
+    assert all(samples), "every recorded line parses"
+    return samples  # type: ignore[return-value]
+
+
+def test_tegrastats_orin_line():
+    first = _samples(ORIN)[0]
+    assert first["timestamp"] == "11-22-2024 10:15:31"
+    assert (first["ram_used_mb"], first["ram_total_mb"], first["swap_used_mb"]) == (5131, 62841, 0)
+    assert len(first["cpu_load_pct"]) == 12 and first["cpu_freq_mhz"][4] == 1728
+    assert (first["emc_load_pct"], first["emc_freq_mhz"]) == (0, 2133)
+    assert (first["gpu_load_pct"], first["gpu_freq_mhz"]) == (0, 305)
+    assert first["power_mw"] == {"VDD_GPU_SOC": 2800, "VDD_CPU_CV": 400, "VIN_SYS_5V0": 4940}
+    assert first["temp_c"]["gpu"] == pytest.approx(44.062) and first["temp_c"]["tj"] == pytest.approx(47.968)
+    assert set(first["temp_c"]) == {"cpu", "soc0", "soc1", "soc2", "gpu", "tj"}
+
+
+def test_tegrastats_xavier_line_has_upper_case_sensors_and_vdd_in():
+    busy = _samples(XAVIER)[1]
+    assert (busy["gpu_load_pct"], busy["gpu_freq_mhz"]) == (92, 1109)
+    assert busy["power_mw"] == {"VDD_IN": 9371, "VDD_CPU_GPU_CV": 4398, "VDD_SOC": 2043}
+    assert busy["temp_c"]["gpu"] == 44.0 and busy["temp_c"]["thermal"] == pytest.approx(43.4)
+
+
+def test_tegrastats_nano_line_without_timestamp_or_units_and_offline_cores():
+    first = _samples(NANO)[0]
+    assert first["timestamp"] is None
+    assert first["cpu_load_pct"] == [12, 5, None, None]
+    assert first["power_mw"] == {"POM_5V_IN": 2070, "POM_5V_GPU": 0, "POM_5V_CPU": 248}
+    assert "IRAM" not in first["power_mw"]  # IRAM 0/252kB is memory, not a rail
+
+
+def test_tegrastats_non_lines():
+    assert jetson.parse_tegrastats_line("") is None
+    assert jetson.parse_tegrastats_line("tegrastats: command not found") is None
+
+
+def test_tegrastats_summary_orin():
+    summary = jetson.summarize_tegrastats(_samples(ORIN))
+    assert summary["samples"] == 4
+    assert summary["gpu_load_pct"] == {"mean": 70.5, "max": 99.0}
+    assert summary["gpu_freq_mhz"] == {"mean": 1051.25, "max": 1300.0}
+    assert summary["emc_load_pct"] == {"mean": 17.0, "max": 24.0}
+    assert summary["ram_used_mb"]["max"] == 6021.0
+    assert summary["power_mw"]["VDD_GPU_SOC"]["max"] == 16010.0
+    assert summary["gpu_temp_c"]["mean"] == pytest.approx(47.914, abs=1e-3)
+    assert summary["cpu_load_pct"]["max"] == pytest.approx(243 / 12)  # busiest line: 41+30+27+25+38+21+14+10+13+12+7+5
+    assert "power_in_mw" not in summary  # AGX Orin has no whole-module input rail
+
+
+@pytest.mark.parametrize("board, rail, mean, peak", [
+    (XAVIER, "VDD_IN", 7778.667, 9778.0), (NANO, "POM_5V_IN", 3956.0, 5842.0)])
+def test_tegrastats_summary_input_power(board, rail, mean, peak):
+    summary = jetson.summarize_tegrastats(_samples(board))
+    assert summary["power_in_mw"] == {"mean": pytest.approx(mean, abs=1e-3), "max": peak, "rail": rail}
+
+
+def test_sampler_runs_a_process_parses_its_lines_and_stops_it():
+    """A stand-in for tegrastats (not on this machine) replays the recorded Orin lines."""
+    feeder = textwrap.dedent(f"""
+        import sys, time
+        print("garbage line", flush=True)
+        for line in open({str(ORIN / "tegrastats.txt")!r}):
+            print(line.rstrip(), flush=True)
+            time.sleep(0.02)
+        time.sleep(60)  # tegrastats runs until stopped
+    """)
+    sampler = jetson.TegrastatsSampler(interval_ms=20, command=[sys.executable, "-c", feeder])
+    with sampler:
+        deadline = time.monotonic() + 20
+        while len(sampler.samples) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc = sampler._proc
+        assert proc is not None and proc.poll() is None
+    assert proc.poll() is not None, "the sampler's process is stopped on exit"
+    summary = sampler.summary()
+    assert summary["samples"] == 4 and summary["unparsed_lines"] == 1
+    assert summary["gpu_load_pct"]["max"] == 99.0 and summary["interval_ms"] == 20
+
+
+def test_sampler_without_tegrastats_says_so():
+    if jetson.tegrastats_command(100) is not None:
+        pytest.skip("tegrastats is installed here: the missing-tool message cannot be seen")
+    with pytest.raises(FileNotFoundError, match="tegrastats not found"):
+        jetson.TegrastatsSampler().start()
