@@ -1,0 +1,54 @@
+"""Ctrl-C and kill -9 of pytest itself: nothing of ours may remain (or outlive the next
+session's start), and saved benchmark results survive an interrupted run."""
+
+import json
+import signal
+
+from fixtures import census
+
+
+def test_ctrl_c_during_a_perf_test_leaves_nothing(child_session):
+    child = child_session("scenario_hold_server.py")
+    child.wait_ready()
+    pid = child.proc.pid
+    assert census.take(census.owner_tag(pid)), "the scenario's server should be running"
+    child.signal(signal.SIGINT)
+    code = child.wait(60)
+    assert code != 0, child.output()
+    left = census.take(census.owner_tag(pid))
+    assert not left, f"after Ctrl-C:\n{left.describe()}\n{child.output()}"
+
+
+def test_kill_9_of_pytest_is_cleaned_up_when_the_next_session_starts(child_session):
+    child = child_session("scenario_hold_server.py")
+    child.wait_ready()
+    pid = child.proc.pid
+    child.signal(signal.SIGKILL)
+    child.wait(30)
+    orphans = census.take(census.owner_tag(pid))
+    assert orphans.processes, "a killed session cannot stop its server: it is orphaned"
+    # The next session (here: one that only collects) reaps at its start.
+    nxt = child_session("scenario_benchmark.py", "--collect-only")
+    assert nxt.wait(60) == 0, nxt.output()
+    left = census.take(census.owner_tag(pid))
+    assert not left, f"after the next session started:\n{left.describe()}"
+
+
+def test_an_interrupted_perf_run_leaves_earlier_saved_results_intact(child_session, tmp_path):
+    storage = tmp_path / "storage"
+    first = child_session("scenario_benchmark.py", "-k", "quick", f"--benchmark-storage={storage}",
+                          "--benchmark-save=first", "--benchmark-save-data")
+    assert first.wait(120) == 0, first.output()
+    saved = sorted(storage.rglob("*.json"))
+    assert len(saved) == 1
+    before = saved[0].read_bytes()
+
+    second = child_session("scenario_benchmark.py", f"--benchmark-storage={storage}",
+                           "--benchmark-save=second", "--benchmark-save-data")
+    second.wait_ready()
+    second.signal(signal.SIGINT)
+    second.wait(60)
+    after = sorted(storage.rglob("*.json"))
+    assert saved[0].read_bytes() == before
+    for path in after:  # whatever is there must be whole, readable JSON
+        assert json.loads(path.read_text())["benchmarks"]

@@ -1,0 +1,46 @@
+"""System shared memory: unregistered and unlinked after every use; stale regions reaped."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import tritonclient.utils.shared_memory as shm
+from tritonclient.utils import InferenceServerException
+
+from fixtures import census, detectnet
+from fixtures.load import PeopleNetClient
+from fixtures.server.launcher import SHM_DIR
+from fixtures.server.triton import SHM_PREFIX_ROOT
+
+
+def test_regions_are_unregistered_and_unlinked_even_after_a_failed_request(triton_server):
+    client = PeopleNetClient(triton_server.grpc_url, model="no_such_model", use_shm=True)
+    try:
+        with pytest.raises(InferenceServerException):
+            client.infer(np.zeros((1, *detectnet.INPUT_SHAPE), np.float32))
+        names = [r.name for r in client._regions.values()]
+        assert names and all((SHM_DIR / n).exists() for n in names)
+    finally:
+        client.close()
+    assert not any((SHM_DIR / n).exists() for n in names)
+    with triton_server.grpc_client() as admin:
+        registered = admin.get_system_shared_memory_status(as_json=True).get("regions", {})
+    assert not [n for n in registered if n in names], registered
+
+
+def test_a_stale_region_of_a_killed_run_is_reaped_and_does_not_poison_the_next(triton_server):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"{SHM_PREFIX_ROOT}{dead.pid}_client_0"
+    handle = shm.create_shared_memory_region(stale, "/" + stale, 1024)
+    try:
+        assert (SHM_DIR / stale).exists()
+        reaped = census.reap_orphans()
+        assert stale in reaped.shm_regions
+        assert not (SHM_DIR / stale).exists()
+    finally:
+        shm.mapped_shared_memory_regions().remove("/" + stale)  # unlinked already
+    chw = np.zeros((1, *detectnet.INPUT_SHAPE), np.float32)
+    with PeopleNetClient(triton_server.grpc_url, use_shm=True) as client:
+        cov, _ = client.infer(chw)
+    assert cov.shape == (1, *detectnet.COV_SHAPE)
