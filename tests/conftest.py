@@ -1,6 +1,8 @@
 """Fixtures shared by the perf and fault suites: the image every request carries and the
 configured repositories to compare."""
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -47,3 +49,23 @@ def batching_repo(suite_settings: SuiteSettings) -> Path:
     """The configured repo with dynamic batching (sample 2)."""
     return _configured_repo(suite_settings, "a dynamic-batching repo",
                             model_config.batches_dynamically)
+
+
+@pytest.fixture
+def perf_run(suite_settings: SuiteSettings) -> Callable[[Path, Path], Path]:
+    """Factory: record the concurrency-1 benchmark of `repo` in a child pytest session
+    (a real, separate perf run, as CI makes one) into the JSON file `out`."""
+    def run(repo: Path, out: Path) -> Path:
+        command = [sys.executable, "-m", "pytest",
+                   "tests/perf/test_benchmarks.py::test_throughput", "-k", "c1", "-q",
+                   "-p", "no:cacheprovider", "--benchmark-save-data",
+                   f"--benchmark-json={out}", f"--triton-repos={repo}",
+                   f"--triton-launcher={suite_settings.launcher}"]
+        if suite_settings.triton_image:
+            command.append(f"--triton-image={suite_settings.triton_image}")
+        done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, \
+            f"{' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
+        return out
+    return run

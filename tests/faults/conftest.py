@@ -1,6 +1,7 @@
 """Fixtures of the fault suite: slowed repos, a CPU burner, and scenarios run in a child
 pytest that the test then interrupts or kills."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,15 +35,33 @@ def slow_repo(tmp_path: Path):
     return make
 
 
-@pytest.fixture
-def cpu_burner() -> Iterator[subprocess.Popen]:
-    """Another process burning one core for the length of the test."""
+@contextlib.contextmanager
+def _burning_one_core() -> Iterator[subprocess.Popen]:
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         yield burner
     finally:
         burner.kill()
         burner.wait(10)
+
+
+@pytest.fixture
+def cpu_burner() -> Iterator[subprocess.Popen]:
+    """Another process burning one core for the length of the test."""
+    with _burning_one_core() as burner:
+        yield burner
+
+
+@pytest.fixture
+def cpu_burner_factory():
+    """`with cpu_burner_factory():` burns one core for the length of the block."""
+    return _burning_one_core
+
+
+def _default_sigint() -> None:
+    # A shell running CI in the background starts its children with SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt: give the child a terminal's default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class ChildSession:
@@ -56,7 +75,8 @@ class ChildSession:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pytest", str(SCENARIOS / scenario), "-q", "-s",
              "-p", "no:cacheprovider", *extra],
-            cwd=PROJECT_ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+            cwd=PROJECT_ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT,
+            preexec_fn=_default_sigint)
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s

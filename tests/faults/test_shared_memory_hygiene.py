@@ -32,7 +32,7 @@ def test_a_stale_region_of_a_killed_run_is_reaped_and_does_not_poison_the_next(t
     dead = subprocess.Popen(["true"])
     dead.wait()
     stale = f"{SHM_PREFIX_ROOT}{dead.pid}_client_0"
-    handle = shm.create_shared_memory_region(stale, "/" + stale, 1024)
+    shm.create_shared_memory_region(stale, "/" + stale, 1024)
     try:
         assert (SHM_DIR / stale).exists()
         reaped = census.reap_orphans()

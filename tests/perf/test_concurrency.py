@@ -5,7 +5,6 @@ round (so drift on a shared runner hits both), and asserts with the profile's mi
 speedup on the medians and a one-sided Mann-Whitney U test: never on one sample.
 """
 
-import pytest
 
 from fixtures import model_config, significance
 from fixtures.load import ClosedLoopLoad, paired_rounds

@@ -1,6 +1,5 @@
 """Dynamic batching reduces execution_count; instances without batching do not."""
 
-import pytest
 
 from fixtures import model_config, stats
 from fixtures.load import ClosedLoopLoad

@@ -7,11 +7,13 @@ import pytest
 from fixtures import gate
 
 
-def _run(rounds_by_name, **machine):
+def _run(rounds_by_name, foreign=0.0, **machine):
     info = {"triton_version": "2.51.0", "launcher": "embedded", "machine": "x86_64",
             "cpu_model": "cpu", **machine}
     return {"machine_info": info, "benchmarks": [
-        {"fullname": name, "stats": {"data": rounds}} for name, rounds in rounds_by_name.items()]}
+        {"fullname": name, "stats": {"data": rounds},
+         "extra_info": {"foreign_cpu_cores": foreign}}
+        for name, rounds in rounds_by_name.items()]}
 
 
 BASE = [0.100, 0.102, 0.098, 0.101, 0.099, 0.103]
@@ -99,3 +101,13 @@ def test_the_cli_fails_with_the_table_on_a_regression(tmp_path, capsys):
     assert gate.main([str(old), str(new)]) == 1
     out = capsys.readouterr().out
     assert "test_throughput[x]" in out and "REGRESSION" in out and "+30.0%" in out
+
+
+def test_a_slowdown_while_neighbours_took_the_cpu_is_inconclusive_not_a_regression(
+        tmp_path, capsys):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(_run({"b": BASE})))
+    new.write_text(json.dumps(_run({"b": [x * 1.3 for x in BASE]}, foreign=0.9)))
+    assert gate.main([str(old), str(new)]) == 3
+    out = capsys.readouterr().out
+    assert "DISTURBED" in out and "INCONCLUSIVE" in out
