@@ -19,6 +19,7 @@ REPOS = PROJECT_ROOT / "model_repos"
 SAMPLE_2 = REPOS / "embedded" / "sample_2_dynamic_batching"
 
 
+@pytest.mark.faults
 def test_a_repo_that_fails_to_load_raises_with_reason_command_and_exit_code(tmp_path,
                                                                              leak_check):
     server = TritonServer(EmbeddedLauncher(), REPOS / "testing" / "fails_to_load",
@@ -46,6 +47,7 @@ def test_stop_leaves_no_server_stub_or_shm_region(tmp_path, leak_check):
     assert not after, after.describe()
 
 
+@pytest.mark.faults
 def test_a_taken_port_is_noticed_and_the_server_retries_on_fresh_ports(tmp_path,
                                                                        leak_check):
     with socket.socket() as taken:
