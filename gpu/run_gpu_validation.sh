@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# GPU validation of the suite on a machine with an NVIDIA GPU (made for the lent H100):
+# the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
+#
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|all]      (from the repository root)
+#
+#   crosscheck  the network's own time per batch size (CUDA events) and reference answers
+#               (gpu/netbench.py); then per repository: the answers checked, perf_analyzer
+#               and the suite's closed loop at concurrency 1 2 4 8 16 32 (gpu/validate.py)
+#   suite       the perf suite (tests/perf, but the regression-gate test, whose slowed
+#               model is the CPU stand-in's) on the three repositories, with
+#               pytest-benchmark JSON and JUnit XML
+#   all         both (default); smoke: a short version of both, to check the set-up;
+#   diagnose    where a served image's time goes (gpu/diagnose.py); the suite part also
+#               runs its perf_analyzer comparison of system vs CUDA shared memory inputs
+#
+# Needs python3 with torch (CUDA), torchvision, numpy, opencv, grpcio, pytest,
+# pytest-benchmark and scipy, and .carry/triton-gpu-bundle.tar.xz (gpu/make_carry.sh: the
+# server, its python backend and 3.12 stub, tritonclient with perf_analyzer). Results go
+# to $RESULTS (default /tmp/pnsuite-gpu/results); a tarball of them and the summary to
+# $OUT when set (the device tool's output dir).
+set -uo pipefail
+
+part=${1:-all}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+work=${WORK:-/tmp/pnsuite-gpu}
+results=${RESULTS:-$work/results}
+repos=(model_repos/gpu/baseline_1_instance model_repos/gpu/sample_1_instances
+       model_repos/gpu/sample_2_dynamic_batching)
+mkdir -p "$work" "$results"
+
+if [[ ! -d "$work/site" ]]; then
+    tar -xJf .carry/triton-gpu-bundle.tar.xz -C "$work" || exit 1
+fi
+# The client side (tritonclient, protobuf 4.25, docker) comes from the bundle; the model's
+# stub ignores PYTHONPATH and takes torch and numpy from the python3 first on PATH.
+export PYTHONPATH="$work/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PATH="$work/site/bin:$PATH"
+
+{
+    echo "part: $part"
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "command: gpu/run_gpu_validation.sh $*"
+    echo "git: $(git rev-parse --verify -q HEAD 2>/dev/null || echo 'n/a (no .git here)')"
+    echo "python3: $(command -v python3) $(python3 -V 2>&1)"
+    python3 - <<'EOF'
+import importlib, platform, os
+for name in ("torch", "torchvision", "numpy", "cv2", "grpc", "google.protobuf", "tritonclient",
+             "pytest", "pytest_benchmark", "scipy"):
+    try:
+        mod = importlib.import_module(name)
+        print(f"{name}: {getattr(mod, '__version__', '?')} ({os.path.dirname(mod.__file__ or '')})")
+    except Exception as err:  # noqa: BLE001
+        print(f"{name}: MISSING ({err})")
+import torch
+print("cuda:", torch.version.cuda, "device:", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
+print("cpus:", os.cpu_count(), platform.platform())
+EOF
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit,memory.total --format=csv
+} > "$results/environment.txt" 2>&1
+cat "$results/environment.txt"
+
+status=0
+run() {  # run a step, keep its exit status, go on with the next
+    echo "=== $*"
+    "$@" || { echo "=== FAILED ($?): $*"; status=1; }
+}
+
+netbench() {
+    run python3 -m gpu.netbench --out "$results/netbench.json" --references "$work/references.npz" "$@"
+}
+
+crosscheck() {
+    run python3 -m gpu.validate --out "$results/crosscheck.json" --work "$work/run" \
+        --references "$work/references.npz" "$@" "${repos[@]}"
+}
+
+suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositories
+    local paths=("$@")
+    [[ ${#paths[@]} -gt 0 ]] || paths=(tests/perf)
+    echo "=== pytest ${paths[*]}"
+    python3 -m pytest "${paths[@]}" -k "not gate" -p no:cacheprovider \
+        --triton-repos "${repos[*]}" --triton-ready-timeout 300 --perf-profile gpu \
+        --benchmark-json "$results/pytest-benchmark.json" --junitxml "$results/perf-junit.xml" \
+        -rA 2>&1 | tee "$results/pytest.log" || { echo "=== FAILED: pytest"; status=1; }
+}
+
+case "$part" in
+    smoke)
+        netbench --sizes 1 16 --iters 10
+        crosscheck --concurrency 1 16 --measure-s 2 --pa-interval-ms 1000
+        suite tests/perf/test_dynamic_batching.py
+        ;;
+    diagnose) run python3 -m gpu.diagnose --out "$results/diagnose.json" --work "$work/diag" ;;
+    crosscheck) netbench --iters 20; crosscheck --measure-s 3.5 --pa-interval-ms 2000 --rounds 1 --cuda-shm ;;
+    suite) suite; run python3 -m gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
+    all) netbench --iters 20; crosscheck --measure-s 3.5 --pa-interval-ms 2000 --rounds 1 --cuda-shm; suite ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose)" >&2; exit 2 ;;
+esac
+
+# Server logs beside the results (small); then the summary.
+mkdir -p "$results/server-logs"
+find "$work/run/server" -name 'tritonserver*.log' 2>/dev/null | while read -r log; do
+    cp "$log" "$results/server-logs/$(basename "$(dirname "$log")")-$(basename "$log")"
+done
+run python3 -m gpu.report "$results"
+
+if [[ -n "${OUT:-}" ]]; then
+    tar -C "$(dirname "$results")" -czf "$OUT/results-$part.tar.gz" "$(basename "$results")"
+    cp "$results/summary.md" "$OUT/summary-$part.md" 2>/dev/null || true
+fi
+exit $status

@@ -1,0 +1,129 @@
+"""The GPU stand-in repositories (model_repos/gpu/) and the GPU validation's pure logic.
+
+Nothing here needs a GPU or torch: the configs are parsed with Triton's own protobuf
+schema and checked against PeopleNet's contract and the embedded repositories; the
+driver's and report's arithmetic runs on statistics shaped like Triton's.
+"""
+
+import ast
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fixtures import model_config, model_files
+from fixtures.perf_profile import choose_profile
+from gpu import report, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+GPU = ROOT / "model_repos" / "gpu"
+REPOS = {"baseline_1_instance": (1, False), "sample_1_instances": (3, False),
+         "sample_2_dynamic_batching": (1, True)}
+IDENTITY = "peoplenet-gpu-standin-resnet34-random"
+KIND_GPU = model_config.model_config_pb2.ModelInstanceGroup.KIND_GPU
+
+
+def _tensors(config) -> dict:
+    return {t.name: (t.data_type, list(t.dims)) for t in [*config.input, *config.output]}
+
+
+def test_the_three_gpu_repositories_are_there():
+    assert sorted(p.name for p in GPU.iterdir() if p.is_dir()) == sorted(REPOS)
+
+
+@pytest.mark.parametrize("name", sorted(REPOS))
+def test_config_has_peoplenets_contract_on_the_gpu(name):
+    config = model_config.read_config(GPU / name)
+    reference = model_config.read_config(ROOT / "model_repos" / "embedded" / "sample_1_instances")
+    assert config.name == "peoplenet" and config.backend == "python"
+    assert config.max_batch_size == 64
+    assert _tensors(config) == _tensors(reference)  # input_1, output_cov/Sigmoid, output_bbox/BiasAdd
+    assert [g.kind for g in config.instance_group] == [KIND_GPU]
+    instances, batching = REPOS[name]
+    assert model_config.instance_count(config) == instances
+    assert model_config.batches_dynamically(config) is batching
+    params = {k: v.string_value for k, v in config.parameters.items()}
+    assert params["model_identity"] == IDENTITY
+    assert params["warmup"] == "all" and params["FORCE_CPU_ONLY_INPUT_TENSORS"] == "no"
+    assert 0 < float(params["gpu_memory_fraction"]) <= 1
+
+
+@pytest.mark.parametrize("name", sorted(REPOS))
+def test_config_says_plainly_that_it_is_not_peoplenet(name):
+    text = (GPU / name / "peoplenet" / "config.pbtxt").read_text()
+    assert "NOT PeopleNet" in text and "RANDOM" in text
+
+
+@pytest.mark.parametrize("name", sorted(REPOS))
+def test_model_py_serves_the_gpu_standin(name):
+    source = (GPU / name / "peoplenet" / "1" / "model.py").read_text()
+    imports = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)]
+    assert [(n.module, [a.name for a in n.names]) for n in imports] == \
+        [("fixtures.gpu_standin", ["TritonPythonModel"])]
+    assert model_files.missing_model_files(GPU / name) == []
+
+
+def test_the_standin_module_declares_the_identity_the_configs_use():
+    # Read, not imported: the module needs torch, which CI does not install.
+    source = (ROOT / "fixtures" / "gpu_standin.py").read_text()
+    assert re.search(rf'^IDENTITY = "{IDENTITY}"$', source, re.MULTILINE)
+
+
+def test_suite_fixtures_pick_the_right_gpu_repos_and_the_gpu_profile():
+    configs = {name: model_config.read_config(GPU / name) for name in REPOS}
+    several = [n for n, c in configs.items()
+               if model_config.instance_count(c) > 1 and not model_config.batches_dynamically(c)]
+    batching = [n for n, c in configs.items() if model_config.batches_dynamically(c)]
+    assert several == ["sample_1_instances"] and batching == ["sample_2_dynamic_batching"]
+    # Not the CPU stand-in: `auto` chooses the gpu profile, and goldens never match it.
+    assert not any(model_config.is_standin(c) for c in configs.values())
+    assert choose_profile("auto", standin=False).name == "gpu"
+
+
+def _batch_stat(size: int, count: int, infer_ns: int) -> dict:
+    return {"batch_size": size, "compute_input": {"count": count, "ns": count * 1_000_000},
+            "compute_infer": {"count": count, "ns": infer_ns},
+            "compute_output": {"count": count, "ns": count * 100_000}}
+
+
+def test_batch_stats_delta_gives_executions_and_mean_ms_per_batch_size():
+    before = {"batch_stats": [_batch_stat(1, 10, 50_000_000)]}
+    after = {"batch_stats": [_batch_stat(1, 14, 70_000_000), _batch_stat(8, 2, 40_000_000)]}
+    delta = validate.batch_stats_delta(after, before)
+    assert delta[1]["executions"] == 4 and delta[1]["compute_infer_ms"] == 5.0
+    assert delta[8]["executions"] == 2 and delta[8]["compute_infer_ms"] == 20.0
+    assert delta[8]["compute_infer_ms_per_image"] == 2.5
+    assert validate.batch_stats_delta(after, after) == {}
+
+
+def _row(suite: float, pa: float) -> dict:
+    return {"suite": {"throughput": suite}, "perf_analyzer": {"throughput": pa},
+            "ratio_suite_over_perf_analyzer": suite / pa}
+
+
+def test_targets_follow_the_issues_thresholds():
+    cross = {"repos": [
+        {"repo": "baseline_1_instance", "instances": 1, "dynamic_batching": False,
+         "concurrency": {"1": _row(95, 100), "16": _row(100, 100)}},
+        {"repo": "sample_2_dynamic_batching", "instances": 1, "dynamic_batching": True,
+         "concurrency": {"1": _row(94, 100), "16": _row(399, 378)}}]}
+    verdicts = {t["target"]: t["met"] for t in report.targets({"compute_bound_images_per_s": 1000}, cross)}
+    batching = {k: v for k, v in verdicts.items() if k.startswith("dynamic batching")}
+    assert list(batching.values()) == [False, False]          # 3.99x and 3.78x: under 4x
+    bound = {k: v for k, v in verdicts.items() if k.startswith("best configuration")}
+    assert list(bound.values()) == [False, False]             # 39.9% and 37.8%: under 40%
+    ratios = {k.rsplit(", ", 1)[1]: v for k, v in verdicts.items() if k.startswith("suite /")}
+    assert ratios == {"baseline_1_instance c1": True, "baseline_1_instance c16": True,
+                      "sample_2_dynamic_batching c1": False,   # 0.94 < 0.95
+                      "sample_2_dynamic_batching c16": False}  # 1.056: outside 5%
+
+
+def test_gpu_scripts_are_shellcheck_clean():
+    sc = shutil.which("shellcheck")
+    if sc is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    scripts = sorted(str(p) for p in (ROOT / "gpu").glob("*.sh"))
+    done = subprocess.run([sc, *scripts], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
