@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,8 +22,8 @@ from fixtures.server.docker import (GPU_IMAGE, JETSON_IMAGE, LOCAL_IMAGE, OWNER_
                                     SHM_LABEL, DockerLauncher, DockerUnavailableError,
                                     default_image, gpu_kind, owner_token)
 from fixtures.server.embedded import PROJECT_ROOT
-from fixtures.server.launcher import SHM_DIR, Ports
-from fixtures.server.ports import pick_ports
+from fixtures.server.launcher import SHM_DIR
+from fixtures.server.ports import clashing_first_pick, occupied_port
 
 pytestmark = pytest.mark.docker
 
@@ -106,13 +105,9 @@ def test_a_repo_that_fails_to_load_raises_with_the_container_log(leak_check, doc
 
 def test_a_taken_port_is_noticed_in_the_container_log_and_retried(leak_check,
                                                                   docker_launcher, tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        busy = taken.getsockname()[1]
-        picks = iter([Ports(http=pick_ports().http, grpc=busy, metrics=pick_ports().metrics)])
+    with occupied_port() as busy:
         server = TritonServer(docker_launcher, SAMPLE_2, workdir=tmp_path,
-                              port_picker=lambda host: next(picks, None) or pick_ports(host))
+                              port_picker=clashing_first_pick(busy))
         with server:
             assert server.ports.grpc != busy
             assert server.grpc_client().is_model_ready("peoplenet")

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import time
 
 import pytest
@@ -11,8 +10,7 @@ from fixtures import census
 from fixtures.server import ServerStartError, TritonServer
 from fixtures.server.embedded import PROJECT_ROOT, EmbeddedLauncher
 from fixtures.server.external import ExternalLauncher
-from fixtures.server.launcher import Ports
-from fixtures.server.ports import pick_ports
+from fixtures.server.ports import clashing_first_pick, occupied_port
 from fixtures.server.release import LocalReleaseLauncher
 
 REPOS = PROJECT_ROOT / "model_repos"
@@ -50,13 +48,9 @@ def test_stop_leaves_no_server_stub_or_shm_region(tmp_path, leak_check):
 @pytest.mark.faults
 def test_a_taken_port_is_noticed_and_the_server_retries_on_fresh_ports(tmp_path,
                                                                        leak_check):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        busy = taken.getsockname()[1]
-        picks = iter([Ports(http=pick_ports().http, grpc=busy, metrics=pick_ports().metrics)])
+    with occupied_port() as busy:
         server = TritonServer(EmbeddedLauncher(), SAMPLE_2, workdir=tmp_path,
-                              port_picker=lambda host: next(picks, None) or pick_ports(host))
+                              port_picker=clashing_first_pick(busy))
         with server:
             assert server.ports.grpc != busy
             assert server.grpc_client().is_model_ready("peoplenet")
