@@ -140,13 +140,13 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
         try:
             with server:
                 for c in levels:
-                    for memory in ("system", "cuda"):
+                    for memory in ("system", "gpu"):
                         with server.grpc_client() as client:
                             before = _stats_entry(client)
                             try:
                                 result = perf_analyzer.run(
                                     server.grpc_url, tensor, c, work / "memory" / f"{name}-pa",
-                                    model=MODEL, shared_memory=memory)
+                                    model=MODEL, memory=memory)
                                 row: dict[str, Any] = {"throughput": round(result.throughput, 2),
                                                        "p50_ms": result.p50_ms}
                             except Exception as err:  # noqa: BLE001

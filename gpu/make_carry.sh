@@ -7,6 +7,8 @@
 #                            has its own libpython3.12, and the 3.12 stub links to that)
 #   tritonclient/, bin/perf_analyzer, google/protobuf (4.25), docker/, rapidjson
 #                            client side for Python 3.12 (the device has no registry)
+#   cuda/ (cuda-python 12.9) CUDA shared memory for the client: tritonclient 2.51 imports
+#                            cuda.cudart, which the device's cuda-bindings 13 no longer has
 #
 # Run it here, from the repository root, with a Python that has nvidia-pytriton 0.7.0
 # installed (PYTHON, default: the project's .venv, else python3). Needs pip and network.
@@ -39,7 +41,8 @@ find "$site_packages/nvidia_pytriton.libs" -maxdepth 1 -type f ! -name 'libpytho
     -exec cp -a {} "$site/nvidia_pytriton.libs/" \;
 
 # Client side for CPython 3.12 on manylinux x86_64.
-wheels=(tritonclient==2.51.0 protobuf==4.25.9 docker==7.2.0 python-rapidjson==1.25)
+wheels=(tritonclient==2.51.0 protobuf==4.25.9 docker==7.2.0 python-rapidjson==1.25
+        cuda-python==12.9.10 cuda-bindings==12.9.10 cuda-pathfinder==1.9.0)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
@@ -49,7 +52,8 @@ python3 -m pip install -q --no-deps --no-compile --only-binary=:all: --python-ve
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     --platform manylinux1_x86_64 --target "$site" \
     .whl/tritonclient-2.51.0-*.whl .whl/protobuf-4.25.9-*.whl .whl/docker-7.2.0-*.whl \
-    .whl/python_rapidjson-1.25-cp312-*.whl
+    .whl/python_rapidjson-1.25-cp312-*.whl .whl/cuda_python-12.9.10-*.whl \
+    .whl/cuda_bindings-12.9.10-cp312-*.whl .whl/cuda_pathfinder-1.9.0-*.whl
 # perf_client is a second copy of perf_analyzer (20 MB): leave it out.
 rm -f "$site/bin/perf_client"
 [[ -x "$site/bin/perf_analyzer" ]] || { echo "perf_analyzer missing from the bundle" >&2; exit 1; }

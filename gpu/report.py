@@ -23,15 +23,45 @@ MIN_RATIO_C1 = 0.95
 
 
 def _load(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+    """A results file's JSON; None when absent or empty (pytest-benchmark writes an empty
+    file when no test recorded a benchmark)."""
+    text = path.read_text() if path.is_file() else ""
+    return json.loads(text) if text.strip() else None
 
 
 def _f(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
 
-SOURCES = {"suite": "suite, system shm", "perf_analyzer": "perf_analyzer, system shm",
-           "perf_analyzer_cuda_shm": "perf_analyzer, CUDA shm: not the suite's transport"}
+MEMORY_NAMES = {"system": "system shm", "gpu": "CUDA shm"}
+CONTRAST = "perf_analyzer_contrast"
+
+
+def memories(cross: dict[str, Any]) -> tuple[str, str | None]:
+    """(memory of both generators' turns, memory of perf_analyzer's contrast run). Runs
+    made before `--memory` existed used system shm, with a CUDA shm contrast."""
+    legacy = any("perf_analyzer_cuda_shm" in row for repo in cross.get("repos", [])
+                 for row in repo.get("concurrency", {}).values())
+    return cross.get("memory", "system"), cross.get("contrast_memory") or ("gpu" if legacy else None)
+
+
+def contrast_of(row: dict[str, Any]) -> dict[str, Any]:
+    return row.get(CONTRAST) or row.get("perf_analyzer_cuda_shm") or {}
+
+
+def sources(cross: dict[str, Any]) -> dict[str, str]:
+    main, other = memories(cross)
+    out = {"suite": f"suite, {MEMORY_NAMES[main]}",
+           "perf_analyzer": f"perf_analyzer, {MEMORY_NAMES[main]}"}
+    if other:
+        out[CONTRAST] = f"perf_analyzer, {MEMORY_NAMES[other]}, contrast run"
+    return out
+
+
+def ratio_of(row: dict[str, Any]) -> float | None:
+    """The suite / perf_analyzer figure a target is judged on: the median of the turns'
+    ratios where there are turns, else the ratio of the means."""
+    return row.get("ratio_median_of_turns", row.get("ratio_suite_over_perf_analyzer"))
 
 
 def _repo_kind(repo: dict[str, Any]) -> str:
@@ -68,32 +98,37 @@ def targets(net: dict[str, Any] | None, cross: dict[str, Any] | None) -> list[di
     out: list[dict[str, Any]] = []
     repos = {_repo_kind(r): r for r in (cross or {}).get("repos", []) if "error" not in r}
 
+    labels = sources(cross or {})
+
+    def pick(row: dict[str, Any], source: str) -> dict[str, Any]:
+        return contrast_of(row) if source == CONTRAST else row.get(source, {})
+
     def thr(kind: str, c: int, source: str) -> float | None:
         row = repos.get(kind, {}).get("concurrency", {}).get(str(c), {})
-        return row.get(source, {}).get("throughput")
+        return pick(row, source).get("throughput")
 
-    for source in ("suite", "perf_analyzer", "perf_analyzer_cuda_shm"):
+    for source in labels:
         dyn, base = thr("dynamic", 16, source), thr("baseline", 16, source)
         if dyn and base:
             out.append({"target": f"dynamic batching at c16 >= {MIN_BATCHING_SPEEDUP:g}x "
-                                  f"1 instance unbatched ({SOURCES[source]})",
+                                  f"1 instance unbatched ({labels[source]})",
                         "measured": f"{dyn:.1f} / {base:.1f} infer/s = {dyn / base:.2f}x",
                         "met": dyn / base >= MIN_BATCHING_SPEEDUP})
     bound = (net or {}).get("compute_bound_images_per_s")
     if bound:
-        for source in ("suite", "perf_analyzer", "perf_analyzer_cuda_shm"):
-            best = max(((row.get(source, {}).get("throughput") or 0.0, repo["repo"], c)
+        for source in labels:
+            best = max(((pick(row, source).get("throughput") or 0.0, repo["repo"], c)
                         for repo in repos.values()
                         for c, row in repo.get("concurrency", {}).items()), default=None)
             if best and best[0]:
                 out.append({"target": f"best configuration >= {MIN_FRACTION_OF_BOUND:.0%} of "
-                                      f"the network's bound ({SOURCES[source]})",
+                                      f"the network's bound ({labels[source]})",
                             "measured": f"{best[0]:.1f} infer/s ({best[1]}, c{best[2]}) / "
                                         f"{bound:.1f} images/s = {best[0] / bound:.1%}",
                             "met": best[0] / bound >= MIN_FRACTION_OF_BOUND})
     for name, repo in repos.items():
         for c, row in repo.get("concurrency", {}).items():
-            ratio = row.get("ratio_suite_over_perf_analyzer")
+            ratio = ratio_of(row)
             if ratio is None:
                 out.append({"target": f"suite / perf_analyzer, {repo['repo']} c{c}",
                             "measured": "no ratio (a measurement failed)", "met": False})
@@ -135,19 +170,23 @@ def markdown(net: dict[str, Any] | None, cross: dict[str, Any] | None,
                 if k != "image_bytes") + "."]
         lines.append("")
     if cross:
+        main, other = memories(cross)
+        other_name = MEMORY_NAMES[other] if other else "other memory"
         lines += ["## Throughput and latency: the suite's load vs perf_analyzer", "",
-                  "Same server, same image (capture.jpg), system shared memory. Suite = "
+                  f"Same server, same image (capture.jpg), {MEMORY_NAMES[main]}. Suite = "
                   "`fixtures.load.ClosedLoopLoad`. At each concurrency the suite and "
                   "perf_analyzer take turns, the suite first and last; the suite's figures "
-                  "are its runs together, the ratio in brackets compares each perf_analyzer "
-                  "run with the mean of the two suite runs beside it, and the spread is how "
-                  "far the suite's own runs differ (the server's drift meanwhile). Latencies "
-                  "are client-side. The last columns: perf_analyzer with its tensors in CUDA "
-                  "shared memory (not the suite's transport), and the time requests waited in "
-                  "Triton's queue during the suite's runs.", "",
+                  "are its runs together, the ratio compares each perf_analyzer run with the "
+                  "mean of the two suite runs beside it (each turn in brackets; the figure "
+                  "outside is their median where the run recorded one, else the ratio of the "
+                  "means), and the spread is how far the suite's own runs differ (the "
+                  "server's drift meanwhile). Latencies are client-side. The last columns: "
+                  f"perf_analyzer with its tensors in {other_name} (not the transport of the "
+                  "turns), and the time requests waited in Triton's queue during the suite's "
+                  "runs.", "",
                   "| repo | c | suite infer/s | perf_analyzer infer/s | ratio (each turn) | suite p50 / p99 ms "
                   "| PA p50 / p99 ms | batch size x executions (suite) | client CPU ms/req "
-                  "| PA, CUDA shm infer/s | suite runs' spread | server queue ms (suite) |",
+                  f"| PA, {other_name} infer/s | suite runs' spread | server queue ms (suite) |",
                   "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|"]
         for repo in cross["repos"]:
             if "error" in repo:
@@ -158,18 +197,18 @@ def markdown(net: dict[str, Any] | None, cross: dict[str, Any] | None,
                 hist = ", ".join(f"{k}x{v}" for k, v in s.get("batch_executions", {}).items())
                 lines.append(
                     f"| {repo['repo']} | {c} | {_f(s.get('throughput'))} | {_f(p.get('throughput'))} "
-                    f"| {_f(row.get('ratio_suite_over_perf_analyzer'), 3)} "
+                    f"| {_f(ratio_of(row), 3)} "
                     f"({', '.join(_f(r, 3) for r in row.get('ratio_each_turn', []))}) "
                     f"| {_f(s.get('p50_ms'), 2)} / {_f(s.get('p99_ms'), 2)} "
                     f"| {_f(p.get('p50_ms'), 2)} / {_f(p.get('p99_ms'), 2)} | {hist} "
                     f"| {_f(s.get('client_cpu_ms_per_request'), 3)} "
-                    f"| {_f(row.get('perf_analyzer_cuda_shm', {}).get('throughput'))} "
+                    f"| {_f(contrast_of(row).get('throughput'))} "
                     f"| {_f(100 * s['spread'], 1) + '%' if 'spread' in s else '–'} "
                     f"| {_f(s.get('server_queue_ms'), 2)} |")
-        for title, steps in (("system shared memory: the suite's and perf_analyzer's runs",
+        for title, steps in ((f"{MEMORY_NAMES[main]}: the suite's and perf_analyzer's runs",
                               ("suite_runs", "perf_analyzer_runs")),
-                             ("CUDA shared memory: perf_analyzer's runs",
-                              ("perf_analyzer_cuda_shm",))):
+                             (f"{other_name}: perf_analyzer's contrast runs",
+                              (CONTRAST, "perf_analyzer_cuda_shm"))):
             lines += ["", f"## compute_infer per batch size, {title} (Triton's statistics)", "",
                       "| repo | batch | executions | compute_input ms | compute_infer ms "
                       "| compute_infer ms/image | compute_output ms |",

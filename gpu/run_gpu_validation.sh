@@ -2,17 +2,21 @@
 # GPU validation of the suite on a machine with an NVIDIA GPU (made for the lent H100):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
-#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|all]      (from the repository root)
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
 #               (gpu/netbench.py); then per repository: the answers checked, perf_analyzer
-#               and the suite's closed loop at concurrency 1 2 4 8 16 32 (gpu/validate.py)
+#               and the suite's closed loop taking turns at concurrency 1 2 4 8 16 32, both
+#               with CUDA shared memory, and perf_analyzer once with system shared memory
+#               at c16 for contrast (gpu/validate.py)
 #   suite       the perf suite (tests/perf, but the regression-gate test, whose slowed
-#               model is the CPU stand-in's) on the three repositories, with
-#               pytest-benchmark JSON and JUnit XML
-#   all         both (default); smoke: a short version of both, to check the set-up;
-#   diagnose    where a served image's time goes (gpu/diagnose.py); the suite part also
-#               runs its perf_analyzer comparison of system vs CUDA shared memory inputs
+#               model is the CPU stand-in's) on the three repositories with CUDA shared
+#               memory, with pytest-benchmark JSON and JUnit XML; and the functional check
+#               that CUDA shm, system shm and plain gRPC give the same tensors
+#   all         both (default), longer than one device call; smoke: a short version of
+#               both, to check the set-up;
+#   diagnose    where a served image's time goes (gpu/diagnose.py)
+#   memory      perf_analyzer with system vs CUDA shared memory inputs (gpu/diagnose.py)
 #
 # Needs python3 with torch (CUDA), torchvision, numpy, opencv, grpcio, pytest,
 # pytest-benchmark and scipy, and .carry/triton-gpu-bundle.tar.xz (gpu/make_carry.sh: the
@@ -46,7 +50,7 @@ export PATH="$work/site/bin:$PATH"
     echo "python3: $(command -v python3) $(python3 -V 2>&1)"
     python3 - <<'EOF'
 import importlib, platform, os
-for name in ("torch", "torchvision", "numpy", "cv2", "grpc", "google.protobuf", "tritonclient",
+for name in ("torch", "torchvision", "numpy", "cv2", "grpc", "google.protobuf", "tritonclient", "cuda.bindings",
              "pytest", "pytest_benchmark", "scipy"):
     try:
         mod = importlib.import_module(name)
@@ -67,21 +71,31 @@ run() {  # run a step, keep its exit status, go on with the next
     "$@" || { echo "=== FAILED ($?): $*"; status=1; }
 }
 
+# Two turns of perf_analyzer (1 s windows) between three of the suite (2 s each) per
+# concurrency: the three repositories fit one device call of 10 minutes. The suite's
+# threads are spread over 4 processes (fixtures/spread_load.py): one Python process
+# re-sends a returning batch of 16 too slowly for the batcher to form batches of 16.
+load_processes=4
+crosscheck_args=(--measure-s 2 --pa-interval-ms 1000 --rounds 2 --contrast-memory system
+                 --contrast-at 16 --load-processes "$load_processes")
+
 netbench() {
     run python3 -m gpu.netbench --out "$results/netbench.json" --references "$work/references.npz" "$@"
 }
 
 crosscheck() {
     run python3 -m gpu.validate --out "$results/crosscheck.json" --work "$work/run" \
-        --references "$work/references.npz" "$@" "${repos[@]}"
+        --references "$work/references.npz" --memory gpu "$@" "${repos[@]}"
 }
 
 suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositories
     local paths=("$@")
-    [[ ${#paths[@]} -gt 0 ]] || paths=(tests/perf)
+    [[ ${#paths[@]} -gt 0 ]] || paths=(tests/perf
+        "tests/functional/test_consistency.py::test_shared_memory_and_plain_grpc_give_the_same_tensors")
     echo "=== pytest ${paths[*]}"
     python3 -m pytest "${paths[@]}" -k "not gate" -p no:cacheprovider \
         --triton-repos "${repos[*]}" --triton-ready-timeout 300 --perf-profile gpu \
+        --triton-memory gpu --load-processes "$load_processes" \
         --benchmark-json "$results/pytest-benchmark.json" --junitxml "$results/perf-junit.xml" \
         -rA 2>&1 | tee "$results/pytest.log" || { echo "=== FAILED: pytest"; status=1; }
 }
@@ -89,14 +103,17 @@ suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositori
 case "$part" in
     smoke)
         netbench --sizes 1 16 --iters 10
-        crosscheck --concurrency 1 16 --measure-s 2 --pa-interval-ms 1000
-        suite tests/perf/test_dynamic_batching.py
+        crosscheck --concurrency 1 16 --measure-s 2 --pa-interval-ms 1000 --rounds 1 \
+            --contrast-memory system --load-processes "$load_processes"
+        suite tests/perf/test_dynamic_batching.py \
+            "tests/functional/test_consistency.py::test_shared_memory_and_plain_grpc_give_the_same_tensors"
         ;;
     diagnose) run python3 -m gpu.diagnose --out "$results/diagnose.json" --work "$work/diag" ;;
-    crosscheck) netbench --iters 20; crosscheck --measure-s 3.5 --pa-interval-ms 2000 --rounds 1 --cuda-shm ;;
-    suite) suite; run python3 -m gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
-    all) netbench --iters 20; crosscheck --measure-s 3.5 --pa-interval-ms 2000 --rounds 1 --cuda-shm; suite ;;
-    *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose)" >&2; exit 2 ;;
+    crosscheck) netbench --iters 20; crosscheck "${crosscheck_args[@]}" ;;
+    suite) suite ;;
+    memory) run python3 -m gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
+    all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
 # Server logs beside the results (small); then the summary.

@@ -4,9 +4,11 @@ For each model repository: start the embedded server (fixtures.server, as the su
 check that every request gets its own image's answer while the model batches (against the
 network's outputs written by gpu/netbench.py), then at each concurrency run perf_analyzer
 and the suite's closed loop (fixtures.load.ClosedLoopLoad) on the same server with the
-same image through system shared memory, and keep both throughputs, their latencies, the
-server's statistics (per batch size: executions and compute_infer) and the suite's client
-CPU per request. Everything goes to one JSON file; gpu/report.py makes the tables.
+same image in the same memory (`--memory`: gpu, i.e. CUDA shared memory, or system), and
+keep both throughputs, their latencies, the server's statistics (per batch size:
+executions and compute_infer) and the suite's client CPU per request. perf_analyzer can
+also run once in the other memory (`--contrast-memory`), to show what the transport costs
+the served model. Everything goes to one JSON file; gpu/report.py makes the tables.
 
     python3 -m gpu.validate --out results/crosscheck.json --references refs.npz \\
         model_repos/gpu/baseline_1_instance model_repos/gpu/sample_1_instances ...
@@ -18,6 +20,7 @@ import argparse
 import json
 import resource
 import shutil
+import statistics
 import sys
 import threading
 import time
@@ -27,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from fixtures import benchmarking, detectnet, model_config, perf_analyzer, stats
-from fixtures.load import ClosedLoopLoad, PeopleNetClient
+from fixtures.load import PeopleNetClient
+from fixtures.shared_memory import Memory
+from fixtures.spread_load import make_load
 from fixtures.server.embedded import PROJECT_ROOT, EmbeddedLauncher
 from fixtures.server.triton import TritonServer
 
@@ -83,7 +88,7 @@ def batch_stats_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[int
     return out
 
 
-def check_answers(server: TritonServer, references: Path) -> dict[str, Any]:
+def check_answers(server: TritonServer, references: Path, memory: Memory) -> dict[str, Any]:
     """Eight clients send eight different images at once; each answer must be its own
     image's (the network's outputs from netbench), whatever batches the server formed."""
     refs = np.load(references)
@@ -94,7 +99,7 @@ def check_answers(server: TritonServer, references: Path) -> dict[str, Any]:
 
     def one(i: int) -> None:
         try:
-            with PeopleNetClient(server.grpc_url, MODEL, use_shm=True) as client:
+            with PeopleNetClient(server.grpc_url, MODEL, memory=memory) as client:
                 client.stage(inputs[i:i + 1])
                 barrier.wait(timeout=60)
                 answers[i] = client.infer_staged()
@@ -124,20 +129,19 @@ def check_answers(server: TritonServer, references: Path) -> dict[str, Any]:
 
 
 def measure_suite(server: TritonServer, tensor: np.ndarray, concurrency: int,
-                  seconds: float) -> dict[str, Any]:
+                  seconds: float, memory: Memory, processes: int = 1) -> dict[str, Any]:
     """The suite's closed loop: about `seconds` of requests from `concurrency` threads
-    (system shm, the input staged once per client), with the server's view and the
-    client's CPU time."""
+    (shared memory, the input staged once per client) in `processes` processes, with
+    the server's view and the client's CPU time."""
     with server.grpc_client() as client, \
-            ClosedLoopLoad(server.grpc_url, tensor, concurrency, MODEL) as load:
+            make_load(server.grpc_url, tensor, concurrency, memory, processes, MODEL) as load:
         load.run(4 * concurrency)  # warm-up: connections, first requests
         rate = load.run(8 * concurrency).throughput  # sizes the measured run
         requests = max(8 * concurrency, int(rate * seconds))
         start = stats.snapshot(client, MODEL)
         before_raw = _stats_entry(client)
-        cpu0 = time.process_time()
         run = load.run(requests)
-        cpu = time.process_time() - cpu0
+        cpu = run.cpu_s
         delta = stats.wait_for_delta(client, MODEL, start, requests)
         after_raw = _stats_entry(client)
     return {
@@ -192,16 +196,16 @@ def _mean_of_pa_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency: int,
                           workdir: Path, csv_dir: Path, measurement_ms: int,
-                          tag: str = "", shared_memory: str = "system") -> dict[str, Any]:
+                          tag: str = "", memory: Memory = "gpu") -> dict[str, Any]:
     """perf_analyzer at one concurrency (fixtures/perf_analyzer.py: the same image
-    through system shm, or CUDA shm); its CSV is kept, and its own CPU time."""
+    in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
         before = _stats_entry(client)
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
         result = perf_analyzer.run(server.grpc_url, tensor, concurrency, workdir,
                                    model=MODEL, measurement_ms=measurement_ms,
-                                   shared_memory=shared_memory)
+                                   memory=memory)
         wall = time.perf_counter() - began
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = _stats_entry(client)
@@ -239,7 +243,7 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
         entry["server"] = benchmarking.server_identity(server, MODEL)
         print(f"[{repo.name}] ready after {entry['ready_after_s']} s", flush=True)
         if args.references:
-            entry["answers"] = check_answers(server, args.references)
+            entry["answers"] = check_answers(server, args.references, args.memory)
             print(f"[{repo.name}] answers: {entry['answers']}", flush=True)
         with server.grpc_client() as client:
             first = _stats_entry(client)
@@ -253,21 +257,23 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
                     if turn % 2:
                         row["perf_analyzer_runs"].append(measure_perf_analyzer(
                             server, tensor, c, work / "pa" / repo.name, csv_dir,
-                            args.pa_interval_ms, tag=f"r{turn // 2 + 1}"))
+                            args.pa_interval_ms, tag=f"r{turn // 2 + 1}", memory=args.memory))
                     else:
-                        row["suite_runs"].append(measure_suite(server, tensor, c, args.measure_s))
+                        row["suite_runs"].append(measure_suite(server, tensor, c, args.measure_s,
+                                                               args.memory, args.load_processes))
                 except Exception as err:  # noqa: BLE001 - one failed point is reported, not fatal
                     key = "perf_analyzer_runs" if turn % 2 else "suite_runs"
                     row[key].append({"error": str(err)[-1500:]})
-            if args.cuda_shm:
-                # Not the suite's transport: what the same server does when the input is
-                # already in GPU memory (no CPU copies in the python backend).
+            if args.contrast_memory and c in args.contrast_at:
+                # What the same server does with the tensors in the other memory: with
+                # system memory, the python backend copies each input twice on the CPU.
                 try:
-                    row["perf_analyzer_cuda_shm"] = measure_perf_analyzer(
+                    row["perf_analyzer_contrast"] = measure_perf_analyzer(
                         server, tensor, c, work / "pa" / repo.name, csv_dir,
-                        args.pa_interval_ms, tag="cudashm", shared_memory="cuda")
+                        args.pa_interval_ms, tag=f"{args.contrast_memory}-shm",
+                        memory=args.contrast_memory)
                 except Exception as err:  # noqa: BLE001
-                    row["perf_analyzer_cuda_shm"] = {"error": str(err)[-1500:]}
+                    row["perf_analyzer_contrast"] = {"error": str(err)[-1500:]}
             row["suite"] = _mean_of_runs(row["suite_runs"])
             row["perf_analyzer"] = _mean_of_pa_runs(row["perf_analyzer_runs"])
             pa, ours = row["perf_analyzer"], row["suite"]
@@ -279,13 +285,17 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
                     round((suites[i] + suites[i + 1]) / 2 / r["throughput"], 4)
                     for i, r in enumerate(row["perf_analyzer_runs"])
                     if r.get("throughput") and suites[i] and suites[i + 1]]
+                if row["ratio_each_turn"]:
+                    # What the targets are judged on, as tests/perf/test_perf_analyzer.py does.
+                    row["ratio_median_of_turns"] = round(statistics.median(row["ratio_each_turn"]), 4)
             print(f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
                   f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
                   f"p50 {ours.get('p50_ms', '-')} ms, client CPU "
                   f"{ours.get('client_cpu_ms_per_request', '-')} ms/req | ratio "
                   f"{row.get('ratio_suite_over_perf_analyzer', '-')} "
-                  f"{row.get('ratio_each_turn', '')} | perf_analyzer, CUDA shm: "
-                  f"{row.get('perf_analyzer_cuda_shm', {}).get('throughput', '-')}/s", flush=True)
+                  f"{row.get('ratio_each_turn', '')} | perf_analyzer, {args.contrast_memory} "
+                  f"memory: {row.get('perf_analyzer_contrast', {}).get('throughput', '-')}/s",
+                  flush=True)
             entry["concurrency"][str(c)] = row
         with server.grpc_client() as client:
             entry["batch_stats"] = batch_stats_delta(_stats_entry(client), first)
@@ -307,8 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2,
                         help="perf_analyzer runs per concurrency (the suite runs one more)")
     parser.add_argument("--ready-timeout", type=float, default=300.0)
-    parser.add_argument("--cuda-shm", action="store_true",
-                        help="also run perf_analyzer with its tensors in CUDA shared memory")
+    parser.add_argument("--memory", choices=("system", "gpu"), default="gpu",
+                        help="where both load generators put the tensors (default gpu: CUDA "
+                             "shared memory)")
+    parser.add_argument("--load-processes", type=int, default=1,
+                        help="processes the suite's client threads are spread over")
+    parser.add_argument("--contrast-memory", choices=("system", "gpu"),
+                        help="also run perf_analyzer once with its tensors in this memory")
+    parser.add_argument("--contrast-at", type=int, nargs="+", default=[16],
+                        help="concurrencies of the contrast run (default 16)")
     args = parser.parse_args(argv)
     csv_dir = args.out.parent / "perf_analyzer"
     csv_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "argv": sys.argv, "concurrency": args.concurrency,
                               "measure_s": args.measure_s, "pa_interval_ms": args.pa_interval_ms,
+                              "memory": args.memory, "contrast_memory": args.contrast_memory,
+                              "load_processes": args.load_processes,
                               "repos": []}
     for repo in args.repos:
         try:

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from fixtures import detectnet, model_config
+from fixtures.load import Load
+from fixtures.spread_load import make_load
 from fixtures.server.embedded import PROJECT_ROOT
 from fixtures.settings import SuiteSettings
 
@@ -21,6 +23,18 @@ def capture_tensor() -> np.ndarray:
     """capture.jpg pre-processed once: [1, 3, 544, 960] float32."""
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE))
     return chw[None]
+
+
+@pytest.fixture
+def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Callable[..., Load]:
+    """Factory: `closed_loop(url, concurrency, tensor=capture_tensor)`, a perf load with
+    its tensors where --triton-memory says (system or GPU shared memory, or none), its
+    client threads spread over --load-processes processes."""
+    def make(url: str, concurrency: int, tensor: np.ndarray | None = None) -> Load:
+        return make_load(url, capture_tensor if tensor is None else tensor, concurrency,
+                         suite_settings.memory,  # type: ignore[arg-type]
+                         suite_settings.load_processes)
+    return make
 
 
 def _configured_repo(settings: SuiteSettings, wanted: str,

@@ -22,7 +22,7 @@ def test_four_servers_started_together_get_their_own_ports_and_statistics(leak_c
 
     def send(args):
         server, count = args
-        with server.grpc_client() as admin, PeopleNetClient(server.grpc_url, use_shm=True) as c:
+        with server.grpc_client() as admin, PeopleNetClient(server.grpc_url, memory="system") as c:
             before = stats.snapshot(admin, "peoplenet")
             for _ in range(count):
                 c.infer(blank)

@@ -14,7 +14,7 @@ from fixtures.server.triton import SHM_PREFIX_ROOT
 
 
 def test_regions_are_unregistered_and_unlinked_even_after_a_failed_request(triton_server):
-    client = PeopleNetClient(triton_server.grpc_url, model="no_such_model", use_shm=True)
+    client = PeopleNetClient(triton_server.grpc_url, model="no_such_model", memory="system")
     try:
         with pytest.raises(InferenceServerException):
             client.infer(np.zeros((1, *detectnet.INPUT_SHAPE), np.float32))
@@ -41,6 +41,6 @@ def test_a_stale_region_of_a_killed_run_is_reaped_and_does_not_poison_the_next(t
     finally:
         shm.mapped_shared_memory_regions().remove("/" + stale)  # unlinked already
     chw = np.zeros((1, *detectnet.INPUT_SHAPE), np.float32)
-    with PeopleNetClient(triton_server.grpc_url, use_shm=True) as client:
+    with PeopleNetClient(triton_server.grpc_url, memory="system") as client:
         cov, _ = client.infer(chw)
     assert cov.shape == (1, *detectnet.COV_SHAPE)

@@ -6,6 +6,7 @@ import pytest
 
 from fixtures import box_matching, detectnet, goldens
 from fixtures.load import PeopleNetClient, infer_images, run_threads
+from fixtures.shared_memory import SharedMemoryUnavailable, require_gpu
 
 pytestmark = pytest.mark.functional
 
@@ -46,20 +47,26 @@ def test_six_concurrent_threads_give_the_same_boxes_as_one(triton_server, images
             f"thread {i} of {THREADS} (got) vs a single thread (expected)")
 
 
-def _tensors(url: str, batch: np.ndarray, use_shm: bool) -> tuple[np.ndarray, np.ndarray]:
-    with PeopleNetClient(url, use_shm=use_shm) as client:
+def _tensors(url: str, batch: np.ndarray, memory: str) -> tuple[np.ndarray, np.ndarray]:
+    with PeopleNetClient(url, memory=memory) as client:
         return client.infer(batch)
 
 
-def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, images):
+@pytest.mark.parametrize("memory", ["system", "gpu"])
+def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, images, memory):
+    if memory == "gpu":
+        try:
+            require_gpu()
+        except SharedMemoryUnavailable as err:
+            pytest.skip(str(err))
     # Two different images: a batch shows that every element comes back in its place.
     batch = np.stack([detectnet.preprocess(images[n])[0]
                       for n in (CAPTURE.name, "vtest_0790.jpg")])
-    plain = _tensors(triton_server.grpc_url, batch, use_shm=False)
-    shared = _tensors(triton_server.grpc_url, batch, use_shm=True)
+    plain = _tensors(triton_server.grpc_url, batch, memory="none")
+    shared = _tensors(triton_server.grpc_url, batch, memory=memory)
     for (name, shape), a, b in zip(OUTPUT_SHAPES.items(), plain, shared):
         assert a.shape == b.shape == (2, *shape), (name, a.shape, b.shape)
-        np.testing.assert_array_equal(a, b, err_msg=f"{name}: shared memory vs plain gRPC")
+        np.testing.assert_array_equal(a, b, err_msg=f"{name}: {memory} shared memory vs plain gRPC")
     assert not np.array_equal(plain[0][0], plain[0][1]), "two images gave the same coverage"
 
 

@@ -13,11 +13,11 @@ EMBEDDED = PROJECT_ROOT / "model_repos" / "embedded"
 THREADS = 6
 
 
-def _demo(server, use_shm=True):
+def _demo(server):
     with server.grpc_client() as client:
         before = stats.snapshot(client, "peoplenet")
         run = run_threads(server.grpc_url, lambda: detectnet.load_image(CAPTURE), THREADS,
-                          use_shm=use_shm)
+                          memory="system")
         return run, stats.wait_for_delta(client, "peoplenet", before, THREADS)
 
 

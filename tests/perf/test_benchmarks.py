@@ -1,6 +1,7 @@
 """Recorded benchmarks: the seed's load on each configured repository.
 
-Each round sends the same requests at one concurrency through system shared memory; the
+Each round sends the same requests at one concurrency (tensors where --triton-memory
+says: system shared memory by default); the
 round's time is what pytest-benchmark records and the gate compares, and extra_info
 keeps throughput, latency percentiles and the server's own view (see
 fixtures/benchmarking.py). pytest-benchmark disables itself under xdist: run serially.
@@ -10,16 +11,15 @@ import pytest
 
 from fixtures import benchmarking, model_config, stats
 from fixtures.cpu_load import ForeignLoad
-from fixtures.load import ClosedLoopLoad
 
 ROUNDS = 10
 
 
 @pytest.mark.parametrize("concurrency", [1, 6], ids=lambda c: f"c{c}")
-def test_throughput(benchmark, triton_server, capture_tensor, concurrency):
+def test_throughput(benchmark, triton_server, closed_loop, suite_settings, concurrency):
     requests = max(3, 2 * concurrency)
     with triton_server.grpc_client() as client, \
-            ClosedLoopLoad(triton_server.grpc_url, capture_tensor, concurrency) as load:
+            closed_loop(triton_server.grpc_url, concurrency) as load:
         config = model_config.loaded_config(client)
         # Warm-up outside the record and the statistics (waiting until the server has
         # counted it: statistics are updated just after the responses go out).
@@ -33,7 +33,7 @@ def test_throughput(benchmark, triton_server, capture_tensor, concurrency):
         delta = stats.wait_for_delta(client, "peoplenet", before, ROUNDS * requests)
     benchmark.extra_info.update(benchmarking.extra_info(
         runs, delta, config, triton_server.model_repository.name
-        if triton_server.model_repository else "external", use_shm=True))
+        if triton_server.model_repository else "external", suite_settings.memory))
     # CPU that other processes took meanwhile: the gate will not judge a disturbed run.
     benchmark.extra_info["foreign_cpu_cores"] = round(foreign.cores, 2)
     if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures

@@ -7,7 +7,7 @@ speedup on the medians and a one-sided Mann-Whitney U test: never on one sample.
 
 
 from fixtures import model_config, significance
-from fixtures.load import ClosedLoopLoad, paired_rounds
+from fixtures.load import paired_rounds
 
 
 def _report(record_property, name: str, result: significance.Comparison) -> None:
@@ -17,14 +17,14 @@ def _report(record_property, name: str, result: significance.Comparison) -> None
 
 
 def test_three_instances_finish_the_same_requests_sooner_than_one(
-        make_server, shared_server, instances_repo, capture_tensor, perf_profile, tmp_path,
+        make_server, shared_server, instances_repo, closed_loop, perf_profile, tmp_path,
         record_property):
     one_repo = model_config.write_variant(instances_repo, tmp_path / instances_repo.name,
                                           instances=1)
     one, three = make_server(one_repo), shared_server(instances_repo)
     n = perf_profile.requests
-    with ClosedLoopLoad(one.grpc_url, capture_tensor, n) as slow, \
-            ClosedLoopLoad(three.grpc_url, capture_tensor, n) as fast:
+    with closed_loop(one.grpc_url, n) as slow, \
+            closed_loop(three.grpc_url, n) as fast:
         slow_s, fast_s = paired_rounds(slow, fast, n, perf_profile.rounds)
     result = significance.compare(slow_s, fast_s)
     _report(record_property, "instances_1_vs_3", result)
@@ -34,11 +34,11 @@ def test_three_instances_finish_the_same_requests_sooner_than_one(
 
 
 def test_n_client_threads_finish_the_same_requests_sooner_than_one(
-        shared_server, instances_repo, capture_tensor, perf_profile, record_property):
+        shared_server, instances_repo, closed_loop, perf_profile, record_property):
     server = shared_server(instances_repo)
     n = perf_profile.requests
-    with ClosedLoopLoad(server.grpc_url, capture_tensor, 1) as slow, \
-            ClosedLoopLoad(server.grpc_url, capture_tensor, n) as fast:
+    with closed_loop(server.grpc_url, 1) as slow, \
+            closed_loop(server.grpc_url, n) as fast:
         slow_s, fast_s = paired_rounds(slow, fast, n, perf_profile.rounds)
     result = significance.compare(slow_s, fast_s)
     _report(record_property, f"threads_1_vs_{n}", result)

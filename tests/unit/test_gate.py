@@ -69,6 +69,17 @@ def test_the_cli_refuses_runs_of_another_machine(tmp_path, capsys):
     assert "cpu_model: baseline 'Xeon A', current 'Xeon B'" in capsys.readouterr().err
 
 
+def test_runs_over_another_transport_are_refused(tmp_path, capsys):
+    # GPU shared memory takes the python backend's host copies away: not the same load.
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(_run({"b": BASE})))  # saved before transport was recorded
+    new.write_text(json.dumps(_run({"b": BASE}, transport="cuda_shm")))
+    assert gate.main([str(old), str(new)]) == 2
+    assert "transport: baseline 'system_shm', current 'cuda_shm'" in capsys.readouterr().err
+    new.write_text(json.dumps(_run({"b": BASE}, transport="system_shm")))
+    assert gate.main([str(old), str(new)]) == 0
+
+
 JETSON = {"jetson": True, "jetson_model": "NVIDIA Jetson AGX Orin Developer Kit",
           "nvpmodel_mode": "MAXN", "nvpmodel_id": 0, "jetson_clocks": True,
           "jetson_release": "JetPack 6.0 (L4T R36.3.0)"}

@@ -1,0 +1,68 @@
+"""The closed loop spread over worker processes: exact request counts, and nothing left
+behind, also when a worker is killed."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from fixtures import stats
+from fixtures.server.launcher import SHM_DIR
+from fixtures.spread_load import MultiProcessLoad, shares
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie its parent has not reaped yet."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return any(line.startswith("State:") and "Z" in line for line in fh)
+    except FileNotFoundError:
+        return True
+
+
+@pytest.fixture
+def server(shared_server, instances_repo):
+    """The session's server for the instances repo, started before leak_check looks."""
+    return shared_server(instances_repo)
+
+
+def test_a_spread_load_sends_exactly_the_requests_asked_from_every_process(
+        server, leak_check, capture_tensor):
+    with server.grpc_client() as admin, \
+            MultiProcessLoad(server.grpc_url, capture_tensor, 5, processes=2) as load:
+        assert load.processes == 2 and len(set(load.worker_pids)) == 2
+        before = stats.snapshot(admin, "peoplenet")
+        run = load.run(7)
+        delta = stats.wait_for_delta(admin, "peoplenet", before, 7)
+        pids = load.worker_pids
+    assert run.requests == 7 and run.concurrency == 5 and run.total_s > 0, run
+    assert delta.inference_count == 7, delta
+    assert run.cpu_s > 0, "the workers' CPU time was not reported"
+    assert all(_gone(pid) for pid in pids), f"workers still running: {pids}"
+
+
+def test_a_killed_worker_fails_the_run_by_name_and_its_regions_are_removed(
+        server, leak_check, capture_tensor):
+    load = MultiProcessLoad(server.grpc_url, capture_tensor, 2, processes=2)
+    try:
+        victim = load.worker_pids[1]
+        left = [e.name for e in SHM_DIR.iterdir() if f"_client_w{victim}_" in e.name]
+        assert left, "the worker registered no system shm regions"
+        os.kill(victim, signal.SIGKILL)
+        while not _gone(victim):
+            time.sleep(0.05)
+        with pytest.raises(RuntimeError, match=f"pid {victim}.*died"):
+            load.run(2)
+    finally:
+        load.close()
+    assert not [n for n in left if (SHM_DIR / n).exists()], "the killed worker's regions stayed"
+    with server.grpc_client() as admin:
+        registered = admin.get_system_shared_memory_status(as_json=True).get("regions", {})
+    assert not [n for n in registered if f"_client_w{victim}_" in n], registered
+
+
+@pytest.mark.parametrize("total, parts, expected", [(16, 4, [4, 4, 4, 4]), (5, 2, [3, 2]),
+                                                    (3, 3, [1, 1, 1])])
+def test_shares_split_evenly_with_larger_ones_first(total, parts, expected):
+    assert shares(total, parts) == expected
