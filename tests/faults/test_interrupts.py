@@ -1,22 +1,26 @@
-"""Ctrl-C and kill -9 of pytest itself: nothing of ours may remain (or outlive the next
+"""Ctrl-C, SIGTERM and kill -9 of pytest itself: nothing of ours may remain (or outlive the next
 session's start), and saved benchmark results survive an interrupted run."""
 
 import json
 import signal
 
+import pytest
+
 from fixtures import census
 
 
-def test_ctrl_c_during_a_perf_test_leaves_nothing(child_session):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_during_a_perf_test_leaves_nothing(child_session, sig):
+    # SIGTERM is how CI runners cancel a job; the plugin takes it as Ctrl-C.
     child = child_session("scenario_hold_server.py")
     child.wait_ready()
     pid = child.proc.pid
     assert census.take(census.owner_tag(pid)), "the scenario's server should be running"
-    child.signal(signal.SIGINT)
+    child.signal(sig)
     code = child.wait(60)
     assert code != 0, child.output()
     left = census.take(census.owner_tag(pid))
-    assert not left, f"after Ctrl-C:\n{left.describe()}\n{child.output()}"
+    assert not left, f"after {sig.name}:\n{left.describe()}\n{child.output()}"
 
 
 def test_kill_9_of_pytest_is_cleaned_up_when_the_next_session_starts(child_session):

@@ -20,7 +20,9 @@ from fixtures import perf_analyzer
 from fixtures.benchmarking import transport_name
 
 MEASURE_S = 3.0
-TURNS = 2  # perf_analyzer turns; the suite has one more
+#: perf_analyzer turns (the suite has one more); a median of three rejects a turn caught
+#: by a step in the server's own speed (seen on the H100: 117 -> 142 infer/s at c1)
+TURNS = 3
 
 
 @pytest.mark.parametrize("concurrency", [1, 2, 4, 8], ids=lambda c: f"c{c}")
