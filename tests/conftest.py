@@ -11,6 +11,8 @@ import pytest
 
 from fixtures import detectnet, model_config
 from fixtures.load import Load
+from fixtures.server import Launcher, TritonServer
+from fixtures.server.ports import clashing_first_pick, occupied_port
 from fixtures.spread_load import make_load
 from fixtures.server.embedded import PROJECT_ROOT
 from fixtures.settings import SuiteSettings
@@ -35,6 +37,21 @@ def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Ca
                          suite_settings.memory,  # type: ignore[arg-type]
                          suite_settings.load_processes)
     return make
+
+
+@pytest.fixture
+def check_port_clash_retry() -> Callable[[Launcher, Path, Path], None]:
+    """Check: `launcher` started on `repo` with a first port pick that is taken notices
+    the server's "already in use" and comes up on fresh ports."""
+    def check(launcher: Launcher, repo: Path, workdir: Path) -> None:
+        with occupied_port() as busy:
+            server = TritonServer(launcher, repo, workdir=workdir,
+                                  port_picker=clashing_first_pick(busy))
+            with server:
+                assert server.ports.grpc != busy
+                assert server.grpc_client().is_model_ready("peoplenet")
+            assert "already in use" in (workdir / "tritonserver.log").read_text()
+    return check
 
 
 def _configured_repo(settings: SuiteSettings, wanted: str,

@@ -23,7 +23,6 @@ from fixtures.server.docker import (GPU_IMAGE, JETSON_IMAGE, LOCAL_IMAGE, OWNER_
                                     default_image, gpu_kind, owner_token)
 from fixtures.server.embedded import PROJECT_ROOT
 from fixtures.server.launcher import SHM_DIR
-from fixtures.server.ports import clashing_first_pick, occupied_port
 
 pytestmark = pytest.mark.docker
 
@@ -103,15 +102,9 @@ def test_a_repo_that_fails_to_load_raises_with_the_container_log(leak_check, doc
     assert "deliberate load failure" in (tmp_path / "tritonserver.log").read_text()
 
 
-def test_a_taken_port_is_noticed_in_the_container_log_and_retried(leak_check,
-                                                                  docker_launcher, tmp_path):
-    with occupied_port() as busy:
-        server = TritonServer(docker_launcher, SAMPLE_2, workdir=tmp_path,
-                              port_picker=clashing_first_pick(busy))
-        with server:
-            assert server.ports.grpc != busy
-            assert server.grpc_client().is_model_ready("peoplenet")
-        assert "already in use" in (tmp_path / "tritonserver.log").read_text()
+def test_a_taken_port_is_noticed_in_the_container_log_and_retried(
+        leak_check, docker_launcher, tmp_path, check_port_clash_retry):
+    check_port_clash_retry(docker_launcher, SAMPLE_2, tmp_path)
 
 
 def test_an_unreachable_daemon_names_the_socket_and_what_to_do(tmp_path, monkeypatch):

@@ -10,7 +10,6 @@ from fixtures import census
 from fixtures.server import ServerStartError, TritonServer
 from fixtures.server.embedded import PROJECT_ROOT, EmbeddedLauncher
 from fixtures.server.external import ExternalLauncher
-from fixtures.server.ports import clashing_first_pick, occupied_port
 from fixtures.server.release import LocalReleaseLauncher
 
 REPOS = PROJECT_ROOT / "model_repos"
@@ -46,15 +45,9 @@ def test_stop_leaves_no_server_stub_or_shm_region(tmp_path, leak_check):
 
 
 @pytest.mark.faults
-def test_a_taken_port_is_noticed_and_the_server_retries_on_fresh_ports(tmp_path,
-                                                                       leak_check):
-    with occupied_port() as busy:
-        server = TritonServer(EmbeddedLauncher(), SAMPLE_2, workdir=tmp_path,
-                              port_picker=clashing_first_pick(busy))
-        with server:
-            assert server.ports.grpc != busy
-            assert server.grpc_client().is_model_ready("peoplenet")
-        assert "already in use" in (tmp_path / "tritonserver.log").read_text()
+def test_a_taken_port_is_noticed_and_the_server_retries_on_fresh_ports(
+        tmp_path, leak_check, check_port_clash_retry):
+    check_port_clash_retry(EmbeddedLauncher(), SAMPLE_2, tmp_path)
 
 
 def test_the_ready_deadline_names_what_was_not_ready(tmp_path, leak_check):
