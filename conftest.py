@@ -1,3 +1,3 @@
-"""Loads the suite's plugin; everything lives in fixtures/ (see fixtures/plugin.py)."""
+"""Loads the suite's pytest layer (fixtures/, not installed) that wires in the pnsuite library."""
 
 pytest_plugins = ["fixtures.plugin"]

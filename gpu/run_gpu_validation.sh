@@ -80,11 +80,11 @@ crosscheck_args=(--measure-s 2 --pa-interval-ms 1000 --rounds 2 --contrast-memor
                  --contrast-at 16 --load-processes "$load_processes")
 
 netbench() {
-    run python3 -m gpu.netbench --out "$results/netbench.json" --references "$work/references.npz" "$@"
+    run python3 -m pnsuite.cli.gpu.netbench --out "$results/netbench.json" --references "$work/references.npz" "$@"
 }
 
 crosscheck() {
-    run python3 -m gpu.validate --out "$results/crosscheck.json" --work "$work/run" \
+    run python3 -m pnsuite.cli.gpu.validate --out "$results/crosscheck.json" --work "$work/run" \
         --references "$work/references.npz" --memory gpu "$@" "${repos[@]}"
 }
 
@@ -108,10 +108,10 @@ case "$part" in
         suite tests/perf/test_dynamic_batching.py \
             "tests/functional/test_consistency.py::test_shared_memory_and_plain_grpc_give_the_same_tensors"
         ;;
-    diagnose) run python3 -m gpu.diagnose --out "$results/diagnose.json" --work "$work/diag" ;;
+    diagnose) run python3 -m pnsuite.cli.gpu.diagnose --out "$results/diagnose.json" --work "$work/diag" ;;
     crosscheck) netbench --iters 20; crosscheck "${crosscheck_args[@]}" ;;
     suite) suite ;;
-    memory) run python3 -m gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
+    memory) run python3 -m pnsuite.cli.gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
     all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
     *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose|memory)" >&2; exit 2 ;;
 esac
@@ -121,7 +121,7 @@ mkdir -p "$results/server-logs"
 find "$work/run/server" -name 'tritonserver*.log' 2>/dev/null | while read -r log; do
     cp "$log" "$results/server-logs/$(basename "$(dirname "$log")")-$(basename "$log")"
 done
-run python3 -m gpu.report "$results"
+run python3 -m pnsuite.cli.gpu.report "$results"
 
 if [[ -n "${OUT:-}" ]]; then
     tar -C "$(dirname "$results")" -czf "$OUT/results-$part.tar.gz" "$(basename "$results")"

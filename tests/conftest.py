@@ -9,15 +9,16 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from fixtures import detectnet, model_config
-from fixtures.load import Load
-from fixtures.server import Launcher, TritonServer
-from fixtures.server.ports import clashing_first_pick, occupied_port
-from fixtures.spread_load import make_load
-from fixtures.server.embedded import PROJECT_ROOT
-from fixtures.settings import SuiteSettings
+from pnsuite.detection import detectnet
+from pnsuite.repository import model_config
+from pnsuite.client.load import Load
+from pnsuite.server import Launcher, TritonServer
+from pnsuite.server.ports import clashing_first_pick, occupied_port
+from pnsuite.client.multiprocess_load import make_load
+from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
+from pnsuite.settings import SuiteSettings
 
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 
 
 @pytest.fixture(scope="session")

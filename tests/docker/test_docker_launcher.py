@@ -15,14 +15,15 @@ import textwrap
 import docker.errors
 import pytest
 
-from fixtures import census, detectnet
-from fixtures.load import infer_images
-from fixtures.server import LauncherConfigError, ServerStartError, TritonServer
-from fixtures.server.docker import (GPU_IMAGE, JETSON_IMAGE, LOCAL_IMAGE, OWNER_LABEL,
+from pnsuite import ownership
+from pnsuite.detection import detectnet
+from pnsuite.client.peoplenet import infer_images
+from pnsuite.server import LauncherConfigError, ServerStartError, TritonServer
+from pnsuite.server.docker import (GPU_IMAGE, JETSON_IMAGE, LOCAL_IMAGE, OWNER_LABEL,
                                     SHM_LABEL, DockerLauncher, DockerUnavailableError,
-                                    default_image, gpu_kind, owner_token)
-from fixtures.server.embedded import PROJECT_ROOT
-from fixtures.server.launcher import SHM_DIR
+                                    default_image, gpu_kind)
+from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
+from pnsuite.ownership import SHM_DIR
 
 pytestmark = pytest.mark.docker
 
@@ -30,7 +31,7 @@ REPOS = PROJECT_ROOT / "model_repos"
 SAMPLE_1 = REPOS / "embedded" / "sample_1_instances"
 SAMPLE_2 = REPOS / "embedded" / "sample_2_dynamic_batching"
 FAILS = REPOS / "testing" / "fails_to_load"
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 
 
 def _shm_entries(prefix: str) -> list[str]:
@@ -58,7 +59,7 @@ def test_a_container_becomes_ready_and_serves_the_stand_in(leak_check, docker_la
     mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
     project = mounts[str(PROJECT_ROOT)]
     assert project["Source"] == str(PROJECT_ROOT) and project["RW"] is False
-    assert container.labels[OWNER_LABEL] == owner_token()
+    assert container.labels[OWNER_LABEL] == ownership.owner_token()
     if docker_launcher.gpu == "none":
         assert not host.get("DeviceRequests") and host.get("Runtime") in (None, "runc")
     found = infer_images(server.grpc_url, [detectnet.load_image(CAPTURE)])[0]
@@ -68,13 +69,13 @@ def test_a_container_becomes_ready_and_serves_the_stand_in(leak_check, docker_la
 def test_stop_is_graceful_and_leaves_no_container_stub_or_shm_region(leak_check,
                                                                      docker_launcher,
                                                                      tmp_path):
-    before = census.take()
+    before = ownership.take()
     server = TritonServer(docker_launcher, SAMPLE_2, workdir=tmp_path)
     try:
         server.start()
         # The container's processes are the host's too: the census sees its stubs, and
         # the python backend's regions are in the host's /dev/shm (ipc_mode=host).
-        during = census.take() - before
+        during = ownership.take() - before
         assert any("triton_python_backend_stub" in p for p in during.processes), during
         assert any(server.shm_prefix in r for r in during.shm_regions), during
         container_id = server.handle.container.id
@@ -83,7 +84,7 @@ def test_stop_is_graceful_and_leaves_no_container_stub_or_shm_region(leak_check,
     assert code == 0  # SIGTERM honoured within the bound, not killed (137)
     with pytest.raises(docker.errors.NotFound):
         docker_launcher.client.containers.get(container_id)
-    assert not census.take() - before
+    assert not ownership.take() - before
     assert "successfully loaded 'peoplenet'" in (tmp_path / "tritonserver.log").read_text()
 
 
@@ -168,8 +169,8 @@ def test_a_gpu_request_the_engine_cannot_serve_is_refused_with_the_fix(leak_chec
 
 _KILLED_SESSION = textwrap.dedent("""
     import os, signal, sys
-    from fixtures.server import TritonServer
-    from fixtures.server.docker import DockerLauncher
+    from pnsuite.server import TritonServer
+    from pnsuite.server.docker import DockerLauncher
     image, repo, workdir = sys.argv[1:]
     server = TritonServer(DockerLauncher(image), repo, workdir=workdir).start()
     print(server.handle.container.id, server.shm_prefix, flush=True)

@@ -12,8 +12,9 @@ from typing import Iterator
 
 import pytest
 
-from fixtures import model_config
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite import ownership
+from pnsuite.repository import model_config
+from pnsuite.paths import PROJECT_ROOT
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 EMBEDDED = PROJECT_ROOT / "model_repos" / "embedded"
@@ -37,7 +38,9 @@ def slow_repo(tmp_path: Path):
 
 @contextlib.contextmanager
 def _burning_one_core() -> Iterator[subprocess.Popen]:
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # A neighbour, not ours: without the owner tag, so the CPU it takes counts as foreign.
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                              env=ownership.foreign_environment())
     try:
         yield burner
     finally:

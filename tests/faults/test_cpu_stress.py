@@ -1,8 +1,9 @@
 """Perf assertions with another process burning a core: still right, not falsely red."""
 
 
-from fixtures import gate, model_config, significance, stats
-from fixtures.load import ClosedLoopLoad, paired_rounds
+from pnsuite.perf import gate, significance, triton_stats
+from pnsuite.repository import model_config
+from pnsuite.client.load import ClosedLoopLoad, paired_rounds
 
 
 def test_batching_still_batches_under_cpu_stress(cpu_burner, make_server, capture_tensor,
@@ -10,9 +11,9 @@ def test_batching_still_batches_under_cpu_stress(cpu_burner, make_server, captur
     server = make_server(batching_repo)
     with server.grpc_client() as client, \
             ClosedLoopLoad(server.grpc_url, capture_tensor, concurrency=6) as load:
-        before = stats.snapshot(client, "peoplenet")
+        before = triton_stats.snapshot(client, "peoplenet")
         load.run(6)
-        delta = stats.wait_for_delta(client, "peoplenet", before, 6)
+        delta = triton_stats.wait_for_delta(client, "peoplenet", before, 6)
     assert delta.inference_count == 6 and delta.execution_count < 6, delta
     assert max(delta.batches) > 1, delta
 

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from fixtures import census
+from pnsuite import ownership
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -14,27 +14,27 @@ def test_ctrl_c_or_sigterm_during_a_perf_test_leaves_nothing(child_session, sig)
     # SIGTERM is how CI runners cancel a job; the plugin takes it as Ctrl-C.
     child = child_session("scenario_hold_server.py")
     child.wait_ready()
-    pid = child.proc.pid
-    assert census.take(census.owner_tag(pid)), "the scenario's server should be running"
+    tag = ownership.tag_of(child.proc.pid)
+    assert ownership.take(tag), "the scenario's server should be running"
     child.signal(sig)
     code = child.wait(60)
     assert code != 0, child.output()
-    left = census.take(census.owner_tag(pid))
+    left = ownership.take(tag)
     assert not left, f"after {sig.name}:\n{left.describe()}\n{child.output()}"
 
 
 def test_kill_9_of_pytest_is_cleaned_up_when_the_next_session_starts(child_session):
     child = child_session("scenario_hold_server.py")
     child.wait_ready()
-    pid = child.proc.pid
+    tag = ownership.tag_of(child.proc.pid)
     child.signal(signal.SIGKILL)
     child.wait(30)
-    orphans = census.take(census.owner_tag(pid))
+    orphans = ownership.take(tag)
     assert orphans.processes, "a killed session cannot stop its server: it is orphaned"
     # The next session (here: one that only collects) reaps at its start.
     nxt = child_session("scenario_benchmark.py", "--collect-only")
     assert nxt.wait(60) == 0, nxt.output()
-    left = census.take(census.owner_tag(pid))
+    left = ownership.take(tag)
     assert not left, f"after the next session started:\n{left.describe()}"
 
 

@@ -4,9 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fixtures import detectnet, stats
-from fixtures.load import PeopleNetClient
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.detection import detectnet
+from pnsuite.perf import triton_stats
+from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.paths import PROJECT_ROOT
 
 REPO = PROJECT_ROOT / "model_repos" / "embedded" / "sample_2_dynamic_batching"
 
@@ -23,10 +24,10 @@ def test_four_servers_started_together_get_their_own_ports_and_statistics(leak_c
     def send(args):
         server, count = args
         with server.grpc_client() as admin, PeopleNetClient(server.grpc_url, memory="system") as c:
-            before = stats.snapshot(admin, "peoplenet")
+            before = triton_stats.snapshot(admin, "peoplenet")
             for _ in range(count):
                 c.infer(blank)
-            return stats.wait_for_delta(admin, "peoplenet", before, count)
+            return triton_stats.wait_for_delta(admin, "peoplenet", before, count)
 
     counts = [1, 2, 3, 4]
     with ThreadPoolExecutor(4) as pool:

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from fixtures import detectnet
-from fixtures.load import PeopleNetClient
-from fixtures.server import ServerDiedError
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.detection import detectnet
+from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.server import ServerDiedError
+from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 CLIENT_TIMEOUT_S = 20.0
 
 

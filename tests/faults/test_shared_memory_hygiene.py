@@ -7,10 +7,10 @@ import pytest
 import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException
 
-from fixtures import census, detectnet
-from fixtures.load import PeopleNetClient
-from fixtures.server.launcher import SHM_DIR
-from fixtures.server.triton import SHM_PREFIX_ROOT
+from pnsuite import ownership
+from pnsuite.detection import detectnet
+from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.ownership import SHM_DIR
 
 
 def test_regions_are_unregistered_and_unlinked_even_after_a_failed_request(triton_server):
@@ -30,12 +30,13 @@ def test_regions_are_unregistered_and_unlinked_even_after_a_failed_request(trito
 
 def test_a_stale_region_of_a_killed_run_is_reaped_and_does_not_poison_the_next(triton_server):
     dead = subprocess.Popen(["true"])
+    owner = ownership.owner_of_pid(dead.pid)  # read while it is a zombie
     dead.wait()
-    stale = f"{SHM_PREFIX_ROOT}{dead.pid}_client_0"
+    stale = ownership.client_region_prefix(dead.pid, owner.tag) + "0"
     shm.create_shared_memory_region(stale, "/" + stale, 1024)
     try:
         assert (SHM_DIR / stale).exists()
-        reaped = census.reap_orphans()
+        reaped = ownership.reap_orphans()
         assert stale in reaped.shm_regions
         assert not (SHM_DIR / stale).exists()
     finally:

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from fixtures import stats
-from fixtures.server.launcher import SHM_DIR
-from fixtures.spread_load import MultiProcessLoad, shares
+from pnsuite.perf import triton_stats
+from pnsuite import ownership
+from pnsuite.ownership import SHM_DIR
+from pnsuite.client.multiprocess_load import MultiProcessLoad, shares
 
 
 def _gone(pid: int) -> bool:
@@ -32,9 +33,9 @@ def test_a_spread_load_sends_exactly_the_requests_asked_from_every_process(
     with server.grpc_client() as admin, \
             MultiProcessLoad(server.grpc_url, capture_tensor, 5, processes=2) as load:
         assert load.processes == 2 and len(set(load.worker_pids)) == 2
-        before = stats.snapshot(admin, "peoplenet")
+        before = triton_stats.snapshot(admin, "peoplenet")
         run = load.run(7)
-        delta = stats.wait_for_delta(admin, "peoplenet", before, 7)
+        delta = triton_stats.wait_for_delta(admin, "peoplenet", before, 7)
         pids = load.worker_pids
     assert run.requests == 7 and run.concurrency == 5 and run.total_s > 0, run
     assert delta.inference_count == 7, delta
@@ -47,7 +48,7 @@ def test_a_killed_worker_fails_the_run_by_name_and_its_regions_are_removed(
     load = MultiProcessLoad(server.grpc_url, capture_tensor, 2, processes=2)
     try:
         victim = load.worker_pids[1]
-        left = [e.name for e in SHM_DIR.iterdir() if f"_client_w{victim}_" in e.name]
+        left = ownership.shm_regions(ownership.client_region_prefix(victim))
         assert left, "the worker registered no system shm regions"
         os.kill(victim, signal.SIGKILL)
         while not _gone(victim):
@@ -59,7 +60,8 @@ def test_a_killed_worker_fails_the_run_by_name_and_its_regions_are_removed(
     assert not [n for n in left if (SHM_DIR / n).exists()], "the killed worker's regions stayed"
     with server.grpc_client() as admin:
         registered = admin.get_system_shared_memory_status(as_json=True).get("regions", {})
-    assert not [n for n in registered if f"_client_w{victim}_" in n], registered
+    assert not [n for n in registered if n.startswith(ownership.client_region_prefix(victim))], \
+        registered
 
 
 @pytest.mark.parametrize("total, parts, expected", [(16, 4, [4, 4, 4, 4]), (5, 2, [3, 2]),

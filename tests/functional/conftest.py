@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import goldens
-from fixtures.server import TritonServer
-from fixtures.settings import SuiteSettings
+from pnsuite.detection import goldens
+from pnsuite.server import TritonServer
+from pnsuite.settings import SuiteSettings
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ which is none.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -22,9 +21,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException
 
-from fixtures import detectnet, goldens, stats
-from fixtures.load import infer_images
-from fixtures.server.triton import SHM_PREFIX_ROOT
+from pnsuite.detection import detectnet, goldens
+from pnsuite.perf import triton_stats
+from pnsuite.client.peoplenet import infer_images
+from pnsuite import ownership
 
 pytestmark = pytest.mark.functional
 
@@ -82,13 +82,13 @@ def client(triton_server):
         yield c
 
 
-def _assert_healthy_after(triton_server, client, before: stats.ModelStats, what: str) -> None:
+def _assert_healthy_after(triton_server, client, before: triton_stats.ModelStats, what: str) -> None:
     """A good request succeeds, and the counters moved by it plus the bad ones counted."""
     triton_server.check_alive()
     assert client.is_server_ready() and client.is_model_ready(MODEL), f"not ready {what}"
     found = infer_images(triton_server.grpc_url, [detectnet.load_image(CAPTURE)])[0]
     assert found, f"the good request {what} found nobody in capture.jpg"
-    delta = stats.wait_for_delta(client, MODEL, before, 1 + BAD_REQUESTS_REACHING_THE_MODEL)
+    delta = triton_stats.wait_for_delta(client, MODEL, before, 1 + BAD_REQUESTS_REACHING_THE_MODEL)
     counted = (delta.phase("success").count, delta.phase("fail").count,
                delta.inference_count, delta.execution_count)
     assert counted == (1, BAD_REQUESTS_REACHING_THE_MODEL, 1, 1), (
@@ -99,7 +99,7 @@ def _assert_healthy_after(triton_server, client, before: stats.ModelStats, what:
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_bad_request_is_refused_by_name_and_the_server_stays_healthy(triton_server,
                                                                        client, case):
-    before = stats.snapshot(client, MODEL)
+    before = triton_stats.snapshot(client, MODEL)
     with pytest.raises(InferenceServerException, match=case.names) as refused:
         client.infer(case.model, case.inputs())
     assert refused.value.status() == case.status, str(refused.value)
@@ -126,12 +126,14 @@ def test_a_batch_above_max_batch_size_is_refused_by_name(triton_server, client):
     nbytes = int(np.prod(shape)) * 4
     # Through shared memory: the region is sparse, so ~400 MB of zeros costs nothing and
     # nothing travels over gRPC.
-    region = f"{SHM_PREFIX_ROOT}client_{os.getpid()}_oversized_batch"
+    region = ownership.client_region_name("oversized_batch")
     handle = shm.create_shared_memory_region(region, "/" + region, nbytes)
     try:
+        # Named as ours: a leak check or the next session's reaper would find it.
+        assert region in ownership.take().shm_regions
         client.register_system_shared_memory(region, "/" + region, nbytes)
         try:
-            before = stats.snapshot(client, MODEL)
+            before = triton_stats.snapshot(client, MODEL)
             tensor = grpcclient.InferInput(detectnet.INPUT_NAME, shape, "FP32")
             tensor.set_shared_memory(region, nbytes)
             with pytest.raises(InferenceServerException,
@@ -149,7 +151,7 @@ def test_a_file_that_is_not_an_image_is_refused_before_sending(triton_server, cl
                                                                tmp_path, content):
     bogus = tmp_path / "people.jpg"
     bogus.write_bytes(content)
-    before = stats.snapshot(client, MODEL)
+    before = triton_stats.snapshot(client, MODEL)
     with pytest.raises(detectnet.ImageError, match=r"not an image .*people\.jpg"):
         detectnet.load_image(bogus)
     # Nothing was sent: the counters move by the good request alone.

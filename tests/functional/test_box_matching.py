@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fixtures import box_matching
-from fixtures.box_matching import Tolerances, match
-from fixtures.detectnet import Detection
+from pnsuite.detection import box_matching
+from pnsuite.detection.box_matching import Tolerances, match
+from pnsuite.detection.detectnet import Detection
 
 pytestmark = pytest.mark.functional
 

@@ -4,9 +4,10 @@ concurrently or alone, through shared memory or plain gRPC, once or twice."""
 import numpy as np
 import pytest
 
-from fixtures import box_matching, detectnet, goldens
-from fixtures.load import PeopleNetClient, infer_images, run_threads
-from fixtures.shared_memory import SharedMemoryUnavailable, require_gpu
+from pnsuite.detection import box_matching, detectnet, goldens
+from pnsuite.client.peoplenet import PeopleNetClient, infer_images
+from pnsuite.client.load import run_threads
+from pnsuite.client.shared_memory import SharedMemoryUnavailable, require_gpu
 
 pytestmark = pytest.mark.functional
 

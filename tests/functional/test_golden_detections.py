@@ -11,9 +11,9 @@ from dataclasses import replace
 import cv2
 import pytest
 
-from fixtures import box_matching, detectnet, goldens
-from fixtures.load import infer_images
-from fixtures.plugin import GOLDEN_UPDATE_PROPERTY
+from pnsuite.detection import box_matching, detectnet, goldens
+from pnsuite.client.peoplenet import infer_images
+from fixtures.reports import GOLDEN_UPDATE_PROPERTY
 
 pytestmark = pytest.mark.functional
 

@@ -7,8 +7,8 @@ contract); how the model is scheduled comes from the repository's own config.pbt
 import pytest
 from tritonclient.grpc import model_config_pb2
 
-from fixtures import detectnet
-from fixtures.model_config import read_config
+from pnsuite.detection import detectnet
+from pnsuite.repository.model_config import read_config
 
 pytestmark = pytest.mark.functional
 

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from fixtures import model_files
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.repository import model_files
+from pnsuite.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.functional
 

@@ -2,23 +2,24 @@
 
 import pytest
 
-from fixtures import detectnet, stats
-from fixtures.load import run_threads
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.detection import detectnet
+from pnsuite.perf import triton_stats
+from pnsuite.client.load import run_threads
+from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 
 pytestmark = pytest.mark.functional
 
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 EMBEDDED = PROJECT_ROOT / "model_repos" / "embedded"
 THREADS = 6
 
 
 def _demo(server):
     with server.grpc_client() as client:
-        before = stats.snapshot(client, "peoplenet")
+        before = triton_stats.snapshot(client, "peoplenet")
         run = run_threads(server.grpc_url, lambda: detectnet.load_image(CAPTURE), THREADS,
                           memory="system")
-        return run, stats.wait_for_delta(client, "peoplenet", before, THREADS)
+        return run, triton_stats.wait_for_delta(client, "peoplenet", before, THREADS)
 
 
 def test_sample_1_three_instances_runs_every_request_alone(make_server):

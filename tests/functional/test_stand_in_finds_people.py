@@ -2,13 +2,13 @@
 
 import pytest
 
-from fixtures import detectnet
-from fixtures.load import infer_images
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.detection import detectnet
+from pnsuite.client.peoplenet import infer_images
+from pnsuite.paths import CAPTURE_IMAGE
 
 pytestmark = pytest.mark.functional
 
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 
 # Hand-labelled from the picture (1200x675): the five walkers in the foreground and
 # middle distance, left to right. These are people, not the model's own output.

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from fixtures import census
-from fixtures.server import ServerStartError, TritonServer
-from fixtures.server.embedded import PROJECT_ROOT, EmbeddedLauncher
-from fixtures.server.external import ExternalLauncher
-from fixtures.server.release import LocalReleaseLauncher
+from pnsuite import ownership
+from pnsuite.server import ServerStartError, TritonServer
+from pnsuite.paths import PROJECT_ROOT
+from pnsuite.server.embedded import EmbeddedLauncher
+from pnsuite.server.external import ExternalLauncher
+from pnsuite.server.release import LocalReleaseLauncher
 
 REPOS = PROJECT_ROOT / "model_repos"
 SAMPLE_2 = REPOS / "embedded" / "sample_2_dynamic_batching"
@@ -35,12 +36,12 @@ def test_a_repo_that_fails_to_load_raises_with_reason_command_and_exit_code(tmp_
 
 
 def test_stop_leaves_no_server_stub_or_shm_region(tmp_path, leak_check):
-    before = census.take()
+    before = ownership.take()
     with TritonServer(EmbeddedLauncher(), SAMPLE_2, workdir=tmp_path) as server:
-        during = census.take() - before
+        during = ownership.take() - before
         assert any("triton_python_backend_stub" in p for p in during.processes), during
         assert any(server.shm_prefix in r for r in during.shm_regions), during
-    after = census.take() - before
+    after = ownership.take() - before
     assert not after, after.describe()
 
 
@@ -75,7 +76,7 @@ def test_a_local_release_install_dir_runs_its_own_binary(tmp_path, leak_check):
 
 
 def test_a_local_release_dir_that_is_not_one_says_what_is_missing(tmp_path):
-    from fixtures.server import LauncherConfigError
+    from pnsuite.server import LauncherConfigError
 
     with pytest.raises(LauncherConfigError, match="bin/tritonserver"):
         LocalReleaseLauncher(tmp_path)

@@ -4,13 +4,14 @@ Each round sends the same requests at one concurrency (tensors where --triton-me
 says: system shared memory by default); the
 round's time is what pytest-benchmark records and the gate compares, and extra_info
 keeps throughput, latency percentiles and the server's own view (see
-fixtures/benchmarking.py). pytest-benchmark disables itself under xdist: run serially.
+fixtures/records.py). pytest-benchmark disables itself under xdist: run serially.
 """
 
 import pytest
 
-from fixtures import benchmarking, model_config, stats
-from fixtures.cpu_load import ForeignLoad
+from pnsuite.perf import records, triton_stats
+from pnsuite.repository import model_config
+from pnsuite.perf.cpu_load import ForeignLoad
 
 ROUNDS = 10
 
@@ -23,15 +24,15 @@ def test_throughput(benchmark, triton_server, closed_loop, suite_settings, concu
         config = model_config.loaded_config(client)
         # Warm-up outside the record and the statistics (waiting until the server has
         # counted it: statistics are updated just after the responses go out).
-        start = stats.snapshot(client, "peoplenet")
+        start = triton_stats.snapshot(client, "peoplenet")
         load.run(requests)
-        before = start + stats.wait_for_delta(client, "peoplenet", start, requests)
+        before = start + triton_stats.wait_for_delta(client, "peoplenet", start, requests)
         runs = []
-        with benchmarking.device_monitor() as monitor, ForeignLoad() as foreign:
+        with records.device_monitor() as monitor, ForeignLoad() as foreign:
             benchmark.pedantic(lambda: runs.append(load.run(requests)), rounds=ROUNDS,
                                iterations=1, warmup_rounds=0)
-        delta = stats.wait_for_delta(client, "peoplenet", before, ROUNDS * requests)
-    benchmark.extra_info.update(benchmarking.extra_info(
+        delta = triton_stats.wait_for_delta(client, "peoplenet", before, ROUNDS * requests)
+    benchmark.extra_info.update(records.extra_info(
         runs, delta, config, triton_server.model_repository.name
         if triton_server.model_repository else "external", suite_settings.memory))
     # CPU that other processes took meanwhile: the gate will not judge a disturbed run.

@@ -6,8 +6,9 @@ speedup on the medians and a one-sided Mann-Whitney U test: never on one sample.
 """
 
 
-from fixtures import model_config, significance
-from fixtures.load import paired_rounds
+from pnsuite.perf import significance
+from pnsuite.repository import model_config
+from pnsuite.client.load import paired_rounds
 
 
 def _report(record_property, name: str, result: significance.Comparison) -> None:

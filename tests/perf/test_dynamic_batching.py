@@ -1,19 +1,20 @@
 """Dynamic batching reduces execution_count; instances without batching do not."""
 
 
-from fixtures import model_config, stats
+from pnsuite.perf import triton_stats
+from pnsuite.repository import model_config
 
 REQUESTS = 6  # the seed's -t 6
 
 
-def _six_together(server, closed_loop) -> stats.ModelStats:
+def _six_together(server, closed_loop) -> triton_stats.ModelStats:
     """Six requests truly in flight together (six workers released by one barrier, shm);
     the statistics delta of exactly those requests."""
     with server.grpc_client() as client, \
             closed_loop(server.grpc_url, REQUESTS) as load:
-        before = stats.snapshot(client, "peoplenet")
+        before = triton_stats.snapshot(client, "peoplenet")
         load.run(REQUESTS)
-        return stats.wait_for_delta(client, "peoplenet", before, REQUESTS)
+        return triton_stats.wait_for_delta(client, "peoplenet", before, REQUESTS)
 
 
 def test_execution_count_follows_the_repos_scheduling(triton_server, closed_loop):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from fixtures import detectnet
-from fixtures.detectnet import Detection
+from pnsuite.detection import detectnet
+from pnsuite.detection.detectnet import Detection
 
 
 def _boxes_close(a: Detection, b: Detection, tol: float) -> bool:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fixtures import gate
+from pnsuite.perf import gate
 
 
 def _run(rounds_by_name, foreign=0.0, **machine):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import jetson
+from pnsuite.platform import jetson
 
 DATA = Path(__file__).parent / "data" / "jetson"
 ORIN, XAVIER, NANO = DATA / "orin_agx_jp6", DATA / "xavier_nx_jp5", DATA / "nano_jp4"
@@ -151,7 +151,7 @@ def test_this_machine_identity_and_the_cli_agree():
         assert identity["jetson"] is True and identity["l4t_release"]
     else:
         assert identity == {"jetson": False}
-    out = subprocess.run([sys.executable, "-m", "fixtures.jetson"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "pnsuite.platform.jetson"], capture_output=True,
                          text=True, check=True, cwd=Path(__file__).parents[2])
     cli = json.loads(out.stdout)
     assert cli["jetson"] == identity["jetson"]

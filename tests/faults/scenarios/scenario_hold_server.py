@@ -5,11 +5,11 @@ import os
 import time
 from pathlib import Path
 
-from fixtures.load import ClosedLoopLoad
-from fixtures import detectnet
-from fixtures.server.embedded import PROJECT_ROOT
+from pnsuite.client.load import ClosedLoopLoad
+from pnsuite.detection import detectnet
+from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 
-CAPTURE = PROJECT_ROOT / "fixtures" / "golden" / "images" / "capture.jpg"
+CAPTURE = CAPTURE_IMAGE
 
 
 def test_hold_the_server_busy(make_server):

@@ -1,3 +1,3 @@
 """Entry point for Triton's python backend: the PeopleNet stand-in (see fixtures/standin.py)."""
 
-from fixtures.standin import TritonPythonModel  # noqa: F401
+from pnsuite.models.standin import TritonPythonModel  # noqa: F401

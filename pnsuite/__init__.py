@@ -1,0 +1,12 @@
+"""pnsuite: the library behind the PeopleNet-on-Triton test suite.
+
+Sub-packages by concern: `server` (Triton's lifecycle and launchers), `client` (requests,
+shared memory, load), `detection` (DetectNet_v2 codec, box matching, goldens), `models`
+(the stand-ins that model repositories serve), `perf` (statistics, records, the gate),
+`platform` (Jetson), `repository` (model configs and files), `cli` (the commands).
+`ownership` answers "is this ours?" for processes, shm regions and containers; every
+user-facing error derives from `errors.SuiteError`.
+
+This package imports nothing outside the standard library, so that
+`python3 -m pnsuite.cli.jetson` runs on a Jetson before the suite's venv exists.
+"""

@@ -1,0 +1,1 @@
+"""PeopleNet requests: the gRPC client, shared-memory regions and load patterns."""

@@ -1,0 +1,199 @@
+"""Load patterns: the Triton Jetson example's N threads, one request each, all at once;
+and a closed loop like perf_analyzer's concurrency mode.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from pnsuite.client.memory import Memory
+from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.detection import detectnet
+
+
+@dataclass
+class ThreadResult:
+    detections: list[detectnet.Detection]
+    latency_s: float
+    image: np.ndarray | None = None
+
+
+@dataclass
+class LoadRun:
+    """The seed's measurement: every thread's result and the wall time of the whole run."""
+
+    results: list[ThreadResult]
+    total_s: float
+
+    @property
+    def latencies_s(self) -> list[float]:
+        return [r.latency_s for r in self.results]
+
+
+def run_threads(url: str, image_source: Callable[[], np.ndarray], threads: int,
+                model: str = "peoplenet", memory: Memory | str = Memory.NONE,
+                keep_images: bool = False, timeout_s: float = 120.0) -> LoadRun:
+    """The seed's load: `threads` threads, one request each, on the same image.
+
+    Each thread loads and pre-processes the image, waits at a barrier so that all the
+    requests are in flight together, infers, and decodes. The total time spans loading,
+    pre- and post-processing, as the seed's TOTAL INFERENCE TIME does.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    barrier = threading.Barrier(threads)
+    clients = [PeopleNetClient(url, model, memory, timeout_s) for _ in range(threads)]
+
+    def one(client: PeopleNetClient) -> ThreadResult:
+        image = image_source()
+        chw, fit = detectnet.preprocess(image)
+        barrier.wait(timeout=timeout_s)
+        sent = time.perf_counter()
+        cov, bbox = client.infer(chw[None])
+        latency = time.perf_counter() - sent
+        detections = detectnet.decode(cov, bbox, [fit])[0]
+        return ThreadResult(detections, latency, image if keep_images else None)
+
+    began = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(one, c) for c in clients]
+            try:
+                results = [f.result() for f in futures]
+            except BaseException:
+                barrier.abort()
+                raise
+    finally:
+        for client in clients:
+            client.close()
+    return LoadRun(results, time.perf_counter() - began)
+
+
+@dataclass
+class ClosedLoopRun:
+    """`requests` requests sent by `concurrency` workers, each waiting for its answer."""
+
+    concurrency: int
+    latencies_s: list[float]
+    total_s: float
+    #: time.perf_counter() when the workers were released (CLOCK_MONOTONIC: comparable
+    #: between processes on Linux)
+    started_at: float = 0.0
+    #: CPU the load generator's process(es) used during the run
+    cpu_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def throughput(self) -> float:
+        """Requests per second over the whole run."""
+        return self.requests / self.total_s if self.total_s > 0 else 0.0
+
+    def latency_ms(self, percentile: float) -> float:
+        return float(np.percentile(self.latencies_s, percentile) * 1e3)
+
+
+class ClosedLoopLoad:
+    """`concurrency` workers that each send a request and wait for its answer, over and
+    over (a closed loop, like perf_analyzer's concurrency mode), all with one
+    pre-processed `tensor` ([N, 3, 544, 960]).
+
+    Clients connect, register their shm regions and stage the tensor once, when the load
+    is made, so each `run()` measures inference only; `close()` unregisters and unlinks.
+    """
+
+    def __init__(self, url: str, tensor: np.ndarray, concurrency: int,
+                 model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
+                 timeout_s: float = 120.0, device_id: int = 0) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.memory = Memory.parse(memory, "memory")
+        self._clients: list[PeopleNetClient] = []
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load")
+        try:
+            for _ in range(concurrency):
+                client = PeopleNetClient(url, model, memory, timeout_s, device_id)
+                self._clients.append(client)
+                if self.memory.shared:
+                    client.stage(self.tensor)  # once: like perf_analyzer, no copy per request
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> "ClosedLoopLoad":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+    def run(self, requests: int) -> ClosedLoopRun:
+        """Send `requests` requests in all and return their latencies and the wall time."""
+        if requests < self.concurrency:
+            raise ValueError(f"requests ({requests}) < concurrency ({self.concurrency})")
+        remaining = itertools.count(requests, -1)
+        lock = threading.Lock()
+        start = threading.Barrier(self.concurrency + 1)
+
+        def worker(client: PeopleNetClient) -> list[float]:
+            start.wait(timeout=self.timeout_s)
+            latencies = []
+            while True:
+                with lock:
+                    if next(remaining) <= 0:
+                        return latencies
+                sent = time.perf_counter()
+                if self.memory.shared:
+                    client.send_staged()
+                else:
+                    client.infer(self.tensor)
+                latencies.append(time.perf_counter() - sent)
+
+        futures = [self._pool.submit(worker, c) for c in self._clients]
+        cpu = time.process_time()
+        start.wait(timeout=self.timeout_s)
+        began = time.perf_counter()
+        latencies = [lat for f in futures for lat in f.result()]
+        return ClosedLoopRun(self.concurrency, latencies, time.perf_counter() - began,
+                             started_at=began, cpu_s=time.process_time() - cpu)
+
+
+class Load(Protocol):
+    """A closed loop: ClosedLoopLoad, or fixtures.spread_load.MultiProcessLoad."""
+
+    concurrency: int
+
+    def run(self, requests: int) -> ClosedLoopRun: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Load": ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def paired_rounds(slow: Load, fast: Load, requests: int,
+                  rounds: int) -> tuple[list[float], list[float]]:
+    """Total times of the same `requests` on two loads, alternating round by round (so
+    drift on a shared runner hits both sides), after one uncounted warm-up each."""
+    slow.run(requests)
+    fast.run(requests)
+    slow_s, fast_s = [], []
+    for _ in range(rounds):
+        slow_s.append(slow.run(requests).total_s)
+        fast_s.append(fast.run(requests).total_s)
+    return slow_s, fast_s

@@ -1,0 +1,1 @@
+"""DetectNet_v2 decoding and encoding, box matching, and golden detections."""

@@ -1,0 +1,1 @@
+"""The platform under test: Jetson identity and telemetry (standard library only)."""

@@ -1,0 +1,1 @@
+"""Model repositories: their configs (read, digest, variants) and model files."""

@@ -1,0 +1,125 @@
+"""The suite's settings: one type, read once and validated once.
+
+Precedence: command-line option, then environment variable (for CI), then the ini key
+in pyproject.toml, then the default here. The pytest layer reads them in
+`pytest_configure`; a bad value is one usage error before any test runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from pnsuite.client.memory import NAMES as MEMORY_NAMES
+from pnsuite.client.memory import Memory
+from pnsuite.errors import ConfigError
+from pnsuite.perf.profiles import PROFILES
+from pnsuite.server.factory import LAUNCHERS
+
+
+@dataclass(frozen=True)
+class Setting:
+    option: str        # --triton-launcher
+    ini: str           # triton_launcher
+    env: str           # TRITON_SUITE_LAUNCHER
+    default: str
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return self.option.lstrip("-").replace("-", "_")
+
+
+SETTINGS: dict[str, Setting] = {s.ini: s for s in [
+    Setting("--triton-launcher", "triton_launcher", "TRITON_SUITE_LAUNCHER", "embedded",
+            f"how servers are started: {', '.join(LAUNCHERS)}"),
+    Setting("--triton-repos", "triton_repos", "TRITON_SUITE_REPOS",
+            "model_repos/embedded/sample_1_instances "
+            "model_repos/embedded/sample_2_dynamic_batching",
+            "model repositories to test, space separated (relative to the rootdir)"),
+    Setting("--triton-install", "triton_install", "TRITON_SUITE_INSTALL", "",
+            "Triton install dir for --triton-launcher=release (e.g. $HOME/tritonserver)"),
+    Setting("--triton-url", "triton_url", "TRITON_SUITE_URL", "",
+            "gRPC host:port of a running server (--triton-launcher=external)"),
+    Setting("--triton-ready-timeout", "triton_ready_timeout", "TRITON_SUITE_READY_TIMEOUT",
+            "120", "seconds a server may take to become ready"),
+    Setting("--triton-image", "triton_image", "TRITON_SUITE_IMAGE", "",
+            "Triton image for --triton-launcher=docker (default: NGC's -py3-igpu on Jetson, "
+            "-py3 with an NVIDIA GPU, else the local pnsuite/tritonserver:2.51.0-cpu)"),
+    Setting("--triton-memory", "triton_memory", "TRITON_SUITE_MEMORY", "system",
+            f"where perf loads put request tensors: {', '.join(MEMORY_NAMES)} (system: shared "
+            "memory; gpu: CUDA shared memory, needs the gpu extra and an NVIDIA GPU)"),
+    Setting("--load-processes", "load_processes", "TRITON_SUITE_LOAD_PROCESSES", "1",
+            "processes the perf loads' client threads are spread over (raise it when one "
+            "Python process cannot re-send fast enough, e.g. a GPU server past ~1000 infer/s)"),
+    Setting("--perf-profile", "perf_profile", "TRITON_SUITE_PERF_PROFILE", "auto",
+            f"expected concurrency effects: auto, {', '.join(PROFILES)}"),
+    Setting("--docker-required", "docker_required", "TRITON_SUITE_DOCKER_REQUIRED", "0",
+            "1: a docker test that cannot run here fails instead of skipping (CI sets it)"),
+]}
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    launcher: str
+    repos: tuple[Path, ...]
+    triton_install: Path | None
+    triton_url: str | None
+    ready_timeout_s: float
+    perf_profile: str = "auto"
+    triton_image: str | None = None
+    memory: Memory = Memory.SYSTEM
+    load_processes: int = 1
+    docker_required: bool = False
+
+    @classmethod
+    def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
+                root: Path, env: Mapping[str, str] | None = None) -> "SuiteSettings":
+        """Settings from `option(dest)` and `ini(key)` lookups, the environment and the
+        defaults; ConfigError naming the setting for a bad value."""
+        env = os.environ if env is None else env
+
+        def value(key: str) -> str:
+            s = SETTINGS[key]
+            for found in (option(s.dest), env.get(s.env), ini(s.ini)):
+                if found not in (None, ""):
+                    return str(found)
+            return s.default
+
+        launcher = value("triton_launcher")
+        if launcher not in LAUNCHERS:
+            raise ConfigError(f"--triton-launcher must be one of {', '.join(LAUNCHERS)}, "
+                              f"got {launcher!r}")
+        repos = tuple((root / p).resolve() for p in value("triton_repos").split())
+        missing = [str(r) for r in repos if not r.is_dir()]
+        if missing and launcher != "external":
+            raise ConfigError(f"model repository not found: {', '.join(missing)}",
+                              "--triton-repos takes directories relative to the rootdir "
+                              f"({root}), space separated")
+        profile = value("perf_profile")
+        if profile != "auto" and profile not in PROFILES:
+            raise ConfigError(f"--perf-profile must be auto or one of {', '.join(PROFILES)}, "
+                              f"got {profile!r}")
+        install = value("triton_install")
+        return cls(launcher=launcher, repos=repos,
+                   triton_install=Path(install).expanduser() if install else None,
+                   triton_url=value("triton_url") or None,
+                   ready_timeout_s=_number(value("triton_ready_timeout"), "--triton-ready-timeout",
+                                           float, "a number of seconds"),
+                   perf_profile=profile, triton_image=value("triton_image") or None,
+                   memory=Memory.parse(value("triton_memory")),
+                   load_processes=_number(value("load_processes"), "--load-processes", int,
+                                          "a whole number >= 1", minimum=1),
+                   docker_required=value("docker_required") in ("1", "true", "yes"))
+
+
+def _number(text: str, option: str, kind: type, what: str, minimum: float = 0.0):
+    try:
+        number = kind(text)
+    except ValueError:
+        number = None
+    if number is None or number < minimum or (kind is float and number <= 0):
+        raise ConfigError(f"{option} must be {what}, got {text!r}")
+    return number
