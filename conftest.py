@@ -1,3 +1,4 @@
-"""Loads the suite's pytest layer (fixtures/, not installed) that wires in the pnsuite library."""
+"""Loads the suite's pytest layer (fixtures/, not installed), which wires the pnsuite
+library into pytest, and pytest's own pytester (tests that run a pytest session)."""
 
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["fixtures.plugin", "pytester"]

@@ -23,7 +23,7 @@ sock=$dir/docker.sock
 pidfile=$dir/dockerd.pid
 log=$dir/dockerd.log
 storage=${PNSUITE_DOCKER_STORAGE:-vfs}
-# Every container the suite starts carries this label (fixtures/server/docker.py).
+# Every container the suite starts carries this label (pnsuite/server/docker.py).
 label=pnsuite.owner
 # Only a dir with this file in it is ever deleted by purge.
 marker=.pnsuite-engine

@@ -30,7 +30,7 @@ site="$stage/site"
 mkdir -p "$site/pytriton/tritonserver/python_backend_stubs" .whl .carry
 
 # Server side: binary, backends (python backend), the 3.12 stub. pytriton stays a
-# namespace package (no __init__.py): fixtures/server/embedded.py only locates its files.
+# namespace package (no __init__.py): pnsuite/server/embedded.py only locates its files.
 cp -a "$site_packages/pytriton/tritonserver/bin" "$site_packages/pytriton/tritonserver/backends" \
     "$site/pytriton/tritonserver/"
 rm -rf "$site/pytriton/tritonserver/backends/python/__pycache__"

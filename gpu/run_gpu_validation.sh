@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
-# GPU validation of the suite on a machine with an NVIDIA GPU (made for the lent H100):
+# GPU validation of the suite on a machine with an NVIDIA GPU (results from an H100 are in
+# results/gpu/nvidia-h100-x1/):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
 #   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
-#               (gpu/netbench.py); then per repository: the answers checked, perf_analyzer
-#               and the suite's closed loop taking turns at concurrency 1 2 4 8 16 32, both
-#               with CUDA shared memory, and perf_analyzer once with system shared memory
-#               at c16 for contrast (gpu/validate.py)
+#               (pnsuite.cli.gpu.netbench); then per repository: the answers checked,
+#               perf_analyzer and the suite's closed loop taking turns at concurrency
+#               1 2 4 8 16 32, both with CUDA shared memory, and perf_analyzer once with
+#               system shared memory at c16 for contrast (pnsuite.cli.gpu.validate)
 #   suite       the perf suite (tests/perf, but the regression-gate test, whose slowed
 #               model is the CPU stand-in's) on the three repositories with CUDA shared
 #               memory, with pytest-benchmark JSON and JUnit XML; and the functional check
 #               that CUDA shm, system shm and plain gRPC give the same tensors
-#   all         both (default), longer than one device call; smoke: a short version of
+#   all         both (default), longer than 10 minutes; smoke: a short version of
 #               both, to check the set-up;
-#   diagnose    where a served image's time goes (gpu/diagnose.py)
-#   memory      perf_analyzer with system vs CUDA shared memory inputs (gpu/diagnose.py)
+#   diagnose    where a served image's time goes (pnsuite.cli.gpu.diagnose)
+#   memory      perf_analyzer with system vs CUDA shared memory inputs
+#               (pnsuite.cli.gpu.diagnose)
 #
 # Needs python3 with torch (CUDA), torchvision, numpy, opencv, grpcio, pytest,
 # pytest-benchmark and scipy, and .carry/triton-gpu-bundle.tar.xz (gpu/make_carry.sh: the
 # server, its python backend and 3.12 stub, tritonclient with perf_analyzer). Results go
 # to $RESULTS (default /tmp/pnsuite-gpu/results); a tarball of them and the summary to
-# $OUT when set (the device tool's output dir).
+# $OUT when set (a directory that is collected after the run).
 set -uo pipefail
 
 part=${1:-all}
@@ -72,9 +74,9 @@ run() {  # run a step, keep its exit status, go on with the next
 }
 
 # Two turns of perf_analyzer (1 s windows) between three of the suite (2 s each) per
-# concurrency: the three repositories fit one device call of 10 minutes. The suite's
-# threads are spread over 4 processes (fixtures/spread_load.py): one Python process
-# re-sends a returning batch of 16 too slowly for the batcher to form batches of 16.
+# concurrency: the three repositories fit in 10 minutes. The suite's threads are spread
+# over 4 processes (pnsuite/client/multiprocess_load.py): one Python process re-sends a
+# returning batch of 16 too slowly for the batcher to form batches of 16.
 load_processes=4
 crosscheck_args=(--measure-s 2 --pa-interval-ms 1000 --rounds 2 --contrast-memory system
                  --contrast-at 16 --load-processes "$load_processes")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build PeopleNet's TensorRT plan from NGC's encrypted .etlt with tao-converter, on the
 # device that will serve it, and place it in both TensorRT model repositories.
-# The seed's command: key tlt_encode, input 3x544x960 NCHW, fp16, batch 16, max batch 64,
+# The Triton Jetson example's command: key tlt_encode, input 3x544x960 NCHW, fp16, batch 16, max batch 64,
 # outputs output_cov/Sigmoid and output_bbox/BiasAdd. See tao/README.md.
 set -euo pipefail
 # shellcheck source=tao/lib.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build PeopleNet's TensorRT plan from one of NGC's ONNX versions with trtexec, on the
 # device that will serve it, and place it in both TensorRT model repositories.
-# Batch 1..64 (optimised for 16, as the seed's -b 16), fp16 unless asked for int8.
+# Batch 1..64 (optimised for 16, as the Triton Jetson example's -b 16), fp16 unless asked for int8.
 # The ONNX tensor names (input_1:0, ...) are first renamed to the Triton config's
 # (input_1, ...) by tao/onnx_io_names.py. See tao/README.md.
 set -euo pipefail

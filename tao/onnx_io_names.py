@@ -2,7 +2,7 @@
 
 NGC's ONNX versions of PeopleNet name their tensors the TensorFlow way, `input_1:0`,
 `output_cov/Sigmoid:0` and `output_bbox/BiasAdd:0`, while the Triton configs (and the
-seed's .etlt engine) use `input_1`, `output_cov/Sigmoid` and `output_bbox/BiasAdd`. A
+Triton Jetson example's .etlt engine) use `input_1`, `output_cov/Sigmoid` and `output_bbox/BiasAdd`. A
 TensorRT engine keeps the ONNX names, and Triton refuses a config whose names differ, so
 this writes a copy with the `:0` dropped before trtexec builds it.
 

@@ -1,31 +1,43 @@
-"""Fixtures shared by the perf and fault suites: the image every request carries and the
-configured repositories to compare."""
+"""Fixtures shared by every test folder: the image every request carries, a client of
+the shared server, the docker launcher, and the configured repositories to compare.
+
+Values tests compare against come from the library (pnsuite.paths, pnsuite.detection)
+or, for PeopleNet's facts no library module holds, from tests/constants.py.
+"""
 
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
-from pnsuite.detection import detectnet
-from pnsuite.repository import model_config
 from pnsuite.client.load import Load
-from pnsuite.server import Launcher, TritonServer
-from pnsuite.server.ports import clashing_first_pick, occupied_port
 from pnsuite.client.multiprocess_load import make_load
+from pnsuite.detection import detectnet
+from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
+from pnsuite.repository import model_config
+from pnsuite.server import Launcher, TritonServer
+from pnsuite.server.docker import SHM_LABEL, DockerLauncher
 from pnsuite.settings import SuiteSettings
-
-CAPTURE = CAPTURE_IMAGE
+from tests.constants import MODEL
 
 
 @pytest.fixture(scope="session")
 def capture_tensor() -> np.ndarray:
     """capture.jpg pre-processed once: [1, 3, 544, 960] float32."""
-    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE))
+    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
     return chw[None]
+
+
+@pytest.fixture
+def grpc_client(triton_server: TritonServer) -> Iterator[grpcclient.InferenceServerClient]:
+    """A gRPC client of the shared server, closed when the test ends."""
+    with triton_server.grpc_client() as client:
+        yield client
 
 
 @pytest.fixture
@@ -40,19 +52,34 @@ def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Ca
     return make
 
 
+@pytest.fixture(scope="session")
+def docker_launcher(suite_settings: SuiteSettings, triton_launcher: Launcher) -> DockerLauncher:
+    """The session's docker launcher (the configured one under --triton-launcher docker),
+    or a skip that says why Docker cannot be had here.
+
+    Where docker tests are required (`--docker-required 1`, or TRITON_SUITE_DOCKER_REQUIRED=1
+    as .ci/run sets, which starts its own engine) the same reason fails the test instead:
+    on CI they must run.
+    """
+    if isinstance(triton_launcher, DockerLauncher):
+        return triton_launcher
+    try:
+        return DockerLauncher(suite_settings.triton_image)
+    except SuiteError as err:
+        if suite_settings.docker_required:
+            pytest.fail(f"docker tests are required here (--docker-required), but the docker "
+                        f"launcher cannot run: {err}", pytrace=False)
+        pytest.skip(f"the docker launcher cannot run here: {err}")
+
+
 @pytest.fixture
-def check_port_clash_retry() -> Callable[[Launcher, Path, Path], None]:
-    """Check: `launcher` started on `repo` with a first port pick that is taken notices
-    the server's "already in use" and comes up on fresh ports."""
-    def check(launcher: Launcher, repo: Path, workdir: Path) -> None:
-        with occupied_port() as busy:
-            server = TritonServer(launcher, repo, workdir=workdir,
-                                  port_picker=clashing_first_pick(busy))
-            with server:
-                assert server.ports.grpc != busy
-                assert server.grpc_client().is_model_ready("peoplenet")
-            assert "already in use" in (workdir / "tritonserver.log").read_text()
-    return check
+def server_containers() -> Callable[[DockerLauncher, str], list[str]]:
+    """Function: `server_containers(launcher, shm_prefix)`, the names of the containers
+    (running or not) of the server with that shm prefix on the launcher's engine."""
+    def names(launcher: DockerLauncher, shm_prefix: str) -> list[str]:
+        return [c.name for c in launcher.client.containers.list(
+            all=True, filters={"label": f"{SHM_LABEL}={shm_prefix}"})]
+    return names
 
 
 def _configured_repo(settings: SuiteSettings, wanted: str,
@@ -61,7 +88,7 @@ def _configured_repo(settings: SuiteSettings, wanted: str,
         pytest.skip("needs servers of its own with derived configs; an external server "
                     "(--triton-launcher=external) serves one fixed repository")
     for repo in settings.repos:
-        if (repo / "peoplenet" / "config.pbtxt").is_file() and \
+        if (repo / MODEL / "config.pbtxt").is_file() and \
                 check(model_config.read_config(repo)):
             return repo
     pytest.skip(f"no configured repository ({', '.join(r.name for r in settings.repos)}) "

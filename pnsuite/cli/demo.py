@@ -1,4 +1,4 @@
-"""The seed's two demos, end to end: `peoplenet-demo` (the project's main job).
+"""The Triton Jetson example's two demos, end to end: `peoplenet-demo` (the main job).
 
 For each model repository: start a Triton server (embedded by default), send `-t` requests
 from as many threads at once, print the model's statistics JSON and TOTAL INFERENCE TIME,
@@ -16,18 +16,19 @@ from typing import Sequence
 
 import cv2
 
-from pnsuite.detection import detectnet
-from pnsuite.perf import triton_stats
 from pnsuite.client.load import LoadRun, run_threads
-from pnsuite.client.shared_memory import MEMORY_KINDS, SharedMemoryUnavailable, require_gpu
-from pnsuite.server import Launcher, TritonError, TritonServer
-from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
-from pnsuite.server.embedded import EmbeddedLauncher
-from pnsuite.server.external import ExternalLauncher
-from pnsuite.server.release import LocalReleaseLauncher
+from pnsuite.client.memory import NAMES as MEMORY_NAMES
+from pnsuite.client.memory import Memory
+from pnsuite.client.shared_memory import require_gpu
+from pnsuite.detection import detectnet
+from pnsuite.errors import ConfigError, SuiteError
+from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
+from pnsuite.perf import triton_stats
+from pnsuite.server import Launcher, TritonServer
+from pnsuite.server.factory import LAUNCHERS, make_launcher
 
-DEFAULT_REPOS = (PROJECT_ROOT / "model_repos" / "embedded" / "sample_1_instances",
-                 PROJECT_ROOT / "model_repos" / "embedded" / "sample_2_dynamic_batching")
+DEFAULT_REPOS = (EMBEDDED_REPOS / "sample_1_instances",
+                 EMBEDDED_REPOS / "sample_2_dynamic_batching")
 DEFAULT_IMAGE = CAPTURE_IMAGE
 MODEL = "peoplenet"
 
@@ -44,7 +45,7 @@ def _bool(text: str) -> bool:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="peoplenet-demo",
-        description="Run the seed's concurrency and dynamic-batching demos on Triton.")
+        description="Run the Triton Jetson example's concurrency and dynamic-batching demos.")
     parser.add_argument("-r", "--repo", action="append", type=Path,
                         help="model repository (repeat for several; default: both "
                              "embedded stand-in repos)")
@@ -52,7 +53,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="concurrent inference threads, one request each (default 6)")
     parser.add_argument("-s", "--save", type=_bool, default=False, metavar="true|false",
                         help="write an overlay per thread (default false)")
-    parser.add_argument("-m", "--memory", choices=MEMORY_KINDS, default="system",
+    parser.add_argument("-m", "--memory", choices=MEMORY_NAMES, default="system",
                         help="system: tensors through system shared memory (default); "
                              "gpu: CUDA shared memory (needs the gpu extra and a GPU); "
                              "none: in the gRPC messages")
@@ -63,6 +64,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "default: the embedded server from nvidia-pytriton")
     parser.add_argument("-u", "--triton-url",
                         help="gRPC host:port of a running server (no start/stop; one repo)")
+    parser.add_argument("--triton-launcher", choices=LAUNCHERS,
+                        help="how servers are started (default: external with -u, release "
+                             "with -p, else embedded)")
+    parser.add_argument("--triton-image", help="Triton image for --triton-launcher docker")
+    parser.add_argument("--ready-timeout", type=float, default=120.0,
+                        help="seconds a server may take to be ready (default 120)")
     parser.add_argument("-i", "--image", type=Path, default=DEFAULT_IMAGE,
                         help=f"image to detect people in (default {DEFAULT_IMAGE})")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("demo-output"),
@@ -75,12 +82,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def make_launcher(args: argparse.Namespace) -> Launcher:
-    if args.triton_url:
-        return ExternalLauncher(args.triton_url)
-    if args.triton_install:
-        return LocalReleaseLauncher(args.triton_install)
-    return EmbeddedLauncher()
+def launcher_kind(args: argparse.Namespace) -> str:
+    """The launcher the flags ask for: -u names a running server, -p an install dir."""
+    if args.triton_launcher:
+        return args.triton_launcher
+    return "external" if args.triton_url else "release" if args.triton_install else "embedded"
+
+
+def check_inputs(args: argparse.Namespace, kind: str) -> None:
+    """Refuse, before any server starts, what would only fail later."""
+    detectnet.load_image(args.image)
+    if kind != "external":
+        missing = [str(r) for r in args.repo if not r.is_dir()]
+        if missing:
+            raise ConfigError(f"model repository not found: {', '.join(missing)}",
+                              "-r takes a directory holding <model>/config.pbtxt, e.g. "
+                              f"{DEFAULT_REPOS[0]}")
+    if args.memory == Memory.GPU:
+        require_gpu()
+
+
+def _progress(message: str) -> None:
+    print(f"peoplenet-demo: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -91,8 +114,10 @@ class DemoResult:
 
 
 def run_demo(args: argparse.Namespace, launcher: Launcher, repo: Path) -> DemoResult:
-    print(f"\n=== {repo.name}  ({repo})")
-    with TritonServer(launcher, repo, models=(MODEL,)) as server:
+    print(f"\n=== {repo.name}  ({repo})" if launcher.manages_server
+          else f"\n=== the server at {args.triton_url}")
+    with TritonServer(launcher, repo, models=(MODEL,), ready_timeout_s=args.ready_timeout,
+                      progress=_progress) as server:
         print(f"server ready after {server.ready_after_s:.1f} s at {server.grpc_url} "
               f"({launcher.name})")
         with server.grpc_client() as client:
@@ -140,15 +165,18 @@ def side_by_side(results: Sequence[DemoResult]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    kind = launcher_kind(args)
     try:
-        detectnet.load_image(args.image)  # say so before any server starts
-        if args.memory == "gpu":
-            require_gpu()
-        launcher = make_launcher(args)
+        check_inputs(args, kind)
+        launcher = make_launcher(kind, install=args.triton_install, url=args.triton_url,
+                                 image=args.triton_image)
         results = [run_demo(args, launcher, repo) for repo in args.repo]
-    except (TritonError, detectnet.ImageError, SharedMemoryUnavailable) as err:
+    except SuiteError as err:
         print(f"peoplenet-demo: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("peoplenet-demo: interrupted; its servers were stopped", file=sys.stderr)
+        return 130
     if len(results) > 1:
         print("\n=== side by side\n" + side_by_side(results))
     return 0

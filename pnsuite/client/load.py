@@ -27,7 +27,7 @@ class ThreadResult:
 
 @dataclass
 class LoadRun:
-    """The seed's measurement: every thread's result and the wall time of the whole run."""
+    """The Triton Jetson example's measurement: every thread's result and the wall time of the whole run."""
 
     results: list[ThreadResult]
     total_s: float
@@ -40,11 +40,11 @@ class LoadRun:
 def run_threads(url: str, image_source: Callable[[], np.ndarray], threads: int,
                 model: str = "peoplenet", memory: Memory | str = Memory.NONE,
                 keep_images: bool = False, timeout_s: float = 120.0) -> LoadRun:
-    """The seed's load: `threads` threads, one request each, on the same image.
+    """The Triton Jetson example's load: `threads` threads, one request each, on the same image.
 
     Each thread loads and pre-processes the image, waits at a barrier so that all the
     requests are in flight together, infers, and decodes. The total time spans loading,
-    pre- and post-processing, as the seed's TOTAL INFERENCE TIME does.
+    pre- and post-processing, as the Triton Jetson example's TOTAL INFERENCE TIME does.
     """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
@@ -153,7 +153,10 @@ class ClosedLoopLoad:
         start = threading.Barrier(self.concurrency + 1)
 
         def worker(client: PeopleNetClient) -> list[float]:
-            start.wait(timeout=self.timeout_s)
+            try:
+                start.wait(timeout=self.timeout_s)
+            except threading.BrokenBarrierError:
+                return []
             latencies = []
             while True:
                 with lock:
@@ -168,15 +171,23 @@ class ClosedLoopLoad:
 
         futures = [self._pool.submit(worker, c) for c in self._clients]
         cpu = time.process_time()
-        start.wait(timeout=self.timeout_s)
-        began = time.perf_counter()
-        latencies = [lat for f in futures for lat in f.result()]
+        try:
+            start.wait(timeout=self.timeout_s)
+            began = time.perf_counter()
+            latencies = [lat for f in futures for lat in f.result()]
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: release workers still at the barrier and let
+            # the others stop after the request in flight, so close() returns in seconds.
+            start.abort()
+            with lock:
+                remaining = itertools.repeat(0)
+            raise
         return ClosedLoopRun(self.concurrency, latencies, time.perf_counter() - began,
                              started_at=began, cpu_s=time.process_time() - cpu)
 
 
 class Load(Protocol):
-    """A closed loop: ClosedLoopLoad, or fixtures.spread_load.MultiProcessLoad."""
+    """A closed loop: ClosedLoopLoad, or pnsuite.client.multiprocess_load.MultiProcessLoad."""
 
     concurrency: int
 

@@ -4,7 +4,7 @@ can drive.
 Each request costs the Python gRPC client about 0.3-0.5 ms of CPU under one interpreter
 lock. When a batch of 16 comes back at once, 16 threads of one process re-send one after
 another, spread over several ms, and the dynamic batcher forms smaller batches than a
-C++ client's tighter re-sends would give (measured on the lent H100: batches of 7-10
+C++ client's tighter re-sends would give (measured on an H100: batches of 7-10
 against perf_analyzer's 16, 0.90 of its throughput). Worker processes re-send in
 parallel, one interpreter lock each.
 

@@ -1,9 +1,8 @@
 """Shared-memory regions for request tensors: system memory (POSIX shm) or GPU memory
 (CUDA IPC), created here and registered with the server, through tritonclient's utils.
 
-`memory` follows the seed's `-m` flag: "none" (tensors inside the gRPC messages),
-"system" (POSIX shared memory) or "gpu" (CUDA shared memory on device `device_id`). The
-seed's "pinned" is an in-process C API option with no gRPC counterpart.
+`memory` (pnsuite.client.memory.Memory) follows the Triton Jetson example's `-m` flag:
+"system" (POSIX shared memory) or "gpu" (CUDA shared memory on device `device_id`).
 """
 
 from __future__ import annotations

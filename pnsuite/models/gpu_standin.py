@@ -10,7 +10,7 @@ Its cost per image is that of a PeopleNet-sized network; its outputs are noise.
 The model repositories in `model_repos/gpu/` import `TritonPythonModel` from here (the
 python backend's stub puts its working directory, the project root, on sys.path).
 
-The data path is kept lean, since host copies, not the GPU, dominated a naive version:
+The data path is kept lean, since host copies, not the GPU, dominate a plain one:
 inputs come in through DLPack (no numpy, no concatenation of a batch), each request is
 copied into a pinned staging buffer and from there, asynchronously, straight into its
 slot of a preallocated device batch; outputs go back through pinned buffers and DLPack.
@@ -190,7 +190,7 @@ def keep_freed_memory() -> bool:
     execute() runs (pybind11 copies a buffer it is given without an owner), one 6.3 MB
     image per request. By default such blocks are fresh mmaps, or heap that is trimmed
     back once a batch's worth is freed: every copy then faults its pages in from the
-    kernel. Measured on the H100 machine: 2.2 ms per image with 16 held at once, 0.77 ms
+    kernel. Measured on an H100 machine: 2.2 ms per image with 16 held at once, 0.77 ms
     with this setting; the dynamic-batching repo at concurrency 16 went from 194 to 260
     infer/s (docs/gpu-validation.md). Returns whether glibc took the settings.
     """
@@ -220,11 +220,32 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self._check_contract(config)
+        self.device = self._instance_device(args)
+        self._configure_process(config, params)
+        self.max_batch = max(1, int(config.get("max_batch_size", 0)))
+        began = time.perf_counter()
+        self.net = build_network(self.device, seed=int(params.get("weights_seed", DEFAULT_SEED)),
+                                 source=params.get("backbone_source", "torchvision"))
+        self._allocate_buffers()
+        warmed = self._warm_up_or_explain(params.get("warmup", "all"))
+        peak = self._release_warm_up_cache()
+        # Per-phase times of execute(), logged every `profile` executions (0: off).
+        self._profile_every = int(params.get("profile", "0"))
+        self._profile: dict[str, float] = {}
+        self._last_end = 0.0
+        self._log_ready(warmed, peak, began)
+
+    @staticmethod
+    def _instance_device(args: dict[str, str]) -> torch.device:
+        """The instance's device (made current for CUDA), as Triton placed the instance."""
         if args.get("model_instance_kind") == "GPU":
-            self.device = torch.device(f"cuda:{int(args['model_instance_device_id'])}")
-            torch.cuda.set_device(self.device)
-        else:
-            self.device = torch.device("cpu")
+            device = torch.device(f"cuda:{int(args['model_instance_device_id'])}")
+            torch.cuda.set_device(device)
+            return device
+        return torch.device("cpu")
+
+    def _configure_process(self, config: dict[str, Any], params: dict[str, str]) -> None:
+        """Process-wide settings of this instance's stub: cuDNN, threads, malloc, GPU memory."""
         # cuDNN's autotuner would re-tune at every new batch size the batcher forms;
         # its heuristics are steady. "true" only makes sense with every size warmed.
         torch.backends.cudnn.benchmark = params.get("cudnn_benchmark", "false") == "true"
@@ -232,7 +253,6 @@ class TritonPythonModel:
         # and several instances (each its own process) share the cores.
         instances = sum(int(g.get("count", 1)) for g in config.get("instance_group", [])) or 1
         torch.set_num_threads(max(1, min(8, (os.cpu_count() or 1) // instances)))
-
         self._malloc_tuned = keep_freed_memory()
         if self.device.type == "cuda":
             # Each instance is a process with its own caching allocator. Uncapped, one
@@ -241,40 +261,46 @@ class TritonPythonModel:
             # GPU. With a cap, torch falls back to plans whose workspace fits.
             torch.cuda.set_per_process_memory_fraction(
                 float(params.get("gpu_memory_fraction", "0.12")), self.device)
-        self.max_batch = max(1, int(config.get("max_batch_size", 0)))
+
+    def _allocate_buffers(self) -> None:
+        """The device batch, and the staging and output buffers (pinned on a GPU)."""
         shape = (self.max_batch, 3, NET_H, NET_W)
         grid = (NET_H // STRIDE, NET_W // STRIDE)
         on_gpu = self.device.type == "cuda"
-        began = time.perf_counter()
-        self.net = build_network(self.device, seed=int(params.get("weights_seed", DEFAULT_SEED)),
-                                 source=params.get("backbone_source", "torchvision"))
         self.batch_in = torch.empty(shape, dtype=torch.float32, device=self.device)
-        self.staging = torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) \
-            if on_gpu else None
+        self.staging = torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) if on_gpu else None
         self.cov_out = torch.empty((self.max_batch, CLASSES, *grid), dtype=torch.float32,
                                    pin_memory=on_gpu)
         self.bbox_out = torch.empty((self.max_batch, 4 * CLASSES, *grid), dtype=torch.float32,
                                     pin_memory=on_gpu)
+
+    def _warm_up_or_explain(self, which: str) -> list[int]:
+        """The warm-up on a GPU (none on a CPU); a failure is logged with the free memory."""
+        on_gpu = self.device.type == "cuda"
         try:
-            warmed = self._warm_up(params.get("warmup", "all")) if on_gpu else []
+            return self._warm_up(which) if on_gpu else []
         except Exception as err:
             # Say why in one line: the server's own report keeps only the traceback's end.
             free = torch.cuda.mem_get_info(self.device) if on_gpu else (0, 0)
-            pb_utils.Logger.log_error(f"{IDENTITY}: warm-up failed ({free[0] / 2**30:.1f} of "
+            self._pb.Logger.log_error(f"{IDENTITY}: warm-up failed ({free[0] / 2**30:.1f} of "
                                       f"{free[1] / 2**30:.1f} GiB free): {err}")
             raise
+
+    def _release_warm_up_cache(self) -> float:
+        """The peak GiB the warm-up reserved; then what it cached goes back to the GPU."""
+        on_gpu = self.device.type == "cuda"
         peak = torch.cuda.max_memory_reserved(self.device) / 2**30 if on_gpu else 0.0
         if on_gpu:
             # Give back what the largest warm-up batches cached: instances and servers that
             # start next on the same GPU need it; serving re-caches only what it uses.
             torch.cuda.empty_cache()
-        # Per-phase times of execute(), logged every `profile` executions (0: off).
-        self._profile_every = int(params.get("profile", "0"))
-        self._profile: dict[str, float] = {}
-        self._last_end = 0.0
+        return peak
+
+    def _log_ready(self, warmed: list[int], peak: float, began: float) -> None:
         import numpy  # only to say which one the stub got
 
-        pb_utils.Logger.log_info(
+        on_gpu = self.device.type == "cuda"
+        self._pb.Logger.log_info(
             f"{IDENTITY}: torch {torch.__version__}, numpy {numpy.__version__}, device "
             f"{torch.cuda.get_device_name(self.device) if on_gpu else 'cpu'}, "
             f"{len(warmed)} batch sizes warmed (peak {peak:.1f} GiB reserved), malloc tuned "

@@ -20,7 +20,7 @@ import numpy as np
 from pnsuite.detection import detectnet
 
 # One HOG call per core: OpenCV's own threading would spread one image over every core
-# and hide the effect of more model instances (see docs/platform-facts in shared/).
+# and hide the effect of more model instances.
 cv2.setNumThreads(1)
 
 HOG_WIN_STRIDE = (8, 8)

@@ -4,30 +4,24 @@ A benchmark fails the gate when its median round time got worse by more than the
 threshold AND a one-sided Mann-Whitney U test on the rounds says the new rounds are
 slower at level alpha (Google Benchmark's compare.py and asv decide the same way), so
 noise alone does not go red. Runs from a different machine identity (device, board,
-power mode, clocks, launcher, transport, and Triton/JetPack release unless `--new-release`) are
-refused with a message instead of compared.
+power mode, clocks, launcher, transport, and Triton/JetPack release unless a new release
+is being validated) are refused with a message instead of compared.
 
-    peoplenet-gate BASELINE [CURRENT]      (see `--help`; `./suite gate` runs both steps)
-
-Exit codes: 0 passed, 1 regression (or a baseline benchmark missing), 2 refused (not
-comparable, no such run), 3 inconclusive (slower, but other processes took the CPU).
-
-BASELINE and CURRENT are JSON files or names in pytest-benchmark's storage (`.benchmarks`,
-as written by `--benchmark-save=NAME --benchmark-save-data`); the newest match is used.
+`load_run` reads a run, `check_comparable` refuses or notes, `compare_runs` gives one
+`Row` per benchmark; `pnsuite.cli.gate` (`peoplenet-gate`) prints them and sets the exit code.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pytest_benchmark.storage.file import FileStorage
 
+from pnsuite.errors import SuiteError
 from pnsuite.perf import significance
 from pnsuite.platform import jetson
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
@@ -35,25 +29,78 @@ from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
 DEFAULT_THRESHOLD = 0.10
 DEFAULT_ALPHA = 0.05
 #: CPU (in cores) that other processes may have used during a benchmark before a
-#: slowdown in it is called disturbed rather than a regression (see fixtures/cpu_load.py)
+#: slowdown in it is called disturbed rather than a regression (see pnsuite/perf/cpu_load.py)
 DISTURBED_CORES = 0.5
 
+_RECORD_HINT = ("re-record it: `./suite test tests/perf --benchmark-json=FILE` or "
+                "`--benchmark-save=NAME --benchmark-save-data`")
 
-class GateError(Exception):
-    """The runs cannot be compared (missing file, no raw rounds, other machine)."""
+
+class GateError(SuiteError):
+    """The runs cannot be compared (missing or broken file, no raw rounds, other machine)."""
+
+    default_hint = "see `peoplenet-gate --help`"
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """A pytest-benchmark run from its JSON file, or a GateError saying what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GateError(f"{path}: not a text file, so not a pytest-benchmark run", _RECORD_HINT) from None
+    except OSError as err:
+        raise GateError(f"{path}: cannot be read ({err.strerror or err})",
+                        "check the path and its permissions") from None
+    if not text.strip():
+        raise GateError(f"{path}: empty (a run interrupted while saving?)", _RECORD_HINT)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise GateError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+                        "truncated? a run interrupted while saving leaves part of a file",
+                        _RECORD_HINT) from None
+    problem = _run_problem(data)
+    if problem:
+        raise GateError(f"{path}: JSON, but not a pytest-benchmark run ({problem})",
+                        "give the file written by --benchmark-json or saved by --benchmark-save")
+    return data
+
+
+def _run_problem(data: Any) -> str | None:
+    """What keeps `data` from being a pytest-benchmark run, or None."""
+    if not isinstance(data, dict):
+        return f"the top level is a {type(data).__name__}, not an object"
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, list):
+        return 'no "benchmarks" list'
+    if not isinstance(data.get("machine_info", {}), dict):
+        return '"machine_info" is not an object'
+    for i, bench in enumerate(benchmarks):
+        if not isinstance(bench, dict) or not isinstance(bench.get("fullname"), str):
+            return f'benchmark {i} has no "fullname"'
+    return None
 
 
 def load_run(ref: str, storage: Path) -> tuple[Path, dict[str, Any]]:
     """A run by file path, or the newest in pytest-benchmark's storage matching `ref`."""
     if Path(ref).is_file():
-        return Path(ref), json.loads(Path(ref).read_text())
+        return Path(ref), read_run(Path(ref))
+    if ref.endswith(".json"):
+        raise GateError(f"no such file: {ref}",
+                        "record the run first (`./suite gate NAME` runs the perf suite, then the gate)")
     store = FileStorage(storage, logger=logging.getLogger("gate"))
-    found = list(store.load(f"*{ref}" if not ref.startswith("*") else ref))
+    try:
+        found = store.query(ref if ref.startswith("*") else f"*{ref}")
+    except ValueError:  # more than platform/name: neither a file nor a saved run's name
+        found = []
     if not found:
-        raise GateError(f"no benchmark run {ref!r} in {storage} (save one with "
-                        f"`./suite test tests/perf --benchmark-save={ref} --benchmark-save-data`)")
-    path, data = found[-1]
-    return storage / path, data
+        raise GateError(f"no benchmark run {ref!r} in {storage}",
+                        f"save one with `./suite test tests/perf --benchmark-save={ref} "
+                        "--benchmark-save-data`, or give a JSON file's path")
+    # The newest, even if it is broken: falling back to an older run would hide that.
+    newest = found[-1]
+    shown = storage / newest.relative_to(store.path) if newest.is_relative_to(store.path) else newest
+    return shown, read_run(newest)
 
 
 def identity_check(old: dict[str, Any], new: dict[str, Any],
@@ -81,8 +128,21 @@ def identity_check(old: dict[str, Any], new: dict[str, Any],
     return refusals, notes
 
 
+def check_comparable(old: dict[str, Any], new: dict[str, Any], new_release: bool = False) -> list[str]:
+    """The notes on gating run `new` against `old`; a GateError naming every refusal."""
+    refusals, notes = identity_check(old.get("machine_info", {}), new.get("machine_info", {}),
+                                     new_release)
+    if refusals:
+        raise GateError("refusing to compare runs from different machines or servers:\n  "
+                        + "\n  ".join(refusals),
+                        "gate against a baseline recorded on this runner with the same settings")
+    return notes
+
+
 @dataclass(frozen=True)
 class Row:
+    """One benchmark's verdict, with the medians (seconds) and p-value behind it."""
+
     name: str
     verdict: str  # ok, REGRESSION, DISTURBED, improved, new, MISSING, too few rounds
     old_median: float | None = None
@@ -91,16 +151,18 @@ class Row:
 
     @property
     def change(self) -> float | None:
+        """Relative change of the median (+0.2 = 20% slower), None without both medians."""
         if self.old_median and self.new_median is not None:
             return self.new_median / self.old_median - 1.0
         return None
 
 
 def _rounds(bench: dict[str, Any], which: str) -> list[float]:
-    data = bench.get("stats", {}).get("data")
+    stats = bench.get("stats")
+    data = stats.get("data") if isinstance(stats, dict) else None
     if not data:
-        raise GateError(f"{which} run has no raw rounds for {bench.get('fullname')}: "
-                        "record it with --benchmark-save-data")
+        raise GateError(f"{which} run has no raw rounds for {bench.get('fullname')}",
+                        "record it with --benchmark-save-data (or --benchmark-json)")
     return [float(x) for x in data]
 
 
@@ -138,69 +200,3 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any], threshold: float = DE
         p = slower.p_value if verdict != "improved" else faster.p_value
         rows.append(Row(name, verdict, slower.fast_median, slower.slow_median, p))
     return rows
-
-
-def format_table(rows: Sequence[Row]) -> str:
-    header = ("benchmark", "baseline ms", "current ms", "change", "p-value", "verdict")
-    lines = [header]
-    for r in rows:
-        lines.append((r.name,
-                      f"{r.old_median * 1e3:.1f}" if r.old_median is not None else "-",
-                      f"{r.new_median * 1e3:.1f}" if r.new_median is not None else "-",
-                      f"{r.change:+.1%}" if r.change is not None else "-",
-                      f"{r.p_value:.4f}" if r.p_value is not None else "-",
-                      r.verdict))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(line, widths)))
-                     for line in lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="peoplenet-gate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("baseline", help="baseline run: JSON file or saved name (e.g. baseline)")
-    parser.add_argument("current", nargs="?", default=".benchmarks/current.json",
-                        help="current run: JSON file or saved name (default %(default)s)")
-    parser.add_argument("--storage", type=Path, default=Path(".benchmarks"),
-                        help="pytest-benchmark storage dir (default %(default)s)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help="slowdown of the median that counts (default %(default)s = 10%%)")
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help="significance level of the Mann-Whitney U test (default %(default)s)")
-    parser.add_argument("--new-release", action="store_true",
-                        help="allow a different Triton/JetPack release (validating a new "
-                             "release against the old one's baseline); the rest must match")
-    args = parser.parse_args(argv)
-    try:
-        old_path, old = load_run(args.baseline, args.storage)
-        new_path, new = load_run(args.current, args.storage)
-        print(f"baseline: {old_path}\ncurrent:  {new_path}")
-        refusals, notes = identity_check(old.get("machine_info", {}),
-                                         new.get("machine_info", {}), args.new_release)
-        if refusals:
-            raise GateError("refusing to compare runs from different machines or servers:\n  "
-                            + "\n  ".join(refusals))
-        for note in notes:
-            print(f"note: {note}")
-        rows = compare_runs(old, new, args.threshold, args.alpha)
-    except GateError as err:
-        print(f"peoplenet-gate: {err}", file=sys.stderr)
-        return 2
-    print(format_table(rows))
-    regressions = [r for r in rows if r.verdict in ("REGRESSION", "MISSING")]
-    disturbed = [r for r in rows if r.verdict == "DISTURBED"]
-    if regressions:
-        print(f"\ngate: FAILED: {len(regressions)} of {len(rows)} benchmark(s) regressed or "
-              f"missing (threshold {args.threshold:.0%}, alpha {args.alpha})")
-        return 1
-    if disturbed:
-        print(f"\ngate: INCONCLUSIVE: {len(disturbed)} benchmark(s) slower while other "
-              f"processes used > {DISTURBED_CORES} cores; re-run on a quiet runner")
-        return 3
-    print(f"\ngate: passed: no regression in {len(rows)} benchmark(s) "
-          f"(threshold {args.threshold:.0%}, alpha {args.alpha})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@
 per inference by phase, execution/inference counts, the batch-size histogram, repository,
 instance count, concurrency and transport. `machine_info` of the run: Triton's version,
 the transport, the launcher and its binary/image/install path, each repository's model config digest,
-and on a Jetson its release, power mode and GPU (see fixtures/jetson.py).
+and on a Jetson its release, power mode and GPU (see pnsuite/platform/jetson.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pnsuite.platform import jetson
+from pnsuite.platform import jetson, tegrastats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopRun
 from pnsuite.server import TritonServer
@@ -23,7 +23,7 @@ from pnsuite.client.memory import Memory
 
 #: machine_info keys that must match for the gate to compare two runs (the embedded
 #: binary's path differs from venv to venv, so it is reported, not compared). A Jetson's
-#: board, power mode and clocks are checked by fixtures.jetson.comparable().
+#: board, power mode and clocks are checked by pnsuite.platform.jetson.comparable().
 IDENTITY_KEYS = ("launcher", "machine", "cpu_model", "gpu", "transport")
 #: what a new release changes: refused too, unless the gate is told to compare releases
 RELEASE_KEYS = ("triton_version", "triton_image", "jetson_release")
@@ -90,8 +90,8 @@ def platform_identity() -> dict[str, Any]:
     return jetson.machine_identity()
 
 
-def device_monitor() -> "jetson.TegrastatsSampler | contextlib.nullcontext[None]":
+def device_monitor() -> "tegrastats.TegrastatsSampler | contextlib.nullcontext[None]":
     """tegrastats sampled around a measurement on a Jetson; nothing elsewhere."""
-    if jetson.machine_identity().get("jetson") and jetson.tegrastats_command(500):
-        return jetson.TegrastatsSampler(interval_ms=500)
+    if jetson.machine_identity().get("jetson") and tegrastats.tegrastats_command(500):
+        return tegrastats.TegrastatsSampler(interval_ms=500)
     return contextlib.nullcontext(None)

@@ -1,32 +1,27 @@
-"""Jetson identity and state for perf runs, from documented files and command output.
+"""Jetson identity for perf runs, from documented files and command output.
 
 What a perf result on a Jetson depends on besides the software under test: the board
 (`/proc/device-tree/model`), the L4T release (`/etc/nv_tegra_release`) and JetPack
 (`dpkg-query -W nvidia-jetpack`), the power mode (`nvpmodel -q`) and whether
 `jetson_clocks` pinned the clocks (`jetson_clocks --show`). `machine_identity()` gathers
 them as one flat dict for pytest-benchmark's `machine_info`; `comparable()` says whether
-two such dicts may be compared by a perf gate. `TegrastatsSampler` runs `tegrastats`
-during a test and summarises GPU load, EMC, RAM, CPU, power rails and temperatures.
+two such dicts may be compared by a perf gate. Telemetry during a test (tegrastats) is
+in `pnsuite.platform.tegrastats`; `python3 -m pnsuite.cli.jetson` prints the identity.
 
 The parsers are pure functions of the text, tested on recorded samples in
-tests/unit/data/jetson/. Only the standard library is used, so `python3 -m fixtures.jetson`
-works on a runner before the suite's venv exists.
+tests/unit/data/jetson/. Only the standard library is used, so the identity can be read
+on a runner before the suite's venv exists.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from statistics import fmean
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 NV_TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
@@ -182,7 +177,8 @@ def identity_from(raw: RawIdentity) -> dict[str, Any]:
     }
 
 
-def _find_tool(name: str) -> str | None:
+def find_tool(name: str) -> str | None:
+    """The path of a Jetson tool, looking in the sbin directories too; None if absent."""
     found = shutil.which(name)
     if found:
         return found
@@ -203,14 +199,14 @@ def _run(argv: Sequence[str], timeout_s: float = 10.0) -> tuple[int, str, str]:
 
 def _tool_output(name: str, args: Sequence[str], problems: list[str]) -> str | None:
     """Output of a Jetson tool; retried through passwordless `sudo -n` if it needs root."""
-    tool = _find_tool(name)
+    tool = find_tool(name)
     if tool is None:
         problems.append(f"{name} not found (it ships with L4T: reinstall nvidia-l4t-tools)")
         return None
     rc, out, err = _run([tool, *args])
     if rc == 0 and out.strip():
         return out
-    sudo = _find_tool("sudo")
+    sudo = find_tool("sudo")
     if sudo and os.geteuid() != 0:
         rc2, out2, err2 = _run([sudo, "-n", tool, *args])
         if rc2 == 0 and out2.strip():
@@ -234,7 +230,7 @@ def read_raw_identity() -> RawIdentity:
         model = None
         problems.append(f"cannot read {DEVICE_TREE_MODEL}: {err}")
     dpkg = None
-    if _find_tool("dpkg-query"):
+    if find_tool("dpkg-query"):
         _, dpkg, _ = _run(["dpkg-query", "-W", "nvidia-jetpack"])
     return RawIdentity(nv_tegra_release=release, dpkg_jetpack=dpkg, device_model=model,
                        nvpmodel_q=_tool_output("nvpmodel", ["-q"], problems),
@@ -263,6 +259,7 @@ class Comparability:
     notes: tuple[str, ...] = ()
 
     def message(self) -> str:
+        """One line for people: "comparable" (with notes) or the refusals."""
         if self.ok:
             return "comparable" + (": " + "; ".join(self.notes) if self.notes else "")
         return "not comparable: " + "; ".join(self.refusals)
@@ -280,6 +277,14 @@ def _clocks(identity: Mapping[str, Any]) -> str:
     if value is True:
         return "on"
     return "off" if value is False else "unknown"
+
+
+def _state_refusal(what: str, baseline: str, current: str, unreadable: str,
+                   differs: str) -> list[str]:
+    """Why a power state refuses a comparison: unknown on either side, or different."""
+    if "unknown" in (baseline, current):
+        return [f"{what} unknown: baseline {baseline}, this run {current} ({unreadable})"]
+    return [differs] if baseline != current else []
 
 
 def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Comparability:
@@ -302,216 +307,15 @@ def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Compa
         refusals.append(f"board differs: baseline {baseline.get('jetson_model')!r}, "
                         f"this run {current.get('jetson_model')!r}")
     b_mode, c_mode = _mode(baseline), _mode(current)
-    if "unknown" in (b_mode, c_mode):
-        refusals.append(f"power mode unknown: baseline {b_mode}, this run {c_mode} "
-                        "(`nvpmodel -q` must be readable on the runner)")
-    elif b_mode != c_mode:
-        refusals.append(f"power mode differs: baseline nvpmodel {b_mode}, this run nvpmodel {c_mode} "
-                        f"(set it with `sudo nvpmodel -m {baseline.get('nvpmodel_id')}` to match)")
+    refusals += _state_refusal(
+        "power mode", b_mode, c_mode, "`nvpmodel -q` must be readable on the runner",
+        f"power mode differs: baseline nvpmodel {b_mode}, this run nvpmodel {c_mode} "
+        f"(set it with `sudo nvpmodel -m {baseline.get('nvpmodel_id')}` to match)")
     b_clk, c_clk = _clocks(baseline), _clocks(current)
-    if "unknown" in (b_clk, c_clk):
-        refusals.append(f"jetson_clocks state unknown: baseline {b_clk}, this run {c_clk} "
-                        "(`jetson_clocks --show` must be readable on the runner)")
-    elif b_clk != c_clk:
-        refusals.append(f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}")
+    refusals += _state_refusal(
+        "jetson_clocks state", b_clk, c_clk, "`jetson_clocks --show` must be readable on the runner",
+        f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}")
     for key, label in (("jetpack_release", "JetPack"), ("l4t_release", "L4T")):
         if baseline.get(key) != current.get(key):
             notes.append(f"{label} {baseline.get(key) or '?'} -> {current.get(key) or '?'}")
     return Comparability(not refusals, tuple(refusals), tuple(notes))
-
-
-# --------------------------------------------------------------------------- tegrastats
-
-_TIMESTAMP_RE = re.compile(r"^(\d\d-\d\d-\d{4} \d\d:\d\d:\d\d)\s+")
-_MEM_RE = re.compile(r"\b(RAM|SWAP) (\d+)/(\d+)MB")
-_CPU_RE = re.compile(r"\bCPU \[([^\]]*)\]")
-_LOAD_RE = re.compile(r"\b(EMC_FREQ|GR3D_FREQ) (\d+)%(?:@\[?([\d,]+)\]?)?")
-_TEMP_RE = re.compile(r"(?<!\S)([A-Za-z][\w-]*)@(-?\d+(?:\.\d+)?)C(?!\S)")
-# A power rail: NAME cur/avg, in mW (newer releases print the unit, L4T R32 does not).
-_POWER_RE = re.compile(r"(?<!\S)([A-Z][A-Z0-9_]*) (\d+)(?:mW)?/(\d+)(?:mW)?(?!\S)")
-#: rails that measure the whole module's input power, in order of preference
-INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
-
-
-def parse_tegrastats_line(line: str) -> dict[str, Any] | None:
-    """One tegrastats line as a dict, or None if it is not one (no RAM field).
-
-    Keys: timestamp (str or None), ram_used_mb, ram_total_mb, swap_used_mb, cpu_load_pct
-    (list; None for an offline core), cpu_freq_mhz, emc_load_pct, emc_freq_mhz,
-    gpu_load_pct, gpu_freq_mhz (GR3D; the highest of Orin's per-GPC figures), power_mw
-    (rail -> current mW), temp_c (sensor, lower-cased -> degrees C).
-    """
-    line = line.strip()
-    mem = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in _MEM_RE.finditer(line)}
-    if "RAM" not in mem:
-        return None
-    ts = _TIMESTAMP_RE.match(line)
-    sample: dict[str, Any] = {
-        "timestamp": ts.group(1) if ts else None,
-        "ram_used_mb": mem["RAM"][0], "ram_total_mb": mem["RAM"][1],
-        "swap_used_mb": mem["SWAP"][0] if "SWAP" in mem else None,
-        "cpu_load_pct": [], "cpu_freq_mhz": [],
-        "emc_load_pct": None, "emc_freq_mhz": None, "gpu_load_pct": None, "gpu_freq_mhz": None,
-        "power_mw": {}, "temp_c": {},
-    }
-    cpu = _CPU_RE.search(line)
-    if cpu:
-        for core in cpu.group(1).split(","):
-            load, _, freq = core.strip().partition("%@")
-            if load.isdigit():
-                sample["cpu_load_pct"].append(int(load))
-                sample["cpu_freq_mhz"].append(int(freq) if freq.isdigit() else None)
-            else:  # "off": the core is offline in this power mode
-                sample["cpu_load_pct"].append(None)
-                sample["cpu_freq_mhz"].append(None)
-    for m in _LOAD_RE.finditer(line):
-        prefix = "emc" if m.group(1) == "EMC_FREQ" else "gpu"
-        sample[f"{prefix}_load_pct"] = int(m.group(2))
-        if m.group(3):
-            sample[f"{prefix}_freq_mhz"] = max(int(f) for f in m.group(3).split(",") if f)
-    for m in _POWER_RE.finditer(line):
-        if m.group(1) not in ("RAM", "SWAP"):
-            sample["power_mw"][m.group(1)] = int(m.group(2))
-    for m in _TEMP_RE.finditer(line):
-        sample["temp_c"][m.group(1).lower()] = float(m.group(2))
-    return sample
-
-
-def _stat(values: Iterable[float | int | None]) -> dict[str, float] | None:
-    present = [float(v) for v in values if v is not None]
-    if not present:
-        return None
-    return {"mean": round(fmean(present), 3), "max": round(max(present), 3)}
-
-
-def summarize_tegrastats(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean and max of each figure over the samples (a figure never seen is left out).
-
-    Keys: samples, gpu_load_pct, gpu_freq_mhz, emc_load_pct, emc_freq_mhz, ram_used_mb,
-    cpu_load_pct (mean over online cores per sample), power_in_mw (VDD_IN or POM_5V_IN),
-    gpu_temp_c, power_mw (per rail) and temp_c (per sensor), each as {"mean", "max"}.
-    """
-    out: dict[str, Any] = {"samples": len(samples)}
-    for key in ("gpu_load_pct", "gpu_freq_mhz", "emc_load_pct", "emc_freq_mhz", "ram_used_mb"):
-        stat = _stat(s.get(key) for s in samples)
-        if stat:
-            out[key] = stat
-    cpu = _stat(fmean(loads) if (loads := [v for v in s.get("cpu_load_pct", []) if v is not None])
-                else None for s in samples)
-    if cpu:
-        out["cpu_load_pct"] = cpu
-    rails = sorted({r for s in samples for r in s.get("power_mw", {})})
-    sensors = sorted({t for s in samples for t in s.get("temp_c", {})})
-    out["power_mw"] = {r: _stat(s.get("power_mw", {}).get(r) for s in samples) for r in rails}
-    out["temp_c"] = {t: _stat(s.get("temp_c", {}).get(t) for s in samples) for t in sensors}
-    for rail in INPUT_RAILS:
-        if rail in out["power_mw"]:
-            out["power_in_mw"] = {**out["power_mw"][rail], "rail": rail}
-            break
-    if "gpu" in out["temp_c"]:
-        out["gpu_temp_c"] = out["temp_c"]["gpu"]
-    return out
-
-
-def tegrastats_command(interval_ms: int) -> list[str] | None:
-    """`tegrastats --interval N` (milliseconds), or None when tegrastats is not installed."""
-    tool = _find_tool("tegrastats")
-    return [tool, "--interval", str(interval_ms)] if tool else None
-
-
-@dataclass
-class TegrastatsSampler:
-    """Runs tegrastats (or `command`) in the background and parses its lines.
-
-    Use as a context manager around the measured part of a test, then read `summary()`::
-
-        with TegrastatsSampler(interval_ms=200) as sampler:
-            run_load()
-        benchmark.extra_info["tegrastats"] = sampler.summary()
-    """
-
-    interval_ms: int = 500
-    command: Sequence[str] | None = None
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    unparsed: list[str] = field(default_factory=list)
-    _proc: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
-    _reader: threading.Thread | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def start(self) -> "TegrastatsSampler":
-        argv = list(self.command) if self.command else tegrastats_command(self.interval_ms)
-        if argv is None:
-            raise FileNotFoundError("tegrastats not found (it ships with L4T on a Jetson)")
-        # Own process group: stopping it must not reach the test process.
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                      text=True, bufsize=1, start_new_session=True)
-        self._reader = threading.Thread(target=self._read, name="tegrastats", daemon=True)
-        self._reader.start()
-        return self
-
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if not line.strip():
-                continue
-            sample = parse_tegrastats_line(line)
-            with self._lock:
-                if sample:
-                    self.samples.append(sample)
-                else:
-                    self.unparsed.append(line.rstrip())
-
-    def stop(self) -> dict[str, Any]:
-        """Stop the sampler (SIGTERM, then SIGKILL after 5 s) and return the summary."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        self._proc = None
-        return self.summary()
-
-    def summary(self) -> dict[str, Any]:
-        with self._lock:
-            out = summarize_tegrastats(list(self.samples))
-            out["unparsed_lines"] = len(self.unparsed)
-        out["interval_ms"] = self.interval_ms
-        return out
-
-    def __enter__(self) -> "TegrastatsSampler":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-# --------------------------------------------------------------------------- CLI
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python3 -m pnsuite.platform.jetson [--field KEY]`: print the identity (JSON) or one field."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python3 -m pnsuite.platform.jetson", description=main.__doc__)
-    parser.add_argument("--field", help="print only this key's value (empty if absent)")
-    args = parser.parse_args(argv)
-    identity = machine_identity()
-    if args.field:
-        value = identity.get(args.field)
-        print("" if value is None else value if not isinstance(value, (dict, list)) else json.dumps(value))
-    else:
-        json.dump(identity, sys.stdout, indent=2)
-        print()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

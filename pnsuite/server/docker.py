@@ -9,10 +9,10 @@ The container runs `tritonserver` with the same arguments as every other launche
   creates in /dev/shm must be the server's too, and the python backend's own regions
   land in the host's /dev/shm where the suite's census and cleanup find them;
 - the model repository, and the project root (the stand-in imports this checkout's
-  `fixtures` package), mounted read-only at the same absolute paths; the project root is
+  `pnsuite` package), mounted read-only at the same absolute paths; the project root is
   the working directory too: the python backend's stub ignores PYTHONPATH but has its
   working directory ('') on sys.path, which is also how the embedded launcher's stubs,
-  started from the repository root, find `fixtures`;
+  started from the repository root, find `pnsuite`;
 - the caller's uid and gid, so that shm regions are the caller's to open and unlink;
 - a GPU only where there is one: Jetson through the NVIDIA runtime, other NVIDIA GPUs
   through a device request.
@@ -286,7 +286,7 @@ class DockerLauncher(Launcher):
         volumes = {project: {"bind": project, "mode": "ro"}}
         if not repo.startswith(project + os.sep):
             volumes[repo] = {"bind": repo, "mode": "ro"}
-        # The stub imports the stand-in's `fixtures` from this checkout (through its working
+        # The stub imports the stand-in's `pnsuite` from this checkout (through its working
         # dir; PYTHONPATH for stubs that honour it); HOME for a uid the image does not know.
         env = {"PYTHONPATH": project, "HOME": "/tmp", **spec.env}
         # Named after the shm prefix: the owner's tag finds both.

@@ -24,7 +24,7 @@ def python_env(base: dict[str, str], lib_dirs: list[Path]) -> dict[str, str]:
     The running interpreter's `bin/` goes first on PATH (the stub imports the model's
     packages from the `python3` it finds there), `lib_dirs` first on LD_LIBRARY_PATH.
     The stub ignores PYTHONPATH and puts its working dir on sys.path instead: launchers
-    start the server in PROJECT_ROOT so that the stand-in's `fixtures` is this checkout's.
+    start the server in PROJECT_ROOT so that the stand-in's `pnsuite` is this checkout's.
     """
     env = dict(base)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])

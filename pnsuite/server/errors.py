@@ -22,12 +22,12 @@ class ServerStartError(TritonError):
                     "file or config, a taken port is retried on its own")
 
     def __init__(self, reason: str, command: Sequence[str], exit_code: int | None,
-                 log_tail: str, hint: str | None = None) -> None:
+                 log_tail: str, hint: str | None = None, status: str | None = None) -> None:
         self.reason = reason
         self.command = list(command)
         self.exit_code = exit_code
         self.log_tail = log_tail
-        code = "still running" if exit_code is None else f"exit code {exit_code}"
+        code = status or ("still running" if exit_code is None else f"exit code {exit_code}")
         super().__init__(
             f"Triton server failed to start: {reason}\n"
             f"  command: {_format_command(command)}\n"

@@ -1,4 +1,4 @@
-"""The local-release launcher: a Triton install dir such as the seed's `$HOME/tritonserver`.
+"""The local-release launcher: a Triton install dir such as the Triton Jetson example's `$HOME/tritonserver`.
 
 The dir holds `bin/tritonserver`, `lib/` (put on LD_LIBRARY_PATH, as JetPack's release
 tarball needs) and `backends/`.

@@ -21,6 +21,16 @@ from pnsuite.server.ports import pick_ports, port_clash
 _running: "weakref.WeakSet[TritonServer]" = weakref.WeakSet()
 #: seconds between the readiness progress messages a `progress` callback gets
 PROGRESS_EVERY_S = 5.0
+#: seconds a server may drain its requests once the run was interrupted (stop_promptly)
+INTERRUPTED_STOP_S = 2.0
+_interrupted = False
+
+
+def stop_promptly() -> None:
+    """From now on stop servers after INTERRUPTED_STOP_S instead of their full drain: a
+    person who pressed Ctrl-C (or a CI runner cancelling a job) expects an exit in seconds."""
+    global _interrupted
+    _interrupted = True
 
 
 def stop_all_running() -> list[str]:
@@ -144,7 +154,8 @@ class TritonServer:
                     raise ServerStartError(
                         f"{pending} not ready within {self.ready_timeout_s:.0f} s{why}",
                         self.handle.command, self.handle.exit_code(), self.log_tail(),
-                        hint=self._not_ready_hint(pending))
+                        hint=self._not_ready_hint(pending),
+                        status=None if self.launcher.manages_server else "not the suite's to run")
                 if self.progress is not None and now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_S
                     self.progress(f"waiting for {pending} at {self.grpc_url}{why} "
@@ -199,7 +210,8 @@ class TritonServer:
         try:
             if self.launcher.manages_server:
                 handle.terminate()
-                code = handle.wait(self.stop_timeout_s)
+                code = handle.wait(min(self.stop_timeout_s, INTERRUPTED_STOP_S)
+                                   if _interrupted else self.stop_timeout_s)
                 if code is None:
                     handle.kill()
                     code = handle.wait(5.0)

@@ -1,7 +1,8 @@
 """Perf assertions with another process burning a core: still right, not falsely red."""
 
 
-from pnsuite.perf import gate, significance, triton_stats
+from pnsuite.cli import gate
+from pnsuite.perf import significance, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad, paired_rounds
 

@@ -8,19 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from pnsuite.detection import detectnet
 from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.detection import detectnet
+from pnsuite.paths import EMBEDDED_REPOS
 from pnsuite.server import ServerDiedError
-from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 
-CAPTURE = CAPTURE_IMAGE
 CLIENT_TIMEOUT_S = 20.0
-
-
-@pytest.fixture(scope="module")
-def image_tensor():
-    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE))
-    return chw[None]
 
 
 def _stub_pids(server) -> list[int]:
@@ -39,11 +32,11 @@ def _stub_pids(server) -> list[int]:
 
 
 def test_server_killed_mid_request_fails_the_request_fast_and_says_it_died(
-        leak_check, make_server, slow_repo, image_tensor):
+        leak_check, make_server, slow_repo, capture_tensor):
     server = make_server(slow_repo(delay_s=5.0))
     with ThreadPoolExecutor(1) as pool, PeopleNetClient(server.grpc_url,
                                                         timeout_s=CLIENT_TIMEOUT_S) as client:
-        pending = pool.submit(client.infer, image_tensor)
+        pending = pool.submit(client.infer, capture_tensor)
         time.sleep(0.5)  # the request is now in the model's execute()
         killed_at = time.monotonic()
         os.killpg(server.handle.pid, signal.SIGKILL)
@@ -56,24 +49,9 @@ def test_server_killed_mid_request_fails_the_request_fast_and_says_it_died(
     assert "Started GRPCInferenceService" in str(died.value)  # the log tail is in it
 
 
-def test_a_shared_server_that_died_is_revived_for_the_next_test(triton_server):
-    # Kill the shared server as a crash would; the autouse reviver in the plugin must give
-    # the next test using it a live one (checked by calling the reviver's logic here).
-    if not triton_server.launcher.manages_server:
-        pytest.skip("an external server is not ours to kill")
-    old_url = triton_server.grpc_url
-    os.killpg(triton_server.handle.pid, signal.SIGKILL)
-    triton_server.handle.wait(10)
-    assert not triton_server.running
-    triton_server.restart()
-    assert triton_server.running and triton_server.grpc_url != old_url
-    with triton_server.grpc_client() as client:
-        assert client.is_model_ready("peoplenet")
-
-
 def test_a_killed_stub_fails_requests_within_the_timeout_and_leaves_nothing(
-        leak_check, make_server, image_tensor):
-    server = make_server(PROJECT_ROOT / "model_repos" / "embedded" / "sample_1_instances")
+        leak_check, make_server, capture_tensor):
+    server = make_server(EMBEDDED_REPOS / "sample_1_instances")
     stubs = _stub_pids(server)
     assert len(stubs) == 3, stubs
     outcomes: list[str] = []
@@ -82,7 +60,7 @@ def test_a_killed_stub_fails_requests_within_the_timeout_and_leaves_nothing(
         with PeopleNetClient(server.grpc_url, timeout_s=CLIENT_TIMEOUT_S) as client:
             for _ in range(12):
                 try:
-                    client.infer(image_tensor)
+                    client.infer(capture_tensor)
                     outcomes.append("ok")
                 except InferenceServerException as err:
                     outcomes.append(f"error: {err}")
@@ -101,29 +79,29 @@ def test_a_killed_stub_fails_requests_within_the_timeout_and_leaves_nothing(
 
 
 def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits(
-        leak_check, make_server, slow_repo, image_tensor):
+        leak_check, make_server, slow_repo, capture_tensor):
     server = make_server(slow_repo(delay_s=3.0))
     with ThreadPoolExecutor(1) as pool, PeopleNetClient(server.grpc_url,
                                                         timeout_s=CLIENT_TIMEOUT_S) as client:
-        in_flight = pool.submit(client.infer, image_tensor)
+        in_flight = pool.submit(client.infer, capture_tensor)
         time.sleep(0.5)
         server.handle.terminate()
         time.sleep(0.5)
         with PeopleNetClient(server.grpc_url, timeout_s=5) as late:
             with pytest.raises(InferenceServerException):
-                late.infer(image_tensor)
+                late.infer(capture_tensor)
         cov, bbox = in_flight.result(timeout=CLIENT_TIMEOUT_S)
     assert cov.shape == (1, *detectnet.COV_SHAPE)
     assert server.handle.wait(15) == 0, server.log_tail()
 
 
 def test_work_longer_than_the_exit_timeout_is_stopped_after_a_bound(
-        leak_check, make_server, slow_repo, image_tensor):
+        leak_check, make_server, slow_repo, capture_tensor):
     server = make_server(slow_repo(delay_s=60.0), exit_timeout_s=2, stop_timeout_s=6)
     client = PeopleNetClient(server.grpc_url, timeout_s=90)
     pool = ThreadPoolExecutor(1)
     try:
-        stuck = pool.submit(client.infer, image_tensor)
+        stuck = pool.submit(client.infer, capture_tensor)
         time.sleep(0.5)
         began = time.monotonic()
         server.stop()

@@ -19,11 +19,6 @@ def served_model(triton_server: TritonServer) -> goldens.ModelUnderTest:
 
 
 @pytest.fixture(scope="session")
-def update_goldens(pytestconfig: pytest.Config) -> bool:
-    return bool(pytestconfig.getoption("update_goldens"))
-
-
-@pytest.fixture(scope="session")
 def record_options(triton_server: TritonServer, suite_settings: SuiteSettings,
                    pytestconfig: pytest.Config) -> str:
     """The pytest options that point a run at this server, for how-to messages."""

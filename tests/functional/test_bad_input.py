@@ -21,15 +21,15 @@ import tritonclient.grpc as grpcclient
 import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import InferenceServerException
 
-from pnsuite.detection import detectnet, goldens
-from pnsuite.perf import triton_stats
-from pnsuite.client.peoplenet import infer_images
 from pnsuite import ownership
+from pnsuite.client.peoplenet import infer_images
+from pnsuite.detection import detectnet
+from pnsuite.paths import CAPTURE_IMAGE
+from pnsuite.perf import triton_stats
+from tests.constants import MODEL
 
 pytestmark = pytest.mark.functional
 
-MODEL = "peoplenet"
-CAPTURE = goldens.IMAGE_DIR / "capture.jpg"
 #: Bad requests of these tests that pass validation and reach the model (see above).
 BAD_REQUESTS_REACHING_THE_MODEL = 0
 
@@ -76,17 +76,11 @@ CASES = {
 }
 
 
-@pytest.fixture
-def client(triton_server):
-    with triton_server.grpc_client() as c:
-        yield c
-
-
 def _assert_healthy_after(triton_server, client, before: triton_stats.ModelStats, what: str) -> None:
     """A good request succeeds, and the counters moved by it plus the bad ones counted."""
     triton_server.check_alive()
     assert client.is_server_ready() and client.is_model_ready(MODEL), f"not ready {what}"
-    found = infer_images(triton_server.grpc_url, [detectnet.load_image(CAPTURE)])[0]
+    found = infer_images(triton_server.grpc_url, [detectnet.load_image(CAPTURE_IMAGE)])[0]
     assert found, f"the good request {what} found nobody in capture.jpg"
     delta = triton_stats.wait_for_delta(client, MODEL, before, 1 + BAD_REQUESTS_REACHING_THE_MODEL)
     counted = (delta.phase("success").count, delta.phase("fail").count,
@@ -98,12 +92,12 @@ def _assert_healthy_after(triton_server, client, before: triton_stats.ModelStats
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_bad_request_is_refused_by_name_and_the_server_stays_healthy(triton_server,
-                                                                       client, case):
-    before = triton_stats.snapshot(client, MODEL)
+                                                                       grpc_client, case):
+    before = triton_stats.snapshot(grpc_client, MODEL)
     with pytest.raises(InferenceServerException, match=case.names) as refused:
-        client.infer(case.model, case.inputs())
+        grpc_client.infer(case.model, case.inputs())
     assert refused.value.status() == case.status, str(refused.value)
-    _assert_healthy_after(triton_server, client, before, f"after {case.names!r}")
+    _assert_healthy_after(triton_server, grpc_client, before, f"after {case.names!r}")
 
 
 def _unregister(client, region: str, timeout_s: float = 10.0) -> None:
@@ -120,8 +114,8 @@ def _unregister(client, region: str, timeout_s: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def test_a_batch_above_max_batch_size_is_refused_by_name(triton_server, client):
-    limit = client.get_model_config(MODEL).config.max_batch_size
+def test_a_batch_above_max_batch_size_is_refused_by_name(triton_server, grpc_client):
+    limit = grpc_client.get_model_config(MODEL).config.max_batch_size
     shape = [limit + 1, *detectnet.INPUT_SHAPE]
     nbytes = int(np.prod(shape)) * 4
     # Through shared memory: the region is sparse, so ~400 MB of zeros costs nothing and
@@ -131,28 +125,28 @@ def test_a_batch_above_max_batch_size_is_refused_by_name(triton_server, client):
     try:
         # Named as ours: a leak check or the next session's reaper would find it.
         assert region in ownership.take().shm_regions
-        client.register_system_shared_memory(region, "/" + region, nbytes)
+        grpc_client.register_system_shared_memory(region, "/" + region, nbytes)
         try:
-            before = triton_stats.snapshot(client, MODEL)
+            before = triton_stats.snapshot(grpc_client, MODEL)
             tensor = grpcclient.InferInput(detectnet.INPUT_NAME, shape, "FP32")
             tensor.set_shared_memory(region, nbytes)
             with pytest.raises(InferenceServerException,
                                match=rf"batch-size must be <= {limit} for '{MODEL}'"):
-                client.infer(MODEL, [tensor])
+                grpc_client.infer(MODEL, [tensor])
         finally:
-            _unregister(client, region)
+            _unregister(grpc_client, region)
     finally:
         shm.destroy_shared_memory_region(handle)
-    _assert_healthy_after(triton_server, client, before, f"after a batch of {limit + 1}")
+    _assert_healthy_after(triton_server, grpc_client, before, f"after a batch of {limit + 1}")
 
 
 @pytest.mark.parametrize("content", [b"this is not an image\n", b""], ids=["text", "empty"])
-def test_a_file_that_is_not_an_image_is_refused_before_sending(triton_server, client,
+def test_a_file_that_is_not_an_image_is_refused_before_sending(triton_server, grpc_client,
                                                                tmp_path, content):
     bogus = tmp_path / "people.jpg"
     bogus.write_bytes(content)
-    before = triton_stats.snapshot(client, MODEL)
+    before = triton_stats.snapshot(grpc_client, MODEL)
     with pytest.raises(detectnet.ImageError, match=r"not an image .*people\.jpg"):
         detectnet.load_image(bogus)
     # Nothing was sent: the counters move by the good request alone.
-    _assert_healthy_after(triton_server, client, before, "after an unreadable image file")
+    _assert_healthy_after(triton_server, grpc_client, before, "after an unreadable image file")

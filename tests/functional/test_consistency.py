@@ -8,11 +8,11 @@ from pnsuite.detection import box_matching, detectnet, goldens
 from pnsuite.client.peoplenet import PeopleNetClient, infer_images
 from pnsuite.client.load import run_threads
 from pnsuite.client.shared_memory import SharedMemoryUnavailable, require_gpu
+from pnsuite.paths import CAPTURE_IMAGE
 
 pytestmark = pytest.mark.functional
 
 IMAGES = goldens.golden_images()
-CAPTURE = goldens.IMAGE_DIR / "capture.jpg"
 THREADS = 6
 OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE, detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
 
@@ -37,14 +37,14 @@ def test_a_batch_gives_the_same_boxes_as_single_requests(triton_server, images, 
 
 def test_six_concurrent_threads_give_the_same_boxes_as_one(triton_server, images, tmp_path):
     def source():
-        return images[CAPTURE.name]
+        return images[CAPTURE_IMAGE.name]
 
     alone = run_threads(triton_server.grpc_url, source, 1).results[0].detections
     together = run_threads(triton_server.grpc_url, source, THREADS).results
     assert len(together) == THREADS and alone, f"{len(together)} results, {alone}"
     for i, result in enumerate(together):
         box_matching.assert_same_detections(
-            alone, result.detections, images[CAPTURE.name], tmp_path / f"thread-{i}.png",
+            alone, result.detections, images[CAPTURE_IMAGE.name], tmp_path / f"thread-{i}.png",
             f"thread {i} of {THREADS} (got) vs a single thread (expected)")
 
 
@@ -62,7 +62,7 @@ def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, image
             pytest.skip(str(err))
     # Two different images: a batch shows that every element comes back in its place.
     batch = np.stack([detectnet.preprocess(images[n])[0]
-                      for n in (CAPTURE.name, "vtest_0790.jpg")])
+                      for n in (CAPTURE_IMAGE.name, "vtest_0790.jpg")])
     plain = _tensors(triton_server.grpc_url, batch, memory="none")
     shared = _tensors(triton_server.grpc_url, batch, memory=memory)
     for (name, shape), a, b in zip(OUTPUT_SHAPES.items(), plain, shared):
@@ -72,7 +72,7 @@ def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, image
 
 
 def test_the_same_image_twice_gives_identical_outputs(triton_server, images):
-    chw = detectnet.preprocess(images[CAPTURE.name])[0][None]
+    chw = detectnet.preprocess(images[CAPTURE_IMAGE.name])[0][None]
     with PeopleNetClient(triton_server.grpc_url) as client:
         first, second = client.infer(chw), client.infer(chw)
     for name, a, b in zip(OUTPUT_SHAPES, first, second):

@@ -1,6 +1,7 @@
 """Detections on the golden images match the goldens recorded for the model being served.
 
-With --update-goldens the same tests record the goldens instead (see fixtures/goldens.py).
+With --update-goldens the same tests record the goldens instead (see
+pnsuite/detection/goldens.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import pytest
 
 from pnsuite.detection import box_matching, detectnet, goldens
 from pnsuite.client.peoplenet import infer_images
+from pnsuite.paths import CAPTURE_IMAGE
 from fixtures.reports import GOLDEN_UPDATE_PROPERTY
 
 pytestmark = pytest.mark.functional
 
 IMAGES = goldens.golden_images()
-CAPTURE = goldens.IMAGE_DIR / "capture.jpg"
-
 
 @pytest.mark.parametrize("image_path", IMAGES, ids=[p.name for p in IMAGES])
 def test_detections_match_the_golden(triton_server, served_model, record_options,
@@ -57,7 +57,7 @@ def _wrong_golden(path, served_model, golden):
     """The capture's golden, altered: its best box moved by a tenth of its width (still
     matched, but out of tolerance), the next best dropped, a box added where nobody
     stands; written as a golden file of this model."""
-    real = sorted(golden.detections(CAPTURE.name), key=lambda d: -d.score)
+    real = sorted(golden.detections(CAPTURE_IMAGE.name), key=lambda d: -d.score)
     assert len(real) >= 2, f"the capture's golden has too few boxes to alter: {real}"
     moved = real[0]
     shift = (moved.x2 - moved.x1) / 10
@@ -65,15 +65,15 @@ def _wrong_golden(path, served_model, golden):
                detectnet.Detection("person", 0.9, 20.0, 20.0, 80.0, 180.0)]
     goldens.GoldenFile(served_model.identity, served_model.config_digest,
                        served_model.triton_version, served_model.platform,
-                       {CAPTURE.name: altered}).write(path)
+                       {CAPTURE_IMAGE.name: altered}).write(path)
 
 
 def test_a_wrong_golden_fails_listing_every_box_with_an_overlay(triton_server, served_model,
                                                                 golden, tmp_path):
     _wrong_golden(tmp_path / "wrong.json", served_model, golden)
     expected = goldens.load_golden(served_model, tmp_path / "wrong.json") \
-        .detections(CAPTURE.name)
-    image = detectnet.load_image(CAPTURE)
+        .detections(CAPTURE_IMAGE.name)
+    image = detectnet.load_image(CAPTURE_IMAGE)
     got = infer_images(triton_server.grpc_url, [image])[0]
     overlay = tmp_path / "wrong-overlay.png"
     with pytest.raises(AssertionError) as failure:
@@ -123,13 +123,13 @@ def test_a_missing_golden_file_says_how_to_record_it(served_model, record_option
 
 def test_recording_reports_new_unchanged_and_changed_boxes(served_model, golden,
                                                            tmp_path):
-    real = golden.detections(CAPTURE.name)
-    first = goldens.record(served_model, CAPTURE.name, real, tmp_path)
-    again = goldens.record(served_model, CAPTURE.name, real, tmp_path)
-    fewer = goldens.record(served_model, CAPTURE.name, real[1:], tmp_path)
+    real = golden.detections(CAPTURE_IMAGE.name)
+    first = goldens.record(served_model, CAPTURE_IMAGE.name, real, tmp_path)
+    again = goldens.record(served_model, CAPTURE_IMAGE.name, real, tmp_path)
+    fewer = goldens.record(served_model, CAPTURE_IMAGE.name, real[1:], tmp_path)
     assert f"new, {len(real)} boxes" in first
     assert "unchanged" in again
     assert f"{len(real)} -> {len(real) - 1} boxes: 0 added, 1 removed" in fewer
     stored = goldens.load_golden(served_model, goldens.golden_path(served_model, tmp_path))
-    assert len(stored.detections(CAPTURE.name)) == len(real) - 1
+    assert len(stored.detections(CAPTURE_IMAGE.name)) == len(real) - 1
 

@@ -1,7 +1,8 @@
 """The served model keeps PeopleNet's contract, read back from the server itself.
 
-Expected names, types and dims come from fixtures/detectnet.py (the client's side of the
-contract); how the model is scheduled comes from the repository's own config.pbtxt.
+Expected names, types and dims come from pnsuite/detection/detectnet.py (the client's
+side of the contract); how the model is scheduled comes from the repository's own
+config.pbtxt.
 """
 
 import pytest
@@ -9,29 +10,22 @@ from tritonclient.grpc import model_config_pb2
 
 from pnsuite.detection import detectnet
 from pnsuite.repository.model_config import read_config
+from tests.constants import MAX_BATCH_SIZE, MODEL
 
 pytestmark = pytest.mark.functional
 
-MODEL = "peoplenet"
-MAX_BATCH_SIZE = 64
 INPUTS = {detectnet.INPUT_NAME: detectnet.INPUT_SHAPE}
 OUTPUTS = {detectnet.COV_NAME: detectnet.COV_SHAPE, detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
 
 
-@pytest.fixture
-def client(triton_server):
-    with triton_server.grpc_client() as c:
-        yield c
+def test_server_and_model_are_live_and_ready(grpc_client):
+    assert grpc_client.is_server_live(), "server is not live"
+    assert grpc_client.is_server_ready(), "server is not ready"
+    assert grpc_client.is_model_ready(MODEL), f"model {MODEL!r} is not ready"
 
 
-def test_server_and_model_are_live_and_ready(client):
-    assert client.is_server_live(), "server is not live"
-    assert client.is_server_ready(), "server is not ready"
-    assert client.is_model_ready(MODEL), f"model {MODEL!r} is not ready"
-
-
-def test_metadata_names_peoplenets_tensors(client):
-    meta = client.get_model_metadata(MODEL)
+def test_metadata_names_peoplenets_tensors(grpc_client):
+    meta = grpc_client.get_model_metadata(MODEL)
     got_in = {t.name: (t.datatype, tuple(t.shape)) for t in meta.inputs}
     got_out = {t.name: (t.datatype, tuple(t.shape)) for t in meta.outputs}
     # -1: the batch dimension a model with max_batch_size > 0 takes.
@@ -39,8 +33,8 @@ def test_metadata_names_peoplenets_tensors(client):
     assert got_out == {n: ("FP32", (-1, *s)) for n, s in OUTPUTS.items()}
 
 
-def test_loaded_config_keeps_the_peoplenet_contract(client):
-    config = client.get_model_config(MODEL).config
+def test_loaded_config_keeps_the_peoplenet_contract(grpc_client):
+    config = grpc_client.get_model_config(MODEL).config
     assert config.name == MODEL
     assert config.max_batch_size == MAX_BATCH_SIZE
     fp32 = model_config_pb2.TYPE_FP32
@@ -59,9 +53,9 @@ def _declared(triton_server):
     return read_config(repo, MODEL)
 
 
-def test_loaded_instances_are_those_the_repository_declares(triton_server, client):
+def test_loaded_instances_are_those_the_repository_declares(triton_server, grpc_client):
     declared = _declared(triton_server)
-    loaded = client.get_model_config(MODEL).config
+    loaded = grpc_client.get_model_config(MODEL).config
     assert loaded.instance_group, "the loaded config has no instance group"
     if not declared.instance_group:
         # Triton fills in its default (one instance per GPU, or one on the CPU).
@@ -77,9 +71,9 @@ def test_loaded_instances_are_those_the_repository_declares(triton_server, clien
         f"instances (count, kind) declared {as_declared}, loaded {as_loaded}")
 
 
-def test_loaded_batching_is_what_the_repository_declares(triton_server, client):
+def test_loaded_batching_is_what_the_repository_declares(triton_server, grpc_client):
     declared = _declared(triton_server)
-    loaded = client.get_model_config(MODEL).config
+    loaded = grpc_client.get_model_config(MODEL).config
     assert loaded.HasField("dynamic_batching") == declared.HasField("dynamic_batching"), (
         f"dynamic_batching declared: {declared.HasField('dynamic_batching')}, "
         f"loaded: {loaded.HasField('dynamic_batching')}")

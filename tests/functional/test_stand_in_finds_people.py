@@ -8,8 +8,6 @@ from pnsuite.paths import CAPTURE_IMAGE
 
 pytestmark = pytest.mark.functional
 
-CAPTURE = CAPTURE_IMAGE
-
 # Hand-labelled from the picture (1200x675): the five walkers in the foreground and
 # middle distance, left to right. These are people, not the model's own output.
 WALKERS = {
@@ -25,7 +23,7 @@ MIN_IOU = 0.45
 def test_stand_in_finds_the_walkers_nearest_the_camera(triton_server):
     if triton_server.launcher.name == "external":
         pytest.skip("hand-labelled check is for the stand-in; real PeopleNet has goldens")
-    found = infer_images(triton_server.grpc_url, [detectnet.load_image(CAPTURE)])[0]
+    found = infer_images(triton_server.grpc_url, [detectnet.load_image(CAPTURE_IMAGE)])[0]
     people = [d for d in found if d.label == "person"]
     matched = {name: max((detectnet.iou(box, d.box) for d in people), default=0.0)
                for name, box in WALKERS.items()}

@@ -1,83 +1,152 @@
-"""The server lifecycle on a real embedded tritonserver: start, fail, retry, stop, clean."""
+"""The server lifecycle on real servers: start, fail, retry, stop, clean.
+
+Each check runs through every launcher that starts servers of its own: the embedded
+tritonserver, a release install dir made of the embedded wheel's files, and (marked
+docker) a container. Where the launchers differ (how the command begins, what is left
+to look for after a stop), the test says so for each.
+"""
 
 import os
 import shutil
 import time
+from pathlib import Path
 
+import docker.errors
 import pytest
 
 from pnsuite import ownership
-from pnsuite.server import ServerStartError, TritonServer
-from pnsuite.paths import PROJECT_ROOT
+from pnsuite.paths import EMBEDDED_REPOS, MODEL_REPOS
+from pnsuite.server import Launcher, LauncherConfigError, ServerStartError, TritonServer
+from pnsuite.server.docker import DockerLauncher
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.external import ExternalLauncher
+from pnsuite.server.ports import clashing_first_pick, occupied_port
 from pnsuite.server.release import LocalReleaseLauncher
+from tests.constants import MODEL
 
-REPOS = PROJECT_ROOT / "model_repos"
-SAMPLE_2 = REPOS / "embedded" / "sample_2_dynamic_batching"
+SAMPLE_2 = EMBEDDED_REPOS / "sample_2_dynamic_batching"
+FAILS_TO_LOAD = MODEL_REPOS / "testing" / "fails_to_load"
+PROCESS_LAUNCHERS = ["embedded", "release"]
+LAUNCHERS = [*PROCESS_LAUNCHERS, pytest.param("docker", marks=pytest.mark.docker)]
+#: The ready timeout of a server whose model fails to load: its exit must be noticed
+#: well before it (a container takes longer to start than a process).
+FAILING_READY_TIMEOUT_S = {"embedded": 30, "release": 30, "docker": 60}
+
+
+@pytest.fixture(scope="session")
+def release_install_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Triton install dir laid out like JetPack's release tarball (bin/tritonserver,
+    lib/, backends/), made of the embedded wheel's real files."""
+    embedded = EmbeddedLauncher()
+    install = tmp_path_factory.mktemp("release") / "tritonserver"
+    (install / "bin").mkdir(parents=True)
+    os.symlink(embedded.binary, install / "bin" / "tritonserver")
+    os.symlink(embedded.lib_dir, install / "lib")
+    shutil.copytree(embedded.server_dir / "backends", install / "backends")
+    shutil.copy2(embedded.stub, install / "backends" / "python" / "triton_python_backend_stub")
+    return install
+
+
+@pytest.fixture(params=LAUNCHERS)
+def launcher(request: pytest.FixtureRequest) -> Launcher:
+    """The launcher under test, by name: embedded, release or docker."""
+    if request.param == "embedded":
+        return EmbeddedLauncher()
+    if request.param == "release":
+        return LocalReleaseLauncher(request.getfixturevalue("release_install_dir"))
+    return request.getfixturevalue("docker_launcher")
+
+
+def _command_start(launcher: Launcher) -> list[str]:
+    """How the launcher's server command begins: `docker run`, or the server binary."""
+    if isinstance(launcher, DockerLauncher):
+        return ["docker", "run"]
+    return [str(launcher.binary)]  # type: ignore[attr-defined]
 
 
 @pytest.mark.faults
-def test_a_repo_that_fails_to_load_raises_with_reason_command_and_exit_code(tmp_path,
-                                                                             leak_check):
-    server = TritonServer(EmbeddedLauncher(), REPOS / "testing" / "fails_to_load",
-                          workdir=tmp_path, ready_timeout_s=30)
+def test_a_repo_that_fails_to_load_raises_with_reason_command_exit_code_and_log(
+        leak_check, launcher, server_containers, tmp_path):
+    timeout_s = FAILING_READY_TIMEOUT_S[launcher.name]
+    server = TritonServer(launcher, FAILS_TO_LOAD, workdir=tmp_path, ready_timeout_s=timeout_s)
     began = time.monotonic()
     with pytest.raises(ServerStartError) as info:
         with server:
             pass
     err = info.value
     assert "exited before it was ready" in err.reason  # noticed the exit, not the deadline
+    assert time.monotonic() - began < timeout_s
     assert err.exit_code not in (None, 0)
-    assert "deliberate load failure" in str(err)
-    assert "tritonserver" in " ".join(err.command) and "--model-repository" in str(err)
-    assert time.monotonic() - began < 30
+    assert "deliberate load failure" in str(err)  # from the server's own log
+    assert "deliberate load failure" in (tmp_path / "tritonserver.log").read_text()
+    start = _command_start(launcher)
+    assert err.command[:len(start)] == start, err.command
+    assert "--model-repository" in str(err)
     assert not server.running
+    if isinstance(launcher, DockerLauncher):
+        assert "tritonserver" in err.command
+        assert not server_containers(launcher, server.shm_prefix)
 
 
-def test_stop_leaves_no_server_stub_or_shm_region(tmp_path, leak_check):
+def test_stop_is_graceful_and_leaves_no_server_stub_or_shm_region(leak_check, launcher,
+                                                                   tmp_path):
     before = ownership.take()
-    with TritonServer(EmbeddedLauncher(), SAMPLE_2, workdir=tmp_path) as server:
+    server = TritonServer(launcher, SAMPLE_2, workdir=tmp_path)
+    container_id = None
+    try:
+        server.start()
+        # A container's processes are the host's too: the census sees its stubs, and the
+        # python backend's regions are in the host's /dev/shm (ipc_mode=host).
         during = ownership.take() - before
         assert any("triton_python_backend_stub" in p for p in during.processes), during
         assert any(server.shm_prefix in r for r in during.shm_regions), during
+        if isinstance(launcher, DockerLauncher):
+            container_id = server.handle.container.id  # type: ignore[union-attr]
+    finally:
+        code = server.stop()
+    assert code == 0  # SIGTERM honoured within the bound, not killed
     after = ownership.take() - before
     assert not after, after.describe()
+    assert f"successfully loaded '{MODEL}'" in (tmp_path / "tritonserver.log").read_text()
+    if container_id is not None:
+        with pytest.raises(docker.errors.NotFound):
+            launcher.client.containers.get(container_id)  # type: ignore[attr-defined]
 
 
 @pytest.mark.faults
-def test_a_taken_port_is_noticed_and_the_server_retries_on_fresh_ports(
-        tmp_path, leak_check, check_port_clash_retry):
-    check_port_clash_retry(EmbeddedLauncher(), SAMPLE_2, tmp_path)
+def test_a_taken_port_is_noticed_in_the_log_and_the_server_retries_on_fresh_ports(
+        leak_check, launcher, tmp_path):
+    with occupied_port() as busy:
+        server = TritonServer(launcher, SAMPLE_2, workdir=tmp_path,
+                              port_picker=clashing_first_pick(busy))
+        with server:
+            assert server.ports.grpc != busy
+            with server.grpc_client() as client:
+                assert client.is_model_ready(MODEL)
+        assert "already in use" in (tmp_path / "tritonserver.log").read_text()
 
 
-def test_the_ready_deadline_names_what_was_not_ready(tmp_path, leak_check):
-    server = TritonServer(EmbeddedLauncher(), SAMPLE_2, models=("peoplenet", "no_such_model"),
+# Process launchers only: a 5 s deadline leaves no margin for a container's start, where
+# the server itself, not the missing model, could be what is not ready.
+@pytest.mark.parametrize("launcher", PROCESS_LAUNCHERS, indirect=True)
+def test_the_ready_deadline_names_what_was_not_ready(leak_check, launcher, tmp_path):
+    server = TritonServer(launcher, SAMPLE_2, models=(MODEL, "no_such_model"),
                           workdir=tmp_path, ready_timeout_s=5)
     with pytest.raises(ServerStartError, match="model 'no_such_model' not ready within 5 s"):
         with server:
             pass
 
 
-def test_a_local_release_install_dir_runs_its_own_binary(tmp_path, leak_check):
-    # A Triton install dir laid out like JetPack's release tarball, built from the
-    # embedded wheel's real files: bin/tritonserver, lib/, backends/.
-    embedded = EmbeddedLauncher()
-    install = tmp_path / "tritonserver"
-    (install / "bin").mkdir(parents=True)
-    os.symlink(embedded.binary, install / "bin" / "tritonserver")
-    os.symlink(embedded.lib_dir, install / "lib")
-    shutil.copytree(embedded.server_dir / "backends", install / "backends")
-    shutil.copy2(embedded.stub, install / "backends" / "python" / "triton_python_backend_stub")
-    launcher = LocalReleaseLauncher(install)
-    with TritonServer(launcher, SAMPLE_2, workdir=tmp_path / "work") as server:
-        assert str(install / "bin" / "tritonserver") == server.handle.command[0]
-        assert server.grpc_client().is_model_ready("peoplenet")
+def test_a_local_release_install_dir_runs_its_own_binary(leak_check, release_install_dir,
+                                                         tmp_path):
+    launcher = LocalReleaseLauncher(release_install_dir)
+    with TritonServer(launcher, SAMPLE_2, workdir=tmp_path) as server:
+        assert str(release_install_dir / "bin" / "tritonserver") == server.handle.command[0]
+        with server.grpc_client() as client:
+            assert client.is_model_ready(MODEL)
 
 
 def test_a_local_release_dir_that_is_not_one_says_what_is_missing(tmp_path):
-    from pnsuite.server import LauncherConfigError
-
     with pytest.raises(LauncherConfigError, match="bin/tritonserver"):
         LocalReleaseLauncher(tmp_path)
 
@@ -86,6 +155,8 @@ def test_an_external_server_is_used_but_never_stopped(make_server, tmp_path):
     owned = make_server(SAMPLE_2)
     external = TritonServer(ExternalLauncher(owned.grpc_url), None, workdir=tmp_path)
     with external:
-        assert external.grpc_client().is_model_ready("peoplenet")
+        with external.grpc_client() as client:
+            assert client.is_model_ready(MODEL)
     assert owned.running
-    assert owned.grpc_client().is_server_ready()
+    with owned.grpc_client() as client:
+        assert client.is_server_ready()

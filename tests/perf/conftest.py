@@ -1,4 +1,4 @@
-"""The perf suite: every test here is marked `perf` (run serially; see the README)."""
+"""The perf suite: every test here is marked `perf` (run serially: pytest-benchmark switches itself off under xdist)."""
 
 from pathlib import Path
 

@@ -1,10 +1,10 @@
-"""Recorded benchmarks: the seed's load on each configured repository.
+"""Recorded benchmarks: the Triton Jetson example's load on each configured repository.
 
 Each round sends the same requests at one concurrency (tensors where --triton-memory
 says: system shared memory by default); the
 round's time is what pytest-benchmark records and the gate compares, and extra_info
 keeps throughput, latency percentiles and the server's own view (see
-fixtures/records.py). pytest-benchmark disables itself under xdist: run serially.
+pnsuite/perf/records.py). pytest-benchmark disables itself under xdist: run serially.
 """
 
 import pytest

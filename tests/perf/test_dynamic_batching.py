@@ -4,7 +4,7 @@
 from pnsuite.perf import triton_stats
 from pnsuite.repository import model_config
 
-REQUESTS = 6  # the seed's -t 6
+REQUESTS = 6  # the Triton Jetson example's -t 6
 
 
 def _six_together(server, closed_loop) -> triton_stats.ModelStats:

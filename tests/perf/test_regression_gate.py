@@ -6,7 +6,7 @@ does ~15% more work per image (the same answers, more HOG scanning). The gate mu
 the unchanged run and fail the slowed one with its table.
 """
 
-from pnsuite.perf import gate
+from pnsuite.cli import gate
 from pnsuite.repository import model_config
 
 EXTRA_WORK = "0.17"  # a strip of 17% of the width scanned again: ~15% more HOG time

@@ -104,7 +104,7 @@ def _row(suite: float, pa: float) -> dict:
             "ratio_suite_over_perf_analyzer": suite / pa}
 
 
-def test_targets_follow_the_issues_thresholds():
+def test_targets_follow_the_documented_thresholds():
     cross = {"repos": [
         {"repo": "baseline_1_instance", "instances": 1, "dynamic_batching": False,
          "concurrency": {"1": _row(95, 100), "16": _row(100, 100)}},

@@ -1,4 +1,4 @@
-"""Jetson identity parsers, tegrastats sampling and the perf-gate comparability check.
+"""Jetson identity parsers and CLI, tegrastats sampling and the perf-gate comparability check.
 
 The samples in tests/unit/data/jetson/ are hand-written from the documented formats of
 /etc/nv_tegra_release, dpkg-query, /proc/device-tree/model, nvpmodel -q, jetson_clocks
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pnsuite.platform import jetson
+from pnsuite.platform import jetson, tegrastats
 
 DATA = Path(__file__).parent / "data" / "jetson"
 ORIN, XAVIER, NANO = DATA / "orin_agx_jp6", DATA / "xavier_nx_jp5", DATA / "nano_jp4"
@@ -151,12 +151,31 @@ def test_this_machine_identity_and_the_cli_agree():
         assert identity["jetson"] is True and identity["l4t_release"]
     else:
         assert identity == {"jetson": False}
-    out = subprocess.run([sys.executable, "-m", "pnsuite.platform.jetson"], capture_output=True,
-                         text=True, check=True, cwd=Path(__file__).parents[2])
-    cli = json.loads(out.stdout)
+    cli = json.loads(_cli().stdout)
     assert cli["jetson"] == identity["jetson"]
     if not identity["jetson"]:
         assert cli == identity
+    field = _cli("--field", "jetson").stdout
+    assert field == f"{identity['jetson']}\n"
+    assert _cli("--field", "no_such_key").stdout == "\n"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The identity CLI run with `-S`: no site-packages, as with a Jetson's bare python3."""
+    return subprocess.run([sys.executable, "-S", "-m", "pnsuite.cli.jetson", *args],
+                          capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+
+
+def test_the_platform_modules_and_their_cli_need_only_the_standard_library():
+    """The Jetson workflow reads the identity before the venv exists: no third-party import,
+    not even a guarded one (the venv's packages are importable here, so one would show)."""
+    code = ("import sys; before = set(sys.modules); "
+            "import pnsuite.cli.jetson, pnsuite.platform.tegrastats; "
+            "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+            " - set(sys.stdlib_module_names)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.strip() == "['pnsuite']"
 
 
 # ---------------------------------------------------------------- comparability
@@ -212,7 +231,7 @@ def test_jetson_against_non_jetson_is_refused_and_two_hosts_are_not_judged():
 
 def _samples(board: Path) -> list[dict]:
     lines = (board / "tegrastats.txt").read_text().splitlines()
-    samples = [jetson.parse_tegrastats_line(line) for line in lines]
+    samples = [tegrastats.parse_tegrastats_line(line) for line in lines]
     assert all(samples), "every recorded line parses"
     return samples  # type: ignore[return-value]
 
@@ -245,12 +264,12 @@ def test_tegrastats_nano_line_without_timestamp_or_units_and_offline_cores():
 
 
 def test_tegrastats_non_lines():
-    assert jetson.parse_tegrastats_line("") is None
-    assert jetson.parse_tegrastats_line("tegrastats: command not found") is None
+    assert tegrastats.parse_tegrastats_line("") is None
+    assert tegrastats.parse_tegrastats_line("tegrastats: command not found") is None
 
 
 def test_tegrastats_summary_orin():
-    summary = jetson.summarize_tegrastats(_samples(ORIN))
+    summary = tegrastats.summarize_tegrastats(_samples(ORIN))
     assert summary["samples"] == 4
     assert summary["gpu_load_pct"] == {"mean": 70.5, "max": 99.0}
     assert summary["gpu_freq_mhz"] == {"mean": 1051.25, "max": 1300.0}
@@ -265,7 +284,7 @@ def test_tegrastats_summary_orin():
 @pytest.mark.parametrize("board, rail, mean, peak", [
     (XAVIER, "VDD_IN", 7778.667, 9778.0), (NANO, "POM_5V_IN", 3956.0, 5842.0)])
 def test_tegrastats_summary_input_power(board, rail, mean, peak):
-    summary = jetson.summarize_tegrastats(_samples(board))
+    summary = tegrastats.summarize_tegrastats(_samples(board))
     assert summary["power_in_mw"] == {"mean": pytest.approx(mean, abs=1e-3), "max": peak, "rail": rail}
 
 
@@ -279,7 +298,7 @@ def test_sampler_runs_a_process_parses_its_lines_and_stops_it():
             time.sleep(0.02)
         time.sleep(60)  # tegrastats runs until stopped
     """)
-    sampler = jetson.TegrastatsSampler(interval_ms=20, command=[sys.executable, "-c", feeder])
+    sampler = tegrastats.TegrastatsSampler(interval_ms=20, command=[sys.executable, "-c", feeder])
     with sampler:
         deadline = time.monotonic() + 20
         while len(sampler.samples) < 4 and time.monotonic() < deadline:
@@ -293,7 +312,7 @@ def test_sampler_runs_a_process_parses_its_lines_and_stops_it():
 
 
 def test_sampler_without_tegrastats_says_so():
-    if jetson.tegrastats_command(100) is not None:
+    if tegrastats.tegrastats_command(100) is not None:
         pytest.skip("tegrastats is installed here: the missing-tool message cannot be seen")
     with pytest.raises(FileNotFoundError, match="tegrastats not found"):
-        jetson.TegrastatsSampler().start()
+        tegrastats.TegrastatsSampler().start()

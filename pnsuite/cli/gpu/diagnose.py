@@ -7,7 +7,7 @@ Triton's per-request phases (compute_input / compute_infer / compute_output) bes
 stand-in's own per-execution phases (inputs, copy_in, network, responses, and the time
 between executions). Also times numpy's allocate-and-copy of an input-sized array, which
 the python backend's stub does for every CPU input tensor before execute() runs, and
-starts two GPU servers at once (as the perf suite's session does).
+starts two GPU servers at once (as a perf-suite run does).
 
     python3 -m pnsuite.cli.gpu.diagnose --out results/diagnose.json
 """
@@ -26,11 +26,12 @@ from typing import Any
 from pnsuite.perf import perf_analyzer, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad
+from pnsuite.paths import MODEL_REPOS
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.triton import TritonServer
 from pnsuite.cli.gpu.validate import capture_tensor, MODEL, _stats_entry, batch_stats_delta
 
-GPU_REPOS = Path(__file__).resolve().parents[1] / "model_repos" / "gpu"
+GPU_REPOS = MODEL_REPOS / "gpu"
 #: glibc: serve input-sized blocks (6.3 MB) from the heap and keep freed memory, so a
 #: new numpy array reuses pages instead of faulting in fresh ones from the kernel.
 MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1),
@@ -104,8 +105,8 @@ def run_case(name: str, repo: Path, work: Path, env: dict[str, str], concurrency
 
 
 def two_servers_at_once(work: Path, env: dict[str, str]) -> dict[str, Any]:
-    """The perf suite keeps one server per repository for its session: start the
-    3-instance server while the baseline's is up, as the session does."""
+    """The perf suite keeps one server per repository up for its whole run: start the
+    3-instance server while the baseline's is up, as the suite does."""
     out: dict[str, Any] = {}
     first = TritonServer(EmbeddedLauncher(), GPU_REPOS / "baseline_1_instance",
                          workdir=work / "pair" / "a", ready_timeout_s=300, env=env)

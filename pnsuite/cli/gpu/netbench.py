@@ -1,6 +1,6 @@
 """The GPU stand-in network's own speed, outside Triton: its compute bound.
 
-Times the forward pass of `fixtures.gpu_standin`'s network (fp16, channels-last) with CUDA
+Times the forward pass of `pnsuite.models.gpu_standin`'s network (fp16, channels-last) with CUDA
 events at each batch size, median of many runs over rotating random inputs (never zeros),
 and the copies a served request costs (one 3x544x960 float32 image, 6.3 MB: pageable and
 pinned host to device, shared memory to pinned). Optionally writes the network's outputs
@@ -54,6 +54,20 @@ def _summary(times: list[float], images: int) -> dict[str, float]:
             "images_per_s": round(images / median * 1e3, 1)}
 
 
+def _time_batch(net: gpu_standin.DetectNetV2, n: int, iters: int,
+                gen: torch.Generator) -> dict[str, Any]:
+    """Both timings at batch size `n`; its inputs are freed when this returns."""
+    # Three input sets in rotation: no run reads what the last one left in L2.
+    inputs32 = [torch.rand((n, 3, gpu_standin.NET_H, gpu_standin.NET_W), device="cuda",
+                           generator=gen) for _ in range(3)]
+    inputs16 = [x.to(torch.float16, memory_format=torch.channels_last) for x in inputs32]
+    with torch.inference_mode():
+        forward = _event_times(lambda i: net(inputs16[i % 3]), iters, warmup=5)
+        served = _event_times(lambda i: gpu_standin.run_network(net, inputs32[i % 3]),
+                              iters, warmup=3)
+    return {"forward": _summary(forward, n), "run_network": _summary(served, n)}
+
+
 def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...], iters: int) -> dict[str, Any]:
     """Forward-only time (fp16 channels-last input already on the GPU) and the time of
     what the served model runs on the GPU per batch (run_network: fp32 input converted
@@ -61,16 +75,7 @@ def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...], iters: in
     gen = torch.Generator(device="cuda").manual_seed(7)
     out: dict[str, Any] = {}
     for n in sizes:
-        # Three input sets in rotation: no run reads what the last one left in L2.
-        inputs32 = [torch.rand((n, 3, gpu_standin.NET_H, gpu_standin.NET_W), device="cuda",
-                               generator=gen) for _ in range(3)]
-        inputs16 = [x.to(torch.float16, memory_format=torch.channels_last) for x in inputs32]
-        with torch.inference_mode():
-            forward = _event_times(lambda i: net(inputs16[i % 3]), iters, warmup=5)
-            served = _event_times(lambda i: gpu_standin.run_network(net, inputs32[i % 3]),
-                                  iters, warmup=3)
-        out[str(n)] = {"forward": _summary(forward, n), "run_network": _summary(served, n)}
-        del inputs32, inputs16
+        out[str(n)] = _time_batch(net, n, iters, gen)
         torch.cuda.empty_cache()
         print(f"batch {n:3d}: forward {out[str(n)]['forward']['median_ms']:8.3f} ms "
               f"({out[str(n)]['forward']['ms_per_image']:.3f} ms/image, "
@@ -129,7 +134,8 @@ def gpu_state() -> dict[str, str]:
 
 def compare_builtin(net: gpu_standin.DetectNetV2) -> dict[str, Any]:
     """Whether the builtin ResNet34 (used for CPU checks where torchvision is missing) is
-    the torchvision one: same parameter names and shapes, same outputs from the seed."""
+    the torchvision one: same parameter names and shapes, same outputs from the same
+    weights seed."""
     builtin = gpu_standin.build_network("cuda", source="builtin")
     ours = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in builtin.state_dict().items()}
@@ -143,7 +149,8 @@ def compare_builtin(net: gpu_standin.DetectNetV2) -> dict[str, Any]:
 
 
 def write_references(net: gpu_standin.DetectNetV2, path: Path) -> None:
-    """The network's outputs for the check images (see gpu/validate.py), one at a time."""
+    """The network's outputs for the check images (see pnsuite.cli.gpu.validate), one at a
+    time."""
     from pnsuite.cli.gpu.validate import check_inputs
 
     images = check_inputs()

@@ -2,13 +2,15 @@
 
 For each model repository: start the embedded server (pnsuite.server, as the suite does),
 check that every request gets its own image's answer while the model batches (against the
-network's outputs written by gpu/netbench.py), then at each concurrency run perf_analyzer
-and the suite's closed loop (fixtures.load.ClosedLoopLoad) on the same server with the
+network's outputs written by pnsuite.cli.gpu.netbench), then at each concurrency run
+perf_analyzer and the suite's closed loop (pnsuite.client.load.ClosedLoopLoad, spread over
+processes by pnsuite.client.multiprocess_load) on the same server with the
 same image in the same memory (`--memory`: gpu, i.e. CUDA shared memory, or system), and
 keep both throughputs, their latencies, the server's statistics (per batch size:
 executions and compute_infer) and the suite's client CPU per request. perf_analyzer can
 also run once in the other memory (`--contrast-memory`), to show what the transport costs
-the served model. Everything goes to one JSON file; gpu/report.py makes the tables.
+the served model. Everything goes to one JSON file; pnsuite.cli.gpu.report makes the
+tables.
 
     python3 -m pnsuite.cli.gpu.validate --out results/crosscheck.json --references refs.npz \\
         model_repos/gpu/baseline_1_instance model_repos/gpu/sample_1_instances ...
@@ -200,7 +202,7 @@ def _mean_of_pa_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency: int,
                           workdir: Path, csv_dir: Path, measurement_ms: int,
                           tag: str = "", memory: Memory = "gpu") -> dict[str, Any]:
-    """perf_analyzer at one concurrency (fixtures/perf_analyzer.py: the same image
+    """perf_analyzer at one concurrency (pnsuite.perf.perf_analyzer: the same image
     in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
         before = _stats_entry(client)
@@ -229,15 +231,99 @@ def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency:
     }
 
 
+def _take_turns(server: TritonServer, repo: Path, args: argparse.Namespace, tensor: np.ndarray,
+                c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+    """The suite and perf_analyzer in turns at concurrency `c`, the suite first and last.
+
+    The server's own speed drifted by several percent within seconds on the H100 of
+    docs/gpu-validation.md; taking turns spreads such drift over both sides.
+    """
+    row: dict[str, Any] = {"suite_runs": [], "perf_analyzer_runs": []}
+    for turn in range(2 * args.rounds + 1):
+        try:
+            if turn % 2:
+                row["perf_analyzer_runs"].append(measure_perf_analyzer(
+                    server, tensor, c, work / "pa" / repo.name, csv_dir,
+                    args.pa_interval_ms, tag=f"r{turn // 2 + 1}", memory=args.memory))
+            else:
+                row["suite_runs"].append(measure_suite(server, tensor, c, args.measure_s,
+                                                       args.memory, args.load_processes))
+        except Exception as err:  # noqa: BLE001 - one failed point is reported, not fatal
+            key = "perf_analyzer_runs" if turn % 2 else "suite_runs"
+            row[key].append({"error": str(err)[-1500:]})
+    return row
+
+
+def _measure_contrast(server: TritonServer, repo: Path, args: argparse.Namespace,
+                      tensor: np.ndarray, c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+    """perf_analyzer once with the tensors in the other memory: with system memory, the
+    python backend copies each input twice on the CPU."""
+    try:
+        return measure_perf_analyzer(server, tensor, c, work / "pa" / repo.name, csv_dir,
+                                     args.pa_interval_ms, tag=f"{args.contrast_memory}-shm",
+                                     memory=args.contrast_memory)
+    except Exception as err:  # noqa: BLE001
+        return {"error": str(err)[-1500:]}
+
+
+def _add_ratios(row: dict[str, Any]) -> None:
+    """The suite over perf_analyzer: of the means, of each turn, and the turns' median."""
+    pa, ours = row["perf_analyzer"], row["suite"]
+    if not (pa.get("throughput") and ours.get("throughput")):
+        return
+    row["ratio_suite_over_perf_analyzer"] = round(ours["throughput"] / pa["throughput"], 4)
+    # Each perf_analyzer run against the mean of the suite runs beside it.
+    suites = [r.get("throughput") for r in row["suite_runs"]]
+    row["ratio_each_turn"] = [
+        round((suites[i] + suites[i + 1]) / 2 / r["throughput"], 4)
+        for i, r in enumerate(row["perf_analyzer_runs"])
+        if r.get("throughput") and suites[i] and suites[i + 1]]
+    if row["ratio_each_turn"]:
+        # What the targets are judged on, as tests/perf/test_perf_analyzer.py does.
+        row["ratio_median_of_turns"] = round(statistics.median(row["ratio_each_turn"]), 4)
+
+
+def _print_point(repo: Path, c: int, row: dict[str, Any], contrast_memory: str | None) -> None:
+    pa, ours = row["perf_analyzer"], row["suite"]
+    print(f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
+          f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
+          f"p50 {ours.get('p50_ms', '-')} ms, client CPU "
+          f"{ours.get('client_cpu_ms_per_request', '-')} ms/req | ratio "
+          f"{row.get('ratio_suite_over_perf_analyzer', '-')} "
+          f"{row.get('ratio_each_turn', '')} | perf_analyzer, {contrast_memory} "
+          f"memory: {row.get('perf_analyzer_contrast', {}).get('throughput', '-')}/s",
+          flush=True)
+
+
+def measure_concurrency(server: TritonServer, repo: Path, args: argparse.Namespace,
+                        tensor: np.ndarray, c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+    """One concurrency: the turns, the contrast run where asked, each side's figure and
+    their ratios."""
+    row = _take_turns(server, repo, args, tensor, c, work, csv_dir)
+    if args.contrast_memory and c in args.contrast_at:
+        row["perf_analyzer_contrast"] = _measure_contrast(server, repo, args, tensor, c,
+                                                          work, csv_dir)
+    row["suite"] = _mean_of_runs(row["suite_runs"])
+    row["perf_analyzer"] = _mean_of_pa_runs(row["perf_analyzer_runs"])
+    _add_ratios(row)
+    _print_point(repo, c, row, args.contrast_memory)
+    return row
+
+
+def repo_entry(repo: Path) -> dict[str, Any]:
+    """What the repository's config says: instances, batching and its digest."""
+    config = model_config.read_config(repo)
+    return {"repo": repo.name, "instances": model_config.instance_count(config),
+            "dynamic_batching": model_config.batches_dynamically(config),
+            "config_digest": model_config.config_digest(config),
+            "concurrency": {}}
+
+
 def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
                  work: Path, csv_dir: Path) -> dict[str, Any]:
     """Start the repo's server, check answers, then perf_analyzer and the suite at each
     concurrency; the server's statistics over the whole measurement."""
-    config = model_config.read_config(repo)
-    entry: dict[str, Any] = {"repo": repo.name, "instances": model_config.instance_count(config),
-                             "dynamic_batching": model_config.batches_dynamically(config),
-                             "config_digest": model_config.config_digest(config),
-                             "concurrency": {}}
+    entry = repo_entry(repo)
     began = time.perf_counter()
     server = TritonServer(EmbeddedLauncher(), repo, workdir=work / "server" / repo.name,
                           ready_timeout_s=args.ready_timeout, stop_timeout_s=30)
@@ -251,55 +337,8 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
         with server.grpc_client() as client:
             first = _stats_entry(client)
         for c in args.concurrency:
-            # The suite and perf_analyzer take turns (suite first and last): the server's
-            # own speed drifts by several percent within seconds on this machine, and
-            # taking turns spreads the drift over both sides.
-            row: dict[str, Any] = {"suite_runs": [], "perf_analyzer_runs": []}
-            for turn in range(2 * args.rounds + 1):
-                try:
-                    if turn % 2:
-                        row["perf_analyzer_runs"].append(measure_perf_analyzer(
-                            server, tensor, c, work / "pa" / repo.name, csv_dir,
-                            args.pa_interval_ms, tag=f"r{turn // 2 + 1}", memory=args.memory))
-                    else:
-                        row["suite_runs"].append(measure_suite(server, tensor, c, args.measure_s,
-                                                               args.memory, args.load_processes))
-                except Exception as err:  # noqa: BLE001 - one failed point is reported, not fatal
-                    key = "perf_analyzer_runs" if turn % 2 else "suite_runs"
-                    row[key].append({"error": str(err)[-1500:]})
-            if args.contrast_memory and c in args.contrast_at:
-                # What the same server does with the tensors in the other memory: with
-                # system memory, the python backend copies each input twice on the CPU.
-                try:
-                    row["perf_analyzer_contrast"] = measure_perf_analyzer(
-                        server, tensor, c, work / "pa" / repo.name, csv_dir,
-                        args.pa_interval_ms, tag=f"{args.contrast_memory}-shm",
-                        memory=args.contrast_memory)
-                except Exception as err:  # noqa: BLE001
-                    row["perf_analyzer_contrast"] = {"error": str(err)[-1500:]}
-            row["suite"] = _mean_of_runs(row["suite_runs"])
-            row["perf_analyzer"] = _mean_of_pa_runs(row["perf_analyzer_runs"])
-            pa, ours = row["perf_analyzer"], row["suite"]
-            if pa.get("throughput") and ours.get("throughput"):
-                row["ratio_suite_over_perf_analyzer"] = round(ours["throughput"] / pa["throughput"], 4)
-                # Each perf_analyzer run against the mean of the suite runs beside it.
-                suites = [r.get("throughput") for r in row["suite_runs"]]
-                row["ratio_each_turn"] = [
-                    round((suites[i] + suites[i + 1]) / 2 / r["throughput"], 4)
-                    for i, r in enumerate(row["perf_analyzer_runs"])
-                    if r.get("throughput") and suites[i] and suites[i + 1]]
-                if row["ratio_each_turn"]:
-                    # What the targets are judged on, as tests/perf/test_perf_analyzer.py does.
-                    row["ratio_median_of_turns"] = round(statistics.median(row["ratio_each_turn"]), 4)
-            print(f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
-                  f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
-                  f"p50 {ours.get('p50_ms', '-')} ms, client CPU "
-                  f"{ours.get('client_cpu_ms_per_request', '-')} ms/req | ratio "
-                  f"{row.get('ratio_suite_over_perf_analyzer', '-')} "
-                  f"{row.get('ratio_each_turn', '')} | perf_analyzer, {args.contrast_memory} "
-                  f"memory: {row.get('perf_analyzer_contrast', {}).get('throughput', '-')}/s",
-                  flush=True)
-            entry["concurrency"][str(c)] = row
+            entry["concurrency"][str(c)] = measure_concurrency(server, repo, args, tensor, c,
+                                                               work, csv_dir)
         with server.grpc_client() as client:
             entry["batch_stats"] = batch_stats_delta(_stats_entry(client), first)
     entry["server_log_tail"] = server.log_tail(30)

@@ -6,16 +6,12 @@ import time
 from pathlib import Path
 
 from pnsuite.client.load import ClosedLoopLoad
-from pnsuite.detection import detectnet
-from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
-
-CAPTURE = CAPTURE_IMAGE
+from pnsuite.paths import EMBEDDED_REPOS
 
 
-def test_hold_the_server_busy(make_server):
-    server = make_server(PROJECT_ROOT / "model_repos" / "embedded" / "sample_1_instances")
-    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE))
-    with ClosedLoopLoad(server.grpc_url, chw[None], concurrency=3) as load:
+def test_hold_the_server_busy(make_server, capture_tensor):
+    server = make_server(EMBEDDED_REPOS / "sample_1_instances")
+    with ClosedLoopLoad(server.grpc_url, capture_tensor, concurrency=3) as load:
         load.run(3)  # shm regions registered and in use
         Path(os.environ["SCENARIO_READY_FILE"]).write_text(str(os.getpid()))
         deadline = time.monotonic() + 120
