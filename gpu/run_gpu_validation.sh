@@ -32,9 +32,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 work=${WORK:-/tmp/pnsuite-gpu}
 results=${RESULTS:-$work/results}
+# Logs stay apart from the results: results are what gets committed (JSON and summaries).
+logs=${LOGS:-$work/logs}
 repos=(model_repos/gpu/baseline_1_instance model_repos/gpu/sample_1_instances
        model_repos/gpu/sample_2_dynamic_batching)
-mkdir -p "$work" "$results"
+mkdir -p "$work" "$results" "$logs"
 
 if [[ ! -d "$work/site" ]]; then
     tar -xJf .carry/triton-gpu-bundle.tar.xz -C "$work" || exit 1
@@ -99,7 +101,7 @@ suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositori
         --triton-repos "${repos[*]}" --triton-ready-timeout 300 --perf-profile gpu \
         --triton-memory gpu --load-processes "$load_processes" \
         --benchmark-json "$results/pytest-benchmark.json" --junitxml "$results/perf-junit.xml" \
-        -rA 2>&1 | tee "$results/pytest.log" || { echo "=== FAILED: pytest"; status=1; }
+        -rA 2>&1 | tee "$logs/pytest.log" || { echo "=== FAILED: pytest"; status=1; }
 }
 
 case "$part" in
@@ -118,15 +120,16 @@ case "$part" in
     *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
-# Server logs beside the results (small); then the summary.
-mkdir -p "$results/server-logs"
+# Server logs beside the run's other logs; then the summary.
+mkdir -p "$logs/server-logs"
 find "$work/run/server" -name 'tritonserver*.log' 2>/dev/null | while read -r log; do
-    cp "$log" "$results/server-logs/$(basename "$(dirname "$log")")-$(basename "$log")"
+    cp "$log" "$logs/server-logs/$(basename "$(dirname "$log")")-$(basename "$log")"
 done
 run python3 -m pnsuite.cli.gpu.report "$results"
 
 if [[ -n "${OUT:-}" ]]; then
     tar -C "$(dirname "$results")" -czf "$OUT/results-$part.tar.gz" "$(basename "$results")"
+    tar -C "$(dirname "$logs")" -czf "$OUT/logs-$part.tar.gz" "$(basename "$logs")"
     cp "$results/summary.md" "$OUT/summary-$part.md" 2>/dev/null || true
 fi
 exit $status

@@ -29,9 +29,17 @@ from typing import Any
 import numpy as np
 
 from pnsuite import ownership
+from pnsuite.errors import SuiteError
 from pnsuite.client import shared_memory
 from pnsuite.client.load import ClosedLoopLoad, ClosedLoopRun, Load
 from pnsuite.client.shared_memory import Memory
+
+class LoadWorkerError(SuiteError, RuntimeError):
+    """A load worker process died, failed or went silent; the message names it."""
+
+    default_hint = ("a worker killed by a signal (negative exit code) took its requests with it; "
+                    "its shared-memory regions were removed")
+
 
 #: seconds a worker may take to start (imports, connect, stage the tensor)
 START_TIMEOUT_S = 120.0
@@ -141,16 +149,16 @@ class MultiProcessLoad:
     def _receive(process: multiprocessing.process.BaseProcess, conn: Connection,
                  expected: str, timeout_s: float) -> Any:
         if not conn.poll(timeout_s):
-            raise TimeoutError(f"load worker {process.name} (pid {process.pid}) sent nothing "
+            raise LoadWorkerError(f"load worker {process.name} (pid {process.pid}) sent nothing "
                                f"in {timeout_s:.0f} s (alive: {process.is_alive()})")
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
-            raise RuntimeError(MultiProcessLoad._died(process)) from None
+            raise LoadWorkerError(MultiProcessLoad._died(process)) from None
         if kind == "error":
-            raise RuntimeError(f"load worker {process.name} failed:\n{payload}")
+            raise LoadWorkerError(f"load worker {process.name} failed:\n{payload}")
         if kind != expected:
-            raise RuntimeError(f"load worker {process.name} sent {kind!r}, not {expected!r}")
+            raise LoadWorkerError(f"load worker {process.name} sent {kind!r}, not {expected!r}")
         return payload
 
     def run(self, requests: int) -> ClosedLoopRun:
@@ -164,7 +172,7 @@ class MultiProcessLoad:
             try:
                 conn.send(("run", portion))
             except OSError:
-                raise RuntimeError(self._died(process)) from None
+                raise LoadWorkerError(self._died(process)) from None
         # Each worker thread sends its requests one after another, each within timeout_s.
         deadline_s = self.timeout_s * (requests // self.concurrency + 2)
         results = [self._receive(process, conn, "run", deadline_s)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from pnsuite.detection import box_matching
+from pnsuite.errors import SuiteError
 from pnsuite.paths import GOLDEN_DETECTIONS, GOLDEN_IMAGES
 from pnsuite.detection.detectnet import Detection
 from pnsuite.repository.model_config import ModelConfig, config_digest, model_identity
@@ -34,7 +35,7 @@ RECORD_HINT = ("to record them from a run you trust:\n"
                "then review the diff summary it prints and commit {path}")
 
 
-class GoldenError(Exception):
+class GoldenError(SuiteError):
     """A golden file that is missing, or made for another model: says what to do."""
 
 

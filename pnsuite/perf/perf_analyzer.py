@@ -26,6 +26,13 @@ from pnsuite.errors import SuiteError
 _LIBS = {"libb64.so.0d": "libb64-*.so.0d", "libcudart.so.12": "libcudart-*.so.12*"}
 
 
+class PerfAnalyzerFailed(SuiteError):
+    """perf_analyzer ran and failed: its command line and the end of its output."""
+
+    default_hint = ("its output above says why; \"failed to obtain stable measurement\" means "
+                    "the server's speed moved more than --stability-percentage allows")
+
+
 class PerfAnalyzerUnavailable(SuiteError):
     """perf_analyzer or a library it needs is not installed: says what to install."""
 
@@ -96,7 +103,7 @@ def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
                "--max-trials", str(max_trials), "-f", str(csv_path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0 or not csv_path.is_file():
-        raise RuntimeError(f"perf_analyzer failed (exit {done.returncode}): {' '.join(command)}\n"
+        raise PerfAnalyzerFailed(f"perf_analyzer failed (exit {done.returncode}): {' '.join(command)}\n"
                            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     with csv_path.open() as fh:
         row = next(csv.DictReader(fh))

