@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from pnsuite import ownership
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.detection import detectnet
 from pnsuite.paths import EMBEDDED_REPOS
@@ -17,18 +18,9 @@ CLIENT_TIMEOUT_S = 20.0
 
 
 def _stub_pids(server) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().decode(errors="replace")
-        except OSError:
-            continue
-        if "triton_python_backend_stub" in cmd and server.shm_prefix in cmd:
-            pids.append(int(entry))
-    return pids
+    """The server's python-backend stubs: our processes that carry its shm prefix."""
+    return [p.pid for p in ownership.processes()
+            if "triton_python_backend_stub" in p.command and server.shm_prefix in p.command]
 
 
 def test_server_killed_mid_request_fails_the_request_fast_and_says_it_died(
