@@ -16,11 +16,13 @@ carries the tag of a dead owner (a session killed with SIGKILL runs no teardown)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import signal
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ _ENV_KEY = OWNER_ENV.encode() + b"="
 
 _adopted: str | None = None
 _own_tags: dict[int, str] = {}
+_environ_lock = threading.Lock()
 _servers = itertools.count()
 _regions = itertools.count()
 
@@ -104,9 +107,21 @@ def parse_owner(text: str) -> Owner | None:
     return Owner(int(found.group(1)), int(found.group(2))) if found else None
 
 
-def claim_environment() -> None:
-    """Make every process this one starts from now on carry its tag (in OWNER_ENV)."""
-    os.environ[OWNER_ENV] = owner_tag()
+@contextlib.contextmanager
+def tagged_children() -> Iterator[None]:
+    """Processes started inside the block carry this process's tag in OWNER_ENV: for
+    starters that take no environment of their own (multiprocessing's spawn). Only
+    inside the block, so that nothing else this process starts is counted as ours."""
+    with _environ_lock:
+        previous = os.environ.get(OWNER_ENV)
+        os.environ[OWNER_ENV] = owner_tag()
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(OWNER_ENV, None)
+            else:
+                os.environ[OWNER_ENV] = previous
 
 
 def owned_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:

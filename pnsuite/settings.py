@@ -106,20 +106,22 @@ class SuiteSettings:
         return cls(launcher=launcher, repos=repos,
                    triton_install=Path(install).expanduser() if install else None,
                    triton_url=value("triton_url") or None,
-                   ready_timeout_s=_number(value("triton_ready_timeout"), "--triton-ready-timeout",
-                                           float, "a number of seconds"),
+                   ready_timeout_s=_positive(value("triton_ready_timeout"),
+                                             "--triton-ready-timeout", float,
+                                             "a number of seconds above 0"),
                    perf_profile=profile, triton_image=value("triton_image") or None,
                    memory=Memory.parse(value("triton_memory")),
-                   load_processes=_number(value("load_processes"), "--load-processes", int,
-                                          "a whole number >= 1", minimum=1),
+                   load_processes=_positive(value("load_processes"), "--load-processes", int,
+                                            "a whole number >= 1"),
                    docker_required=value("docker_required") in ("1", "true", "yes"))
 
 
-def _number(text: str, option: str, kind: type, what: str, minimum: float = 0.0):
+def _positive(text: str, option: str, kind: type, what: str):
+    """`text` as a `kind` above zero, or ConfigError naming the option."""
     try:
         number = kind(text)
     except ValueError:
         number = None
-    if number is None or number < minimum or (kind is float and number <= 0):
+    if number is None or number <= 0:
         raise ConfigError(f"{option} must be {what}, got {text!r}")
     return number

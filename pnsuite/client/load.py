@@ -27,7 +27,8 @@ class ThreadResult:
 
 @dataclass
 class LoadRun:
-    """The Triton Jetson example's measurement: every thread's result and the wall time of the whole run."""
+    """The Triton Jetson example's measurement: every thread's result and the wall time
+    of the whole run."""
 
     results: list[ThreadResult]
     total_s: float

@@ -23,16 +23,18 @@ import os
 import signal
 import time
 import traceback
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from pnsuite import ownership
-from pnsuite.errors import SuiteError
 from pnsuite.client import shared_memory
 from pnsuite.client.load import ClosedLoopLoad, ClosedLoopRun, Load
-from pnsuite.client.shared_memory import Memory
+from pnsuite.client.memory import Memory
+from pnsuite.errors import SuiteError
+
 
 class LoadWorkerError(SuiteError, RuntimeError):
     """A load worker process died, failed or went silent; the message names it."""
@@ -93,30 +95,33 @@ class MultiProcessLoad:
     proportion. Same interface as ClosedLoopLoad."""
 
     def __init__(self, url: str, tensor: np.ndarray, concurrency: int, processes: int,
-                 model: str = "peoplenet", memory: Memory = "system",
+                 model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
                  timeout_s: float = 120.0, device_id: int = 0) -> None:
         if concurrency < 1 or processes < 1:
             raise ValueError(f"concurrency and processes must be >= 1, got {concurrency} "
                              f"and {processes}")
         self.concurrency = concurrency
-        self.memory = memory
+        self.memory = Memory.parse(memory, "memory")
         self.timeout_s = timeout_s
         self._url = url
         self._split = shares(concurrency, min(processes, concurrency))
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         context = multiprocessing.get_context("spawn")
         tensor = np.ascontiguousarray(tensor, dtype=np.float32)
-        # Workers inherit the environment, and with it the owner's tag: the census, the
-        # leak check, the reaper and the foreign-CPU accounting count them as ours.
-        ownership.claim_environment()
+        # The spawn method's resource tracker lives as long as this process, like the
+        # interpreter itself: started first, it does not carry the owner tag the workers do.
+        resource_tracker.ensure_running()
         try:
             for part in self._split:
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_worker, name=f"pnsuite-load-{len(self._workers)}", daemon=True,
-                    args=(theirs, ownership.owner_tag(), url, tensor, part, model, memory,
+                    args=(theirs, ownership.owner_tag(), url, tensor, part, model, self.memory,
                           timeout_s, device_id))
-                process.start()
+                # Workers inherit the environment, and with it the owner's tag: the census,
+                # the leak check, the reaper and the foreign-CPU accounting count them as ours.
+                with ownership.tagged_children():
+                    process.start()
                 theirs.close()
                 self._workers.append((process, ours))
             for process, conn in self._workers:
@@ -150,7 +155,7 @@ class MultiProcessLoad:
                  expected: str, timeout_s: float) -> Any:
         if not conn.poll(timeout_s):
             raise LoadWorkerError(f"load worker {process.name} (pid {process.pid}) sent nothing "
-                               f"in {timeout_s:.0f} s (alive: {process.is_alive()})")
+                                  f"in {timeout_s:.0f} s (alive: {process.is_alive()})")
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
@@ -213,7 +218,8 @@ class MultiProcessLoad:
                                             ownership.client_region_prefix(process.pid))
 
 
-def make_load(url: str, tensor: np.ndarray, concurrency: int, memory: Memory = "system",
+def make_load(url: str, tensor: np.ndarray, concurrency: int,
+              memory: Memory | str = Memory.SYSTEM,
               processes: int = 1, model: str = "peoplenet") -> Load:
     """A closed loop at `concurrency`: in this process, or spread over `processes`."""
     if processes > 1 and concurrency > 1:

@@ -70,7 +70,7 @@ class PeopleNetClient:
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One request with a [N, 3, 544, 960] float32 batch -> (cov, bbox) arrays."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if self.memory == "none":
+        if not self.memory.shared:
             inp = grpcclient.InferInput(detectnet.INPUT_NAME, list(batch.shape), "FP32")
             inp.set_data_from_numpy(batch)
             result = self.client.infer(self.model, [inp], outputs=self._outputs(),
@@ -81,7 +81,7 @@ class PeopleNetClient:
 
     def stage(self, batch: np.ndarray) -> None:
         """Copy a batch into the input shm region, for one or many `infer_staged()` calls."""
-        if self.memory == "none":
+        if not self.memory.shared:
             raise RuntimeError('stage() needs a client with memory="system" or "gpu"')
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         n = batch.shape[0]

@@ -3,8 +3,9 @@
 A perf run on a shared runner can be slowed by a neighbour without any change to the
 build. Around each benchmark the suite reads the machine's busy CPU time (/proc/stat) and
 the CPU time of this pytest process and of what it owns (servers, stubs, load workers:
-`pnsuite.ownership.our_pids`); the rest, per second of wall time, is what others used. The gate calls a run whose
-neighbours used more than a core's fraction "disturbed" instead of judging it.
+`pnsuite.ownership.our_pids`); the rest, per second of wall time, is what others used.
+The gate calls a run whose neighbours used more than a core's fraction "disturbed"
+instead of judging it.
 """
 
 from __future__ import annotations

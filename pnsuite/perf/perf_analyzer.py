@@ -84,11 +84,11 @@ class PerfAnalyzerResult:
 
 
 def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
-        model: str = "peoplenet", memory: str = "system",
+        model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
         measurement_ms: int = 2000, stability_pct: int = 30, max_trials: int = 10,
         timeout_s: float = 240.0) -> PerfAnalyzerResult:
     """One perf_analyzer measurement at one concurrency, its tensors in `memory` (none,
-    system or gpu, as pnsuite.client.shared_memory); raise with its output on failure."""
+    system or gpu: pnsuite.client.memory.Memory); raise with its output on failure."""
     binary = find_binary()
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
@@ -103,8 +103,9 @@ def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
                "--max-trials", str(max_trials), "-f", str(csv_path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0 or not csv_path.is_file():
-        raise PerfAnalyzerFailed(f"perf_analyzer failed (exit {done.returncode}): {' '.join(command)}\n"
-                           f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise PerfAnalyzerFailed(
+            f"perf_analyzer failed (exit {done.returncode}): {' '.join(command)}\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     with csv_path.open() as fh:
         row = next(csv.DictReader(fh))
     return PerfAnalyzerResult(concurrency, float(row["Inferences/Second"]),

@@ -65,11 +65,14 @@ def test_model_py_serves_the_gpu_standin(name):
     assert model_files.missing_model_files(GPU / name) == []
 
 
-def test_the_configs_declare_the_gpu_standins_identity():
-    # The stand-in's own module needs torch, which CI does not install; it takes its
-    # identity from the same torch-free constant.
-    assert identities.GPU_STANDIN == IDENTITY
-    assert identities.GPU_STANDIN != identities.CPU_STANDIN
+def test_the_configs_declare_the_identity_the_standins_code_declares():
+    # The GPU stand-in's module needs torch, which CI does not install; it takes its
+    # identity from the torch-free constant that is checked here against the configs.
+    for name in REPOS:
+        assert model_config.model_identity(model_config.read_config(GPU / name)) == \
+            identities.GPU_STANDIN == IDENTITY
+    cpu = model_config.read_config(ROOT / "model_repos" / "embedded" / "sample_1_instances")
+    assert model_config.model_identity(cpu) == identities.CPU_STANDIN != identities.GPU_STANDIN
 
 
 def test_suite_fixtures_pick_the_right_gpu_repos_and_the_gpu_profile():
