@@ -3,17 +3,21 @@
 # results/gpu/nvidia-h100-x1/):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
-#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|all|diagnose|memory]   (from the repo root)
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
 #               (pnsuite.cli.gpu.netbench); then per repository: the answers checked,
 #               perf_analyzer and the suite's closed loop taking turns at concurrency
 #               1 2 4 8 16 32, both with CUDA shared memory, and perf_analyzer once with
 #               system shared memory at c16 for contrast (pnsuite.cli.gpu.validate)
-#   suite       the perf suite (tests/perf, but the regression-gate test, whose slowed
-#               model is the CPU stand-in's) on the three repositories with CUDA shared
-#               memory, with pytest-benchmark JSON and JUnit XML; and the functional check
-#               that CUDA shm, system shm and plain gRPC give the same tensors
+#   suite       the perf suite (tests/perf, but the workflow rehearsal, whose ./suite
+#               would build a venv from a package registry the device cannot reach) on the
+#               three repositories with CUDA shared memory, with pytest-benchmark JSON and
+#               JUnit XML; and the functional check that CUDA shm, system shm and plain gRPC
+#               give the same tensors
+#   gate        the gate on this machine, CUDA shm: gate-aa (A/B of a repository against
+#               itself), gate-slowed (against a copy 15% slower per execution) and gate-file
+#               (a baseline of 3 recorded runs checked against 3 new runs of the same build)
 #   all         both (default), longer than 10 minutes; smoke: a short version of
 #               both, to check the set-up;
 #   diagnose    where a served image's time goes (pnsuite.cli.gpu.diagnose)
@@ -43,7 +47,7 @@ if [[ ! -d "$work/site" ]]; then
 fi
 # The client side (tritonclient, protobuf 4.25, docker) comes from the bundle; the model's
 # stub ignores PYTHONPATH and takes torch and numpy from the python3 first on PATH.
-export PYTHONPATH="$work/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHONPATH="$work/site:$root${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export PATH="$work/site/bin:$PATH"
 
 {
@@ -97,11 +101,52 @@ suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositori
     [[ ${#paths[@]} -gt 0 ]] || paths=(tests/perf
         "tests/functional/test_consistency.py::test_shared_memory_and_plain_grpc_give_the_same_tensors")
     echo "=== pytest ${paths[*]}"
-    python3 -m pytest "${paths[@]}" -k "not gate" -p no:cacheprovider \
+    python3 -m pytest "${paths[@]}" -k "not rehearsal" -p no:cacheprovider \
         --triton-repos "${repos[*]}" --triton-ready-timeout 300 --perf-profile gpu \
         --triton-memory gpu --load-processes "$load_processes" \
         --benchmark-json "$results/pytest-benchmark.json" --junitxml "$results/perf-junit.xml" \
         -rA 2>&1 | tee "$logs/pytest.log" || { echo "=== FAILED: pytest"; status=1; }
+}
+
+expect() {  # expect CODE COMMAND...: run a step that must exit with CODE
+    local want=$1 got=0
+    shift
+    echo "=== $* (expecting exit $want)"
+    "$@" || got=$?
+    [[ $got -eq $want ]] || { echo "=== FAILED (exit $got, expected $want): $*"; status=1; }
+}
+
+gate_repo=model_repos/gpu/sample_2_dynamic_batching
+
+gate_ab=(--memory gpu --load-processes "$load_processes" --concurrency 16 --requests 256
+         --rounds 3 --max-pairs 5 --seed 1)
+
+gate_aa() {  # A/B, CUDA shm: the repository against itself: never red
+    python3 -m pnsuite.cli.gate ab --a "$gate_repo" --b "$gate_repo" "${gate_ab[@]}" \
+        --json "$results/gate-ab-aa.json" | tee "$logs/gate-ab-aa.txt"
+    [[ ${PIPESTATUS[0]} -ne 1 ]] || { echo "=== FAILED: A/A was red"; status=1; }
+    cp "$logs"/gate-*.txt "$results/"
+}
+
+gate_slowed() {  # A/B, CUDA shm: against a copy 15% slower per execution: red
+    local repo=$gate_repo ab=("${gate_ab[@]}") slowed
+    rm -rf "$work/slowed"
+    slowed=$(python3 benchmarks/gate_decisions/slowed_repo.py "$repo" "$work/slowed/$(basename "$repo")" 0.15)
+    expect 1 python3 -m pnsuite.cli.gate ab --a "$repo" --b "$slowed" "${ab[@]}" \
+        --json "$results/gate-ab-slowed-15.json" > >(tee "$logs/gate-ab-slowed-15.txt")
+    cp "$logs"/gate-*.txt "$results/"
+}
+
+gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of the same build
+    local repo=$gate_repo
+    rm -rf "$work/storage"
+    local bench=(--triton-repos "$repo" --triton-ready-timeout 300 --triton-memory gpu
+                 --load-processes "$load_processes" -k c6)
+    run python3 -m pnsuite.cli.gate record h200 --runs 3 --storage "$work/storage" -- "${bench[@]}"
+    python3 -m pnsuite.cli.gate check h200 --label unchanged --min-runs 3 --max-runs 3 \
+        --ignore-noise --storage "$work/storage" -- "${bench[@]}" | tee "$logs/gate-check-aa.txt"
+    [[ ${PIPESTATUS[0]} -ne 1 ]] || { echo "=== FAILED: the unchanged build was red"; status=1; }
+    cp "$logs"/gate-*.txt "$results/"
 }
 
 case "$part" in
@@ -115,9 +160,13 @@ case "$part" in
     diagnose) run python3 -m pnsuite.cli.gpu.diagnose --out "$results/diagnose.json" --work "$work/diag" ;;
     crosscheck) netbench --iters 20; crosscheck "${crosscheck_args[@]}" ;;
     suite) suite ;;
+    gate-aa) gate_aa ;;
+    gate-slowed) gate_slowed ;;
+    gate-file) gate_file ;;
+    gate) gate_aa; gate_slowed; gate_file ;;
     memory) run python3 -m pnsuite.cli.gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
     all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
-    *) echo "unknown part: $part (smoke|crosscheck|suite|all|diagnose|memory)" >&2; exit 2 ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
 # Server logs beside the run's other logs; then the summary.

@@ -58,6 +58,9 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
             f"expected concurrency effects: auto, {', '.join(PROFILES)}"),
     Setting("--docker-required", "docker_required", "TRITON_SUITE_DOCKER_REQUIRED", "0",
             "1: a docker test that cannot run here fails instead of skipping (CI sets it)"),
+    Setting("--ab-reference", "ab_reference", "TRITON_SUITE_AB_REFERENCE", "",
+            "model repository every configured one is A/B-gated against "
+            "(tests/perf/test_ab.py; relative to the rootdir)"),
 ]}
 
 
@@ -73,6 +76,7 @@ class SuiteSettings:
     memory: Memory = Memory.SYSTEM
     load_processes: int = 1
     docker_required: bool = False
+    ab_reference: Path | None = None
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
@@ -103,6 +107,11 @@ class SuiteSettings:
             raise ConfigError(f"--perf-profile must be auto or one of {', '.join(PROFILES)}, "
                               f"got {profile!r}")
         install = value("triton_install")
+        reference = value("ab_reference")
+        ab_reference = (root / reference).resolve() if reference else None
+        if ab_reference is not None and not (ab_reference / "peoplenet" / "config.pbtxt").is_file():
+            raise ConfigError(f"--ab-reference {reference}: no peoplenet/config.pbtxt in "
+                              f"{ab_reference}", "give a model repository directory")
         return cls(launcher=launcher, repos=repos,
                    triton_install=Path(install).expanduser() if install else None,
                    triton_url=value("triton_url") or None,
@@ -113,7 +122,8 @@ class SuiteSettings:
                    memory=Memory.parse(value("triton_memory")),
                    load_processes=_positive(value("load_processes"), "--load-processes", int,
                                             "a whole number >= 1"),
-                   docker_required=value("docker_required") in ("1", "true", "yes"))
+                   docker_required=value("docker_required") in ("1", "true", "yes"),
+                   ab_reference=ab_reference)
 
 
 def _positive(text: str, option: str, kind: type, what: str):

@@ -1,95 +1,358 @@
-"""`peoplenet-gate BASELINE [CURRENT]`: a perf run against a saved baseline, red only on real regressions.
+"""`peoplenet-gate`: perf verdicts a CI gate can trust, with independent runs as the unit.
 
-BASELINE and CURRENT are JSON files or names in pytest-benchmark's storage (`.benchmarks`,
-as written by `--benchmark-save=NAME --benchmark-save-data`); the newest match is used.
-`./suite gate NAME` records the current run and then runs this. The decision rule is
-`pnsuite.perf.gate`'s: slower by more than the threshold AND significantly so.
+    peoplenet-gate record NAME [--runs 5] [-- PYTEST ARGS]     record a baseline: NAME's runs
+    peoplenet-gate check NAME [--label L] [-- PYTEST ARGS]     record runs of this build until
+                                                               the verdict against NAME is decided
+    peoplenet-gate compare BASELINE CURRENT                    judge two recorded run sets
+    peoplenet-gate noise BASELINE                              this runner's run-to-run noise
+    peoplenet-gate ab --a REPO --b REPO [...]                  A against B, measured in turns
+
+A run is one pytest session of tests/perf/test_benchmarks.py (its servers start once),
+saved in pytest-benchmark's storage (`--storage`, default .benchmarks). BASELINE and
+CURRENT name run sets: a saved name (every run saved under it), a JSON file, a directory
+of them, or several of these separated by commas. `./suite gate ARGS` is this command.
 
 Exit codes: 0 passed, 1 regression (or a baseline benchmark missing), 2 refused (not
-comparable, no such run, a file that is not a pytest-benchmark run), 3 inconclusive
-(slower, but other processes took the CPU).
+comparable, no such run, too few runs, a broken file), 3 inconclusive (the interval spans
+the threshold, the runner is too noisy to detect it, or its neighbours took the CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
+import json
+import random
 import sys
+import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
-from pnsuite.perf.gate import (DEFAULT_ALPHA, DEFAULT_THRESHOLD, DISTURBED_CORES, Row,
-                               check_comparable, compare_runs, load_run)
+from pnsuite.paths import CAPTURE_IMAGE
+from pnsuite.perf import ab, gate, recorder, runsets, verdicts
+from pnsuite.perf.sampling import METRICS
+from pnsuite.server.factory import LAUNCHERS, make_launcher
 
 PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
+EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
+              verdicts.INCONCLUSIVE: INCONCLUSIVE}
+COMMANDS = ("record", "check", "compare", "noise", "ab")
+#: what a default `check` may spend: runs of this build, the first decision after MIN
+DEFAULT_RECORD_RUNS, DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS = 5, 3, 6
+UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    """The rows as an aligned text table: medians in ms, change, p-value, verdict."""
-    header = ("benchmark", "baseline ms", "current ms", "change", "p-value", "verdict")
+def _geomean(values: Sequence[float]) -> float:
+    product = 1.0
+    for v in values:
+        product *= v
+    return product ** (1 / len(values)) if values else float("nan")
+
+
+def format_rows(rows: Sequence[verdicts.Row]) -> str:
+    """The rows as an aligned text table: runs, geometric means, change and its interval."""
+    header = ("benchmark", "metric", "runs", "baseline", "current", "change",
+              "interval", "p (Holm)", "verdict")
     lines = [header]
     for r in rows:
-        lines.append((r.name,
-                      f"{r.old_median * 1e3:.1f}" if r.old_median is not None else "-",
-                      f"{r.new_median * 1e3:.1f}" if r.new_median is not None else "-",
-                      f"{r.change:+.1%}" if r.change is not None else "-",
-                      f"{r.p_value:.4f}" if r.p_value is not None else "-",
-                      r.verdict))
+        c = r.comparison
+        scale, unit = UNITS.get(c.metric, (1.0, ""))
+        needed = f" (~{r.runs_needed} runs/side)" if r.runs_needed else ""
+        lines.append((c.benchmark, c.metric, f"{len(c.old)}/{len(c.new)}",
+                      f"{_geomean(c.old) * scale:.1f} {unit}", f"{_geomean(c.new) * scale:.1f} {unit}",
+                      f"{c.change:+.1%}", f"{r.low - 1:+.1%}..{r.high - 1:+.1%}",
+                      f"{r.p_adjusted:.4f}", r.verdict + needed))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(line, widths)))
+    return "\n".join("  ".join(cell.ljust(w) if i in (0, 1, 8) else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
                      for line in lines)
 
 
+def format_preflight(items: Sequence[gate.Preflight], policy: verdicts.Policy) -> list[str]:
+    lines = []
+    for p in items:
+        limit = policy.threshold_of(p.metric)
+        if p.detectable <= limit:
+            verdict = "ok"
+        elif p.runs_for_threshold:
+            verdict = f"ABOVE the {limit:.0%} threshold: needs ~{p.runs_for_threshold} current runs"
+        elif p.runs_per_side:
+            verdict = (f"ABOVE the {limit:.0%} threshold: needs a baseline and current side of "
+                       f"~{p.runs_per_side} runs each")
+        else:
+            verdict = f"ABOVE the {limit:.0%} threshold even with 200 runs per side"
+        lines.append(f"noise: {p.benchmark} {p.metric}: {p.sigma:.1%} per run over "
+                     f"{p.baseline_runs} baseline runs; {p.current_runs} current runs detect "
+                     f"{p.detectable:.1%} ({verdict})")
+    return lines
+
+
+def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0) -> str:
+    where = f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} over {report_rows} comparisons)"
+    if verdict == verdicts.REGRESSION:
+        what = f"{missing} baseline benchmark(s) missing; " if missing else ""
+        return f"gate: FAILED: {what}a regression {where}"
+    if verdict == verdicts.OK:
+        return f"gate: passed: every benchmark within the threshold {where}"
+    return (f"gate: INCONCLUSIVE: the runs cannot tell yet {where}; record more runs "
+            "(see runs/side), or gate on a quieter runner")
+
+
+def _policy(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
+    thresholds = {}
+    for item in args.metric_threshold or []:
+        name, sep, value = item.partition("=")
+        if not sep or name not in METRICS:
+            raise verdicts.VerdictError(f"--metric-threshold {item!r}: expected METRIC=FRACTION "
+                                        f"with METRIC one of {', '.join(METRICS)}")
+        thresholds[name] = float(value)
+    return verdicts.Policy(args.threshold, args.alpha, looks, thresholds)
+
+
+def _set(ref: str, storage: Path) -> runsets.RunSet:
+    return runsets.load_set([r for r in ref.split(",") if r], storage, label=ref)
+
+
+def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gate.GateReport,
+                  notes: Sequence[str]) -> int:
+    print(f"baseline: {baseline.label} ({len(baseline.files)} runs)")
+    print(f"current:  {current.label} ({len(current.files)} runs)")
+    for note in notes:
+        print(f"note: {note}")
+    for line in report.left_out:
+        print(f"left out: {line}")
+    for line in format_preflight(report.preflight, report.policy):
+        print(line)
+    for name in report.missing:
+        print(f"MISSING: {name} is in the baseline but not in the current runs")
+    for name in report.new:
+        print(f"new: {name} (no baseline yet)")
+    for line in report.undecided:
+        print(f"undecided: {line}")
+    print(format_rows(report.rows))
+    print()
+    print(closing_line(report.verdict, len(report.rows), report.policy, len(report.missing)))
+    return EXIT_CODES[report.verdict]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    baseline, current = _set(args.baseline, args.storage), _set(args.current, args.storage)
+    notes = gate.check_sets(baseline, current, args.new_release)
+    report = gate.compare_sets(baseline, current, _policy(args))
+    return _print_report(baseline, current, report, notes)
+
+
+def cmd_noise(args: argparse.Namespace) -> int:
+    baseline = _set(args.baseline, args.storage)
+    policy = _policy(args, looks=len(verdicts.look_schedule(args.min_runs, args.max_runs)))
+    items = gate.preflight(baseline, args.max_runs, policy)
+    if not items:
+        raise verdicts.VerdictError(f"{baseline.label}: fewer than {verdicts.MIN_RUNS} "
+                                    "undisturbed runs of any benchmark: no spread to measure")
+    for line in format_preflight(items, policy):
+        print(line)
+    return INCONCLUSIVE if any(p.detectable > policy.threshold_of(p.metric) for p in items) \
+        else PASSED
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    kept, disturbed = [], []
+    for attempt in range(2 * args.runs):
+        if len(kept) >= args.runs:
+            break
+        path = recorder.record_run(args.name, args.storage, args.pytest_args)
+        run = runsets.load_set([str(path)], args.storage)
+        if run.disturbed():
+            disturbed.append(path)
+            print(f"record: run {attempt + 1} ({path.name}) was disturbed (others took the CPU); "
+                  "it stays in the history but not in the baseline", flush=True)
+            continue
+        kept.append(path)
+        print(f"record: run {len(kept)} of {args.runs}: {path}", flush=True)
+    if disturbed:
+        for path in disturbed:  # a disturbed run must never be read as part of the baseline
+            path.rename(path.with_name(f"{path.stem}-disturbed.json"))
+    if len(kept) < args.runs:
+        print(f"record: only {len(kept)} of {args.runs} runs were undisturbed; the baseline is "
+              "not complete. Record it on a quiet runner.", file=sys.stderr)
+        return INCONCLUSIVE
+    baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
+    policy = _policy(args, looks=len(verdicts.look_schedule(DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS)))
+    for line in format_preflight(gate.preflight(baseline, DEFAULT_MAX_RUNS, policy), policy):
+        print(line)
+    print(f"record: baseline {args.name!r}: {len(kept)} runs in {args.storage}")
+    return PASSED
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    baseline = _set(args.baseline, args.storage)
+    looks = verdicts.Looks(args.min_runs, args.max_runs)
+    policy = _policy(args, looks=len(looks))
+    label = args.label or "current-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    planned = gate.preflight(baseline, args.max_runs, policy)
+    print("\n".join(format_preflight(planned, policy)), flush=True)
+    weak = [p for p in planned if p.detectable > policy.threshold_of(p.metric)]
+    if weak and not args.ignore_noise:
+        print(f"\ngate: INCONCLUSIVE before measuring: with {args.max_runs} runs this runner's "
+              f"noise hides a {policy.threshold:.0%} slowdown in {len(weak)} comparison(s) "
+              "(see noise: above). Raise --max-runs, record a larger baseline, or quiet the "
+              "runner; --ignore-noise measures anyway.")
+        return INCONCLUSIVE
+    files: list[Path] = []
+    report = None
+    for i in range(args.max_runs):
+        files.append(recorder.record_run(label, args.storage, args.pytest_args))
+        current = runsets.load_set([str(f) for f in files], args.storage, label=label)
+        notes = gate.check_sets(baseline, current, args.new_release)
+        runs = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
+        print(f"check: run {i + 1} of at most {args.max_runs} ({files[-1].name}); "
+              f"{runs} undisturbed", flush=True)
+        if looks.due(runs):
+            report = gate.compare_sets(baseline, current, policy)
+            if report.verdict != verdicts.INCONCLUSIVE:
+                break
+    current = runsets.load_set([str(f) for f in files], args.storage, label=label)
+    if report is None or (report.verdict == verdicts.INCONCLUSIVE and looks.remaining):
+        report = gate.compare_sets(baseline, current, policy)  # a look the schedule had left
+    return _print_report(baseline, current, report, notes)
+
+
+def _side(args: argparse.Namespace, which: str) -> ab.Side:
+    repo = Path(getattr(args, which))
+    if not (repo / "peoplenet" / "config.pbtxt").is_file():
+        raise verdicts.VerdictError(f"--{which} {repo}: no peoplenet/config.pbtxt there",
+                                    "give a model repository directory")
+    launcher = make_launcher(getattr(args, f"{which}_launcher"),
+                             install=getattr(args, f"{which}_install"),
+                             image=getattr(args, f"{which}_image"))
+    return ab.Side(which.upper(), repo, launcher)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    plan = ab.Plan(args.concurrency, args.requests, args.rounds, 1, args.min_pairs,
+                   args.max_pairs, args.budget_s, args.memory, args.load_processes)
+    policy = _policy(args)
+    a, b = _side(args, "a"), _side(args, "b")
+    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
+
+    def look(result: ab.ABResult) -> None:
+        row = result.rows[0]
+        print(f"ab: {len(result.pairs)} pairs: B/A {row.comparison.change:+.1%} "
+              f"({row.low - 1:+.1%}..{row.high - 1:+.1%}) {result.verdict}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="peoplenet-ab-") as tmp:
+        result = ab.run_ab(a, b, plan, policy, chw[None],
+                           lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)),
+                           random.Random(args.seed), on_look=look)
+    print(f"A: {a.repo} ({a.launcher.name})\nB: {b.repo} ({b.launcher.name})")
+    for line in result.left_out:
+        print(f"left out: {line}")
+    print(f"stopped: {result.stopped_because}, {result.seconds:.0f} s")
+    if result.rows:
+        print(format_rows(result.rows))
+    print()
+    looks = verdicts.Policy(policy.threshold, policy.alpha, plan.looks, policy.metric_thresholds)
+    print(closing_line(result.verdict, len(result.rows), looks))
+    if args.json:
+        Path(args.json).write_text(json.dumps(_ab_json(result, a, b, plan), indent=2) + "\n")
+    return EXIT_CODES[result.verdict]
+
+
+def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict[str, Any]:
+    return {"a": str(a.repo), "b": str(b.repo), "plan": dataclasses.asdict(plan), "verdict": result.verdict, "stopped": result.stopped_because,
+            "seconds": round(result.seconds, 1), "left_out": result.left_out,
+            "pairs": [[x.to_json(), y.to_json()] for x, y in result.pairs],
+            "rows": [{"metric": r.comparison.metric, "change": r.comparison.change,
+                      "low": r.low - 1, "high": r.high - 1, "p_adjusted": r.p_adjusted,
+                      "verdict": r.verdict} for r in result.rows]}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="peoplenet-gate", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1])
-    parser.add_argument("baseline", help="baseline run: JSON file or saved name (e.g. baseline)")
-    parser.add_argument("current", nargs="?", default=".benchmarks/current.json",
-                        help="current run: JSON file or saved name (default %(default)s)")
-    parser.add_argument("--storage", type=Path, default=Path(".benchmarks"),
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--storage", type=Path, default=Path(".benchmarks"),
                         help="pytest-benchmark storage dir (default %(default)s)")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                        help="slowdown of the median that counts (default %(default)s = 10%%)")
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help="significance level of the Mann-Whitney U test (default %(default)s)")
-    parser.add_argument("--new-release", action="store_true",
+    common.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD,
+                        help="slowdown that counts (default %(default)s = 10%%)")
+    common.add_argument("--metric-threshold", action="append", metavar="METRIC=FRACTION",
+                        help=f"another threshold for one metric ({', '.join(METRICS)})")
+    common.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA,
+                        help="error rate of a red verdict, over all comparisons (default %(default)s)")
+    common.add_argument("--new-release", action="store_true",
                         help="allow a different Triton/JetPack release (validating a new "
                              "release against the old one's baseline); the rest must match")
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument("--min-runs", type=int, default=DEFAULT_MIN_RUNS,
+                      help="current runs before the first look (default %(default)s)")
+    runs.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+                      help="current runs at most (default %(default)s)")
+    parser = argparse.ArgumentParser(prog="peoplenet-gate", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[-1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("record", parents=[common], help="record a baseline's runs")
+    p.add_argument("name")
+    p.add_argument("--runs", type=int, default=DEFAULT_RECORD_RUNS,
+                   help="undisturbed runs to record (default %(default)s)")
+    p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
+    p = sub.add_parser("check", parents=[common, runs], help="gate this build against a baseline")
+    p.add_argument("baseline")
+    p.add_argument("--label", help="name the current runs are saved under")
+    p.add_argument("--ignore-noise", action="store_true",
+                   help="measure even when the preflight says the noise hides the threshold")
+    p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
+    p = sub.add_parser("compare", parents=[common], help="judge two recorded run sets")
+    p.add_argument("baseline")
+    p.add_argument("current")
+    p = sub.add_parser("noise", parents=[common, runs], help="the baseline's run-to-run noise")
+    p.add_argument("baseline")
+    p = sub.add_parser("ab", parents=[common], help="A against B, in turns, until decided")
+    for side in ("a", "b"):
+        p.add_argument(f"--{side}", required=True, help=f"model repository of side {side.upper()}")
+        p.add_argument(f"--{side}-launcher", default="embedded", choices=sorted(LAUNCHERS))
+        p.add_argument(f"--{side}-install", help="release launcher: the Triton install dir")
+        p.add_argument(f"--{side}-image", help="docker launcher: the Triton image")
+    plan = ab.Plan()
+    p.add_argument("--concurrency", type=int, default=plan.concurrency)
+    p.add_argument("--requests", type=int, default=plan.requests, help="requests per round")
+    p.add_argument("--rounds", type=int, default=plan.rounds, help="timed rounds per run")
+    p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
+    p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
+    p.add_argument("--budget-s", type=float, default=plan.budget_s,
+                   help="stop after this many seconds (default %(default)s)")
+    p.add_argument("--memory", default=plan.memory, help="system, gpu or none")
+    p.add_argument("--load-processes", type=int, default=plan.load_processes)
+    p.add_argument("--seed", type=int, help="seed of the order of each pair")
+    p.add_argument("--json", help="write the pairs and the verdict here")
     return parser
 
 
-def verdict(rows: Sequence[Row], threshold: float, alpha: float) -> tuple[int, str]:
-    """The exit code and the closing line for the rows."""
-    regressions = [r for r in rows if r.verdict in ("REGRESSION", "MISSING")]
-    disturbed = [r for r in rows if r.verdict == "DISTURBED"]
-    if regressions:
-        return REGRESSED, (f"gate: FAILED: {len(regressions)} of {len(rows)} benchmark(s) "
-                           f"regressed or missing (threshold {threshold:.0%}, alpha {alpha})")
-    if disturbed:
-        return INCONCLUSIVE, (f"gate: INCONCLUSIVE: {len(disturbed)} benchmark(s) slower while "
-                              f"other processes used > {DISTURBED_CORES} cores; re-run on a quiet runner")
-    return PASSED, (f"gate: passed: no regression in {len(rows)} benchmark(s) "
-                    f"(threshold {threshold:.0%}, alpha {alpha})")
+COMMAND_FUNCTIONS = {"record": cmd_record, "check": cmd_check, "compare": cmd_compare,
+                     "noise": cmd_noise, "ab": cmd_ab}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Compare the runs, print the table and the verdict; the exit code says which."""
+    """Run one subcommand; the exit code says the verdict."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "compare")  # peoplenet-gate BASELINE CURRENT
+    # argparse's subcommands mishandle options after `--`: take pytest's share first
+    pytest_args: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, pytest_args = argv[:at], argv[at + 1:]
     args = _parser().parse_args(argv)
+    if hasattr(args, "pytest_args"):
+        args.pytest_args = [*args.pytest_args, *pytest_args]
+    elif pytest_args:
+        _parser().error(f"{args.command} takes no pytest arguments (after --)")
     try:
-        old_path, old = load_run(args.baseline, args.storage)
-        new_path, new = load_run(args.current, args.storage)
-        print(f"baseline: {old_path}\ncurrent:  {new_path}")
-        for note in check_comparable(old, new, args.new_release):
-            print(f"note: {note}")
-        rows = compare_runs(old, new, args.threshold, args.alpha)
+        return COMMAND_FUNCTIONS[args.command](args)
     except SuiteError as err:
         print(f"peoplenet-gate: {err}", file=sys.stderr)
         return REFUSED
-    code, closing = verdict(rows, args.threshold, args.alpha)
-    print(format_table(rows))
-    print(f"\n{closing}")
-    return code
 
 
 if __name__ == "__main__":

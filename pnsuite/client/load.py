@@ -5,6 +5,7 @@ and a closed loop like perf_analyzer's concurrency mode.
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -198,14 +199,28 @@ class Load(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def paired_rounds(slow: Load, fast: Load, requests: int,
-                  rounds: int) -> tuple[list[float], list[float]]:
-    """Total times of the same `requests` on two loads, alternating round by round (so
-    drift on a shared runner hits both sides), after one uncounted warm-up each."""
+def paired_rounds(slow: Load, fast: Load, requests: int, rounds: int,
+                  rng: random.Random | None = None) -> tuple[list[float], list[float]]:
+    """Total times of the same `requests` on two loads, in `rounds` back-to-back pairs,
+    after one uncounted warm-up each.
+
+    Returns `(slow_s, fast_s)` aligned by pair: `slow_s[i]` and `fast_s[i]` were timed
+    together, whichever ran first, so analyse them as pairs
+    (`pnsuite.perf.significance.compare_paired`). Timing both sides back to back lets drift
+    on a shared runner hit both alike; a fair coin from `rng` (default: a fresh
+    `random.Random()`) picks which side goes first in each pair, because with a fixed
+    order any drift within the pair (caches or clocks warmed by the first side, a
+    neighbour that starts or stops) would always favour the same side.
+    """
+    rng = random.Random() if rng is None else rng
     slow.run(requests)
     fast.run(requests)
     slow_s, fast_s = [], []
     for _ in range(rounds):
-        slow_s.append(slow.run(requests).total_s)
-        fast_s.append(fast.run(requests).total_s)
+        if rng.random() < 0.5:
+            slow_s.append(slow.run(requests).total_s)
+            fast_s.append(fast.run(requests).total_s)
+        else:
+            fast_s.append(fast.run(requests).total_s)
+            slow_s.append(slow.run(requests).total_s)
     return slow_s, fast_s

@@ -1,11 +1,11 @@
-"""How much CPU other processes took while a benchmark ran.
+"""How much CPU other processes took while a benchmark round ran.
 
 A perf run on a shared runner can be slowed by a neighbour without any change to the
-build. Around each benchmark the suite reads the machine's busy CPU time (/proc/stat) and
-the CPU time of this pytest process and of what it owns (servers, stubs, load workers:
+build. Around each round the suite reads the machine's busy CPU time (/proc/stat) and
+the CPU time of this process and of what it owns (servers, stubs, load workers:
 `pnsuite.ownership.our_pids`); the rest, per second of wall time, is what others used.
-The gate calls a run whose neighbours used more than a core's fraction "disturbed"
-instead of judging it.
+The gate leaves out a run in which, in some round, others took more than a share of the
+machine's cores (pnsuite/perf/runsets.py's DISTURBED_SHARE), on either side.
 """
 
 from __future__ import annotations
@@ -57,3 +57,21 @@ class ForeignLoad:
         busy = _machine_busy_s() - self._start[1]
         ours = _ours_s() - self._start[2]
         self.cores = max(0.0, busy - ours) / wall if wall > 0 else 0.0
+
+
+@dataclass
+class ForeignLoadPerRound:
+    """The foreign CPU of each of several rounds: `begin()` before a round, `end()` after
+    (pytest-benchmark's setup and teardown, outside the timed part)."""
+
+    cores: list[float] = field(default_factory=list)
+    _current: ForeignLoad | None = field(default=None, repr=False)
+
+    def begin(self) -> None:
+        self._current = ForeignLoad().__enter__()
+
+    def end(self) -> None:
+        if self._current is not None:
+            self._current.__exit__()
+            self.cores.append(round(self._current.cores, 3))
+            self._current = None

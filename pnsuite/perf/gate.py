@@ -1,106 +1,36 @@
-"""The regression gate: a perf run against a saved baseline, failing only on real regressions.
+"""The regression gate: runs of the current build against runs of a baseline, red only
+on regressions that are both large and real.
 
-A benchmark fails the gate when its median round time got worse by more than the
-threshold AND a one-sided Mann-Whitney U test on the rounds says the new rounds are
-slower at level alpha (Google Benchmark's compare.py and asv decide the same way), so
-noise alone does not go red. Runs from a different machine identity (device, board,
-power mode, clocks, launcher, transport, and Triton/JetPack release unless a new release
-is being validated) are refused with a message instead of compared.
+Both sides are run sets (pnsuite/perf/runsets.py): several independent runs each. Every
+benchmark is judged on three metrics (median round time, compute_infer per inference,
+client p99) with the runs as the unit (pnsuite/perf/verdicts.py), Holm-corrected over
+all of them. Runs whose neighbours took the CPU are left out on either side, and said so.
+Runs from a different machine identity (device, board, power mode, clocks, launcher,
+transport, and Triton/JetPack release unless a new release is being validated) are
+refused with a message instead of compared.
 
-`load_run` reads a run, `check_comparable` refuses or notes, `compare_runs` gives one
-`Row` per benchmark; `pnsuite.cli.gate` (`peoplenet-gate`) prints them and sets the exit code.
+`pnsuite.cli.gate` (`peoplenet-gate`) records the runs, prints the report and sets the
+exit code; `pnsuite.perf.ab` measures both sides itself, in turns.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from pytest_benchmark.storage.file import FileStorage
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from pnsuite.errors import SuiteError
-from pnsuite.perf import significance
-from pnsuite.platform import jetson
+from pnsuite.perf import verdicts
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
-
-DEFAULT_THRESHOLD = 0.10
-DEFAULT_ALPHA = 0.05
-#: CPU (in cores) that other processes may have used during a benchmark before a
-#: slowdown in it is called disturbed rather than a regression (see pnsuite/perf/cpu_load.py)
-DISTURBED_CORES = 0.5
-
-_RECORD_HINT = ("re-record it: `./suite test tests/perf --benchmark-json=FILE` or "
-                "`--benchmark-save=NAME --benchmark-save-data`")
+from pnsuite.perf.runsets import RunSet
+from pnsuite.perf.sampling import METRICS
+from pnsuite.platform import jetson
 
 
 class GateError(SuiteError):
-    """The runs cannot be compared (missing or broken file, no raw rounds, other machine)."""
+    """The runs cannot be compared (another machine, another release, too few runs)."""
 
     default_hint = "see `peoplenet-gate --help`"
-
-
-def read_run(path: Path) -> dict[str, Any]:
-    """A pytest-benchmark run from its JSON file, or a GateError saying what is wrong with it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise GateError(f"{path}: not a text file, so not a pytest-benchmark run", _RECORD_HINT) from None
-    except OSError as err:
-        raise GateError(f"{path}: cannot be read ({err.strerror or err})",
-                        "check the path and its permissions") from None
-    if not text.strip():
-        raise GateError(f"{path}: empty (a run interrupted while saving?)", _RECORD_HINT)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise GateError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
-                        "truncated? a run interrupted while saving leaves part of a file",
-                        _RECORD_HINT) from None
-    problem = _run_problem(data)
-    if problem:
-        raise GateError(f"{path}: JSON, but not a pytest-benchmark run ({problem})",
-                        "give the file written by --benchmark-json or saved by --benchmark-save")
-    return data
-
-
-def _run_problem(data: Any) -> str | None:
-    """What keeps `data` from being a pytest-benchmark run, or None."""
-    if not isinstance(data, dict):
-        return f"the top level is a {type(data).__name__}, not an object"
-    benchmarks = data.get("benchmarks")
-    if not isinstance(benchmarks, list):
-        return 'no "benchmarks" list'
-    if not isinstance(data.get("machine_info", {}), dict):
-        return '"machine_info" is not an object'
-    for i, bench in enumerate(benchmarks):
-        if not isinstance(bench, dict) or not isinstance(bench.get("fullname"), str):
-            return f'benchmark {i} has no "fullname"'
-    return None
-
-
-def load_run(ref: str, storage: Path) -> tuple[Path, dict[str, Any]]:
-    """A run by file path, or the newest in pytest-benchmark's storage matching `ref`."""
-    if Path(ref).is_file():
-        return Path(ref), read_run(Path(ref))
-    if ref.endswith(".json"):
-        raise GateError(f"no such file: {ref}",
-                        "record the run first (`./suite gate NAME` runs the perf suite, then the gate)")
-    store = FileStorage(storage, logger=logging.getLogger("gate"))
-    try:
-        found = store.query(ref if ref.startswith("*") else f"*{ref}")
-    except ValueError:  # more than platform/name: neither a file nor a saved run's name
-        found = []
-    if not found:
-        raise GateError(f"no benchmark run {ref!r} in {storage}",
-                        f"save one with `./suite test tests/perf --benchmark-save={ref} "
-                        "--benchmark-save-data`, or give a JSON file's path")
-    # The newest, even if it is broken: falling back to an older run would hide that.
-    newest = found[-1]
-    shown = storage / newest.relative_to(store.path) if newest.is_relative_to(store.path) else newest
-    return shown, read_run(newest)
 
 
 def identity_check(old: dict[str, Any], new: dict[str, Any],
@@ -139,64 +69,127 @@ def check_comparable(old: dict[str, Any], new: dict[str, Any], new_release: bool
     return notes
 
 
-@dataclass(frozen=True)
-class Row:
-    """One benchmark's verdict, with the medians (seconds) and p-value behind it."""
+def check_sets(baseline: RunSet, current: RunSet, new_release: bool = False) -> list[str]:
+    """The notes on gating `current` against `baseline`; a GateError naming every refusal
+    (between the two sides, and between the runs of one side)."""
+    refusals: list[str] = []
+    notes: list[str] = []
+    for label, runs in (("baseline", baseline), ("current", current)):
+        for path, info in zip(runs.files[1:], runs.machine_infos[1:]):
+            inside, _ = identity_check(runs.machine_info, info, new_release=False)
+            refusals += [f"{label} run {path.name} differs from {runs.files[0].name}: {r}"
+                         for r in inside]
+    between, notes = identity_check(baseline.machine_info, current.machine_info, new_release)
+    refusals += between
+    if refusals:
+        raise GateError("refusing to compare runs from different machines or servers:\n  "
+                        + "\n  ".join(dict.fromkeys(refusals)),
+                        "gate against a baseline recorded on this runner with the same settings")
+    return notes
 
-    name: str
-    verdict: str  # ok, REGRESSION, DISTURBED, improved, new, MISSING, too few rounds
-    old_median: float | None = None
-    new_median: float | None = None
-    p_value: float | None = None
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the baseline's own runs say about this runner's noise, per benchmark."""
+
+    benchmark: str
+    metric: str
+    sigma: float
+    baseline_runs: int
+    current_runs: int
+    #: the smallest slowdown that many runs tell from noise 95% of the time
+    detectable: float
+    #: current runs that would detect a slowdown of the threshold against this baseline
+    #: (None: no number would, the baseline is too small)
+    runs_for_threshold: int | None
+    #: runs on each side that would, with a baseline re-recorded as large
+    runs_per_side: int | None = None
+
+
+@dataclass
+class GateReport:
+    """Every benchmark's rows, what was left out, and the verdict."""
+
+    rows: list[verdicts.Row]
+    missing: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    #: benchmarks left without enough undisturbed runs on a side: no verdict possible
+    undecided: list[str] = field(default_factory=list)
+    preflight: list[Preflight] = field(default_factory=list)
+    policy: verdicts.Policy = field(default_factory=verdicts.Policy)
 
     @property
-    def change(self) -> float | None:
-        """Relative change of the median (+0.2 = 20% slower), None without both medians."""
-        if self.old_median and self.new_median is not None:
-            return self.new_median / self.old_median - 1.0
-        return None
+    def underpowered(self) -> list[Preflight]:
+        return [p for p in self.preflight if p.detectable > self.policy.threshold_of(p.metric)]
+
+    @property
+    def verdict(self) -> str:
+        if self.missing:
+            return verdicts.REGRESSION  # a benchmark that vanished hides its result
+        if any(r.verdict == verdicts.REGRESSION for r in self.rows):
+            return verdicts.REGRESSION
+        if self.undecided or not self.rows:
+            return verdicts.INCONCLUSIVE
+        return verdicts.overall(self.rows)
 
 
-def _rounds(bench: dict[str, Any], which: str) -> list[float]:
-    stats = bench.get("stats")
-    data = stats.get("data") if isinstance(stats, dict) else None
-    if not data:
-        raise GateError(f"{which} run has no raw rounds for {bench.get('fullname')}",
-                        "record it with --benchmark-save-data (or --benchmark-json)")
-    return [float(x) for x in data]
+def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
+              metrics: Sequence[str] = METRICS) -> list[Preflight]:
+    """The baseline runs' spread, and the slowdown `current_runs` runs could detect."""
+    names = sorted(baseline.benchmarks)
+    hypotheses = max(1, len(names) * len(metrics))
+    found = []
+    for name in names:
+        runs = baseline.runs_of(name)
+        for metric in metrics:
+            values = [math.log(r.values[metric]) for r in runs if r.values.get(metric, 0) > 0]
+            if len(values) < verdicts.MIN_RUNS:
+                continue
+            mean = sum(values) / len(values)
+            sigma = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+            alpha = policy.alpha_per_look
+            found.append(Preflight(
+                name, metric, sigma, len(values), current_runs,
+                verdicts.detectable_slowdown(sigma, len(values), current_runs, alpha, hypotheses),
+                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
+                                        old_runs=len(values)),
+                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses)))
+    return found
 
 
-def _foreign(bench: dict[str, Any]) -> float:
-    return float(bench.get("extra_info", {}).get("foreign_cpu_cores", 0.0))
-
-
-def compare_runs(old: dict[str, Any], new: dict[str, Any], threshold: float = DEFAULT_THRESHOLD,
-                 alpha: float = DEFAULT_ALPHA) -> list[Row]:
-    """One row per benchmark in either run, with its verdict."""
-    olds = {b["fullname"]: b for b in old.get("benchmarks", [])}
-    news = {b["fullname"]: b for b in new.get("benchmarks", [])}
-    rows = []
-    for name in sorted(set(olds) | set(news)):
-        if name not in news:
-            rows.append(Row(name, "MISSING"))  # a benchmark that vanished hides its result
+def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = verdicts.Policy(),
+                 metrics: Sequence[str] = METRICS) -> GateReport:
+    """Judge every benchmark of both sets on every metric both sides recorded."""
+    report = GateReport([], policy=policy)
+    comparisons = []
+    for side in (baseline, current):
+        for run in side.disturbed():
+            report.left_out.append(
+                f"{side.label} {run.source.name} {run.benchmark}: others used "
+                f"{run.foreign_cores:.2f} of {run.cores} cores in a round (disturbed)")
+    for name in sorted(set(baseline.benchmarks) | set(current.benchmarks)):
+        if name not in current.benchmarks:
+            report.missing.append(name)
             continue
-        if name not in olds:
-            rows.append(Row(name, "new"))
+        if name not in baseline.benchmarks:
+            report.new.append(name)
             continue
-        before, after = _rounds(olds[name], "baseline"), _rounds(news[name], "current")
-        if len(before) < 3 or len(after) < 3:
-            rows.append(Row(name, "too few rounds"))
+        old, new = baseline.runs_of(name), current.runs_of(name)
+        if min(len(old), len(new)) < verdicts.MIN_RUNS <= min(
+                len(baseline.runs_of(name, include_disturbed=True)),
+                len(current.runs_of(name, include_disturbed=True))):
+            report.undecided.append(f"{name}: {len(old)} baseline and {len(new)} current "
+                                    "undisturbed runs, too few for a verdict")
             continue
-        slower = significance.compare(after, before)
-        faster = significance.compare(before, after)
-        foreign = max(_foreign(olds[name]), _foreign(news[name]))
-        if slower.holds(1.0 + threshold, alpha):
-            # Slower while a neighbour took the CPU: not evidence about the build.
-            verdict = "DISTURBED" if foreign > DISTURBED_CORES else "REGRESSION"
-        elif faster.holds(1.0 + threshold, alpha):
-            verdict = "improved"
-        else:
-            verdict = "ok"
-        p = slower.p_value if verdict != "improved" else faster.p_value
-        rows.append(Row(name, verdict, slower.fast_median, slower.slow_median, p))
-    return rows
+        for metric in metrics:
+            a = [r.values[metric] for r in old if metric in r.values]
+            b = [r.values[metric] for r in new if metric in r.values]
+            if not a and not b:
+                continue  # neither side records it (e.g. no server statistics)
+            comparisons.append(verdicts.compare(name, metric, a, b))
+    report.rows = verdicts.decide(comparisons, policy)
+    report.preflight = preflight(baseline, max((len(current.runs_of(n))
+                                                for n in current.benchmarks), default=0),
+                                 policy, metrics)
+    return report

@@ -30,7 +30,7 @@ def test_three_instances_still_beat_one_under_cpu_stress(cpu_burner, make_server
             ClosedLoopLoad(three.grpc_url, capture_tensor, n) as fast:
         # Stress widens the spread of round times: more rounds for the same confidence.
         slow_s, fast_s = paired_rounds(slow, fast, n, perf_profile.rounds + 4)
-    result = significance.compare(slow_s, fast_s)
+    result = significance.compare_paired(slow_s, fast_s)
     print(f"under stress: {result.describe()}")
     assert result.holds(perf_profile.min_instances_speedup, perf_profile.alpha), result.describe()
 

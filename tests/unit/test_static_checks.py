@@ -153,10 +153,14 @@ def test_workflow_calls_scripts_that_exist():
     scripts = set(re.findall(r"\btao/[\w-]+\.sh\b", text))
     assert scripts == {"tao/convert-etlt.sh", "tao/convert-onnx.sh"}
     assert all((ROOT / s).is_file() and os.access(ROOT / s, os.X_OK) for s in scripts)
-    for needed in ("./suite test tests/functional", "./suite test tests/perf", "./suite gate",
-                   "--benchmark-json", "--benchmark-save", "--junitxml", "actions/cache@",
+    for needed in ("./suite test tests/functional", "ci/jetson-perf.sh record",
+                   "ci/jetson-perf.sh gate", "--junitxml", "actions/cache@",
                    "actions/upload-artifact@"):
         assert needed in text, f"the workflow lost {needed!r}"
+    perf = (ROOT / "ci" / "jetson-perf.sh").read_text()
+    for needed in ('./suite test "${perf_tests[@]}"', "./suite gate record baseline",
+                   "./suite gate check baseline", "--junitxml"):
+        assert needed in perf, f"ci/jetson-perf.sh lost {needed!r}"
 
 
 # ---------------------------------------------------------- TensorRT repos vs PeopleNet

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The Jetson workflow's perf steps (.github/workflows/jetson.yml), runnable anywhere:
+# tests/perf/test_workflow_rehearsal.py runs them on a model that ignores every stand-in
+# parameter, as TensorRT PeopleNet does.
+#
+#   ci/jetson-perf.sh record   record the runner's baseline (undisturbed runs of the benchmarks)
+#   ci/jetson-perf.sh gate     the perf tests once, then the gate against that baseline
+#
+# Environment: BENCHMARK_DIR (the runner's storage, outside the checkout; required),
+# REPORTS (default reports), GATE_LABEL (name of this build's runs), BASELINE_RUNS
+# (default 5), PERF_TESTS (default tests/perf), PERF_ARGS (more pytest arguments for the
+# tests and the benchmark runs, split on spaces), BENCHMARK_ARGS (pytest arguments for the
+# benchmark runs only), GATE_ARGS (more `peoplenet-gate check` arguments, e.g.
+# --new-release), GATE_INCONCLUSIVE (warn, the default: exit 0 with a warning; fail: exit 3).
+set -euo pipefail
+mode=${1:?usage: ci/jetson-perf.sh record|gate}
+: "${BENCHMARK_DIR:?BENCHMARK_DIR must name the benchmark storage of this runner}"
+reports=${REPORTS:-reports}
+storage="$BENCHMARK_DIR/storage"
+mkdir -p "$reports" "$storage"
+read -r -a perf_args <<< "${PERF_ARGS:-}"
+read -r -a benchmark_args <<< "${BENCHMARK_ARGS:-}"
+read -r -a gate_args <<< "${GATE_ARGS:-}"
+read -r -a perf_tests <<< "${PERF_TESTS:-tests/perf}"
+
+case "$mode" in
+    record)
+        ./suite gate record baseline --storage "$storage" --runs "${BASELINE_RUNS:-5}" \
+            -- "${perf_args[@]}" "${benchmark_args[@]}" 2>&1 | tee "$reports/gate.txt"
+        ;;
+    gate)
+        if [ -z "$(find "$storage" -name '[0-9]*_baseline.json' -print -quit)" ]; then
+            echo "::error::no perf baseline in $storage: run the workflow by hand with record_baseline on a trusted JetPack first"
+            exit 1
+        fi
+        ./suite test "${perf_tests[@]}" "${perf_args[@]}" \
+            --junitxml="$reports/perf.xml" -o junit_suite_name=perf
+        status=0
+        ./suite gate check baseline --storage "$storage" \
+            --label "${GATE_LABEL:-current}" "${gate_args[@]}" \
+            -- "${perf_args[@]}" "${benchmark_args[@]}" \
+            2>&1 | tee "$reports/gate.txt" || status=$?
+        if [ "$status" -eq 3 ] && [ "${GATE_INCONCLUSIVE:-warn}" = warn ]; then
+            echo "::warning::perf gate inconclusive: see gate.txt (the runs could not tell)"
+            exit 0
+        fi
+        exit "$status"
+        ;;
+    *)
+        echo "usage: ci/jetson-perf.sh record|gate" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,56 @@
+"""Independent runs of the recorded benchmarks, each its own pytest session.
+
+A separate session is a separate start of every server, which is what makes two runs
+independent samples of a build (pnsuite/perf/runsets.py). Each run is saved in
+pytest-benchmark's storage under a label (`--benchmark-save=LABEL`), with its rounds, so
+the history command sees every run and the gate reads them back as a run set.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from pnsuite.errors import SuiteError
+from pnsuite.paths import PROJECT_ROOT
+from pnsuite.perf.runsets import saved_runs
+
+#: the benchmarks a gate run records (the perf *tests* are assertions, run once elsewhere)
+BENCHMARKS = "tests/perf/test_benchmarks.py"
+
+
+class RecordError(SuiteError):
+    """A benchmark session failed, so it recorded no run."""
+
+
+def pytest_command(label: str, storage: Path, pytest_args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", BENCHMARKS, "-q", "-p", "no:cacheprovider",
+            f"--benchmark-storage=file://{Path(storage).resolve()}",
+            f"--benchmark-save={label}", "--benchmark-save-data", *pytest_args]
+
+
+def record_run(label: str, storage: Path, pytest_args: Sequence[str] = (),
+               timeout_s: float = 900.0) -> Path:
+    """Run the benchmarks once in a pytest session of their own; the file it saved."""
+    before = set(saved_runs(label, storage))
+    command = pytest_command(label, storage, pytest_args)
+    try:
+        done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise RecordError(f"the benchmark session ran past {timeout_s:.0f} s: {' '.join(command)}",
+                          "look for a hung server in the session's output; run it by hand")
+    tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+    if done.returncode != 0:
+        raise RecordError(f"the benchmark session failed (exit code {done.returncode}): "
+                          f"{' '.join(command)}\n{tail}",
+                          "fix the failing benchmark; its output is above")
+    new = [p for p in saved_runs(label, storage) if p not in before]
+    if len(new) != 1:
+        raise RecordError(f"the benchmark session saved {len(new)} runs named {label!r} in "
+                          f"{storage}, not one: {' '.join(command)}\n{tail}",
+                          "check that the pytest arguments select at least one benchmark "
+                          "and that nothing else writes there meanwhile")
+    return new[0]

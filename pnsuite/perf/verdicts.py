@@ -1,0 +1,277 @@
+"""Verdicts over independent runs: regression, ok, improved or inconclusive.
+
+The unit of evidence is the run (a server start and its rounds, pnsuite/perf/sampling.py),
+never the round: the rounds of one run share its start-up luck, so a test over rounds
+calls a run that drew a slow start "significantly slower". Each run gives one value per
+metric (its median round time, compute_infer per inference, client p99), and the
+statistics work on the logs of those values, so that effects are ratios.
+
+For one benchmark and one metric, with the runner's run-to-run spread `sigma` (pooled
+over both sides, which ran on the same machine) and Student's t on `df` degrees of freedom:
+
+- **regression**: the new runs are slower at level alpha (one-sided t test, p-values
+  Holm-corrected over every benchmark and metric of the gate) AND the estimated ratio of
+  the runs' geometric means is past the threshold: big enough to matter and not noise;
+- **ok**: the upper confidence bound of the ratio is below the threshold: whatever
+  changed, it is smaller than what the gate is there to catch. Passing needs every
+  benchmark ok, an intersection-union test, so no correction is needed for it;
+- **improved**: faster at level alpha and by more than the threshold;
+- **inconclusive**: neither: the interval spans the threshold. `runs_needed` says about how
+  many runs per side would decide, at the spread seen.
+
+A sequential comparison (runs added until decided) looks several times, on a schedule
+(`look_schedule`); `looks` splits alpha over the planned looks (Bonferroni), so stopping at
+the first decisive look keeps the error rates. `detectable_slowdown` is the noise preflight: the smallest slowdown a
+comparison of that many runs tells from noise 95% of the time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+from pnsuite.errors import SuiteError
+
+REGRESSION, OK, IMPROVED, INCONCLUSIVE = "REGRESSION", "ok", "improved", "inconclusive"
+DEFAULT_THRESHOLD = 0.10
+DEFAULT_ALPHA = 0.05
+#: power the preflight asks for: the slowdown it reports is caught this often
+POWER = 0.95
+#: a t test needs a spread: at least two runs on each side (one run has none)
+MIN_RUNS = 2
+
+
+class VerdictError(SuiteError):
+    """The runs cannot give a verdict (too few runs, no values)."""
+
+    default_hint = ("record more independent runs: each `./suite gate` or pytest session "
+                    "of the benchmarks is one run")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What counts as a regression, and at what error rate."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    alpha: float = DEFAULT_ALPHA
+    #: looks a sequential comparison may take at most: alpha is split over them
+    looks: int = 1
+    #: thresholds of single metrics, where they differ from `threshold`
+    metric_thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise VerdictError(f"alpha must be between 0 and 1, got {self.alpha}",
+                               "a usual choice is 0.05")
+        for name, value in {"threshold": self.threshold, **self.metric_thresholds}.items():
+            if not 0 < value < 10:
+                raise VerdictError(f"threshold {name} must be a fraction > 0 (0.10 = 10%), "
+                                   f"got {value}", "give e.g. --threshold 0.10")
+        if self.looks < 1:
+            raise VerdictError(f"looks must be >= 1, got {self.looks}")
+
+    @property
+    def alpha_per_look(self) -> float:
+        return self.alpha / self.looks
+
+    def threshold_of(self, metric: str) -> float:
+        return self.metric_thresholds.get(metric, self.threshold)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One benchmark's one metric: per-run values on each side and what they say."""
+
+    benchmark: str
+    metric: str
+    old: tuple[float, ...]
+    new: tuple[float, ...]
+    paired: bool
+    #: new / old, the ratio of the runs' geometric means (> 1: slower)
+    ratio: float
+    #: standard error of log(ratio) and its degrees of freedom
+    se: float
+    df: int
+    #: run-to-run spread of log values (pooled), per run
+    sigma: float
+    p_slower: float
+    p_faster: float
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        """One-sided (1 - alpha) lower and upper confidence bounds of the ratio."""
+        half = float(stats.t.ppf(1 - alpha, self.df)) * self.se
+        centre = math.log(self.ratio)
+        return math.exp(centre - half), math.exp(centre + half)
+
+    @property
+    def change(self) -> float:
+        return self.ratio - 1.0
+
+
+def compare(benchmark: str, metric: str, old: Sequence[float], new: Sequence[float],
+            paired: bool = False) -> Comparison:
+    """The t statistics of log(new) against log(old).
+
+    Unpaired (a stored baseline against new runs): the spread is pooled, as both sides
+    ran on one runner. Paired (A/B runs taken in turns): the test is on the per-pair log
+    ratios, so a drift that moves both runs of a pair cancels.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):  # refused just below
+        lo = np.log(np.asarray(old, dtype=float))
+        ln = np.log(np.asarray(new, dtype=float))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(ln))):
+        raise VerdictError(f"{benchmark} {metric}: values must be positive and finite, "
+                           f"got {list(old)} and {list(new)}",
+                           "re-record the runs; a zero time means the benchmark did nothing")
+    if len(lo) < MIN_RUNS or len(ln) < MIN_RUNS:
+        raise VerdictError(
+            f"{benchmark} {metric}: {len(lo)} baseline and {len(ln)} current run(s); a "
+            f"comparison needs at least {MIN_RUNS} independent runs on each side (with one, "
+            "run-to-run noise cannot be told from a change, so it can never reject)")
+    if paired:
+        if len(lo) != len(ln):
+            raise VerdictError(f"{benchmark} {metric}: {len(lo)} A runs but {len(ln)} B runs "
+                               "for a paired comparison")
+        diffs = ln - lo
+        d, df = float(diffs.mean()), len(diffs) - 1
+        spread = float(diffs.std(ddof=1)) / math.sqrt(2)  # per run: a diff holds two runs' noise
+        se = float(diffs.std(ddof=1)) / math.sqrt(len(diffs))
+    else:
+        d, df = float(ln.mean() - lo.mean()), len(lo) + len(ln) - 2
+        pooled = ((len(lo) - 1) * lo.var(ddof=1) + (len(ln) - 1) * ln.var(ddof=1)) / df
+        spread = math.sqrt(pooled)
+        se = spread * math.sqrt(1 / len(lo) + 1 / len(ln))
+    se = max(se, 1e-12)  # identical runs: a spread of 0 would divide by zero
+    t = d / se
+    return Comparison(benchmark, metric, tuple(map(float, old)), tuple(map(float, new)), paired,
+                      ratio=math.exp(d), se=se, df=df, sigma=spread,
+                      p_slower=float(stats.t.sf(t, df)), p_faster=float(stats.t.cdf(t, df)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values, in the input order (step-down, monotone)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Row:
+    """A comparison with its verdict."""
+
+    comparison: Comparison
+    verdict: str
+    p_adjusted: float
+    low: float
+    high: float
+    threshold: float
+    #: runs per side that would likely decide an inconclusive row (None: decided)
+    runs_needed: int | None = None
+
+
+def _runs_needed(c: Comparison, limit: float, alpha: float) -> int | None:
+    """Runs per side for the interval at the spread seen to clear the threshold."""
+    d = math.log(c.ratio)
+    gap = abs(d - limit) if d < limit else d
+    if gap <= 0 or c.sigma <= 0:
+        return None
+    z = float(stats.norm.ppf(1 - alpha))
+    return max(MIN_RUNS + 1, math.ceil(2 * (z * c.sigma / gap) ** 2))
+
+
+def decide(comparisons: Sequence[Comparison], policy: Policy = Policy()) -> list[Row]:
+    """One row per comparison, Holm-corrected over all of them."""
+    alpha = policy.alpha_per_look
+    adjusted = holm([c.p_slower for c in comparisons])
+    rows = []
+    for c, p_adj in zip(comparisons, adjusted):
+        threshold = policy.threshold_of(c.metric)
+        limit = math.log1p(threshold)
+        low, high = c.bounds(alpha)
+        needed = None
+        if p_adj < alpha and math.log(c.ratio) >= limit:
+            verdict = REGRESSION
+        elif high < 1 + threshold:
+            verdict = IMPROVED if (c.p_faster < alpha and c.ratio <= 1 / (1 + threshold)) else OK
+        else:
+            verdict = INCONCLUSIVE
+            needed = _runs_needed(c, limit, alpha)
+        rows.append(Row(c, verdict, p_adj, low, high, threshold, needed))
+    return rows
+
+
+def overall(rows: Sequence[Row]) -> str:
+    """REGRESSION if any row regressed, ok if every row is ok or improved, else inconclusive."""
+    verdicts = {r.verdict for r in rows}
+    if REGRESSION in verdicts:
+        return REGRESSION
+    if verdicts <= {OK, IMPROVED}:
+        return OK
+    return INCONCLUSIVE
+
+
+def detectable_slowdown(sigma: float, old_runs: int, new_runs: int, alpha: float,
+                        hypotheses: int = 1, power: float = POWER) -> float:
+    """The smallest slowdown (0.1 = 10%) that `old_runs` against `new_runs` runs with
+    run-to-run spread `sigma` (of log values) show as significant with probability
+    `power`, at level alpha after a Holm correction over `hypotheses` (its worst case)."""
+    if old_runs < MIN_RUNS or new_runs < MIN_RUNS:
+        return math.inf
+    df = old_runs + new_runs - 2
+    se = sigma * math.sqrt(1 / old_runs + 1 / new_runs)
+    t_alpha = float(stats.t.ppf(1 - alpha / hypotheses, df))
+    t_power = float(stats.t.ppf(power, df))
+    return math.expm1((t_alpha + t_power) * se)
+
+
+def runs_to_detect(sigma: float, slowdown: float, alpha: float, hypotheses: int = 1,
+                   power: float = POWER, old_runs: int | None = None, most: int = 200) -> int | None:
+    """Runs per side (or new runs against `old_runs` fixed ones) that detect `slowdown`;
+    None if not even `most` would."""
+    for n in range(MIN_RUNS, most + 1):
+        if detectable_slowdown(sigma, old_runs or n, n, alpha, hypotheses, power) <= slowdown:
+            return n
+    return None
+
+
+def look_schedule(first: int, last: int) -> list[int]:
+    """When a sequential comparison looks at its verdict: at `first` runs, then about 1.5
+    times as many each time, and at `last` (3..20: 3, 5, 8, 12, 18, 20). Fewer looks keep
+    more of alpha for each, at little cost in how early a clear verdict is seen."""
+    if first < MIN_RUNS or last < first:
+        raise VerdictError(f"looks from {first} to {last} runs: need {MIN_RUNS} <= first <= last")
+    points, n = [], first
+    while n < last:
+        points.append(n)
+        n = max(n + 1, math.ceil(n * 1.5))
+    return [*points, last]
+
+
+class Looks:
+    """The looks of one sequential comparison: `due(n)` says whether to look at n runs."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.points = look_schedule(first, last)
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    @property
+    def remaining(self) -> int:
+        """Looks not taken yet (a comparison that stopped early may take one more)."""
+        return len(self.points) - self._next
+
+    def due(self, runs: int) -> bool:
+        if self._next >= len(self.points) or runs < self.points[self._next]:
+            return False
+        while self._next < len(self.points) and self.points[self._next] <= runs:
+            self._next += 1
+        return True

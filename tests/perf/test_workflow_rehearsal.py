@@ -1,0 +1,73 @@
+"""A rehearsal of the Jetson workflow's perf steps (ci/jetson-perf.sh, as
+.github/workflows/jetson.yml runs them) on a model that ignores every stand-in parameter,
+as TensorRT PeopleNet does: record the runner's baseline, then run the perf tests and
+gate this build against it. Both steps must pass; the gate must give a verdict.
+
+Reduced to what a rehearsal needs: one repository, the concurrency-1 benchmark, two
+baseline runs and two current runs (so the gate measures even though two runs cannot
+detect 10% here: --ignore-noise).
+"""
+
+import json
+import os
+import subprocess
+
+from pnsuite.paths import PROJECT_ROOT
+from pnsuite.repository import model_config
+
+IGNORING_MODEL = '''"""The stand-in, deaf to every config parameter (as TensorRT PeopleNet is)."""
+import json
+
+from pnsuite.models.standin import TritonPythonModel as _StandIn
+
+
+class TritonPythonModel(_StandIn):
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        config["parameters"] = {}
+        super().initialize({**args, "model_config": json.dumps(config)})
+'''
+
+
+def _ignoring_repo(instances_repo, root):
+    repo = model_config.write_variant(
+        instances_repo, root / "ignoring", instances=1,
+        parameters={"model_identity": "peoplenet-ignores-parameters", "extra_work": "1.0"})
+    version = repo / "peoplenet" / "1"
+    version.unlink()  # a symlink to the stand-in's version dir
+    version.mkdir()
+    (version / "model.py").write_text(IGNORING_MODEL)
+    return repo
+
+
+def _step(mode, env):
+    done = subprocess.run(["ci/jetson-perf.sh", mode], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"ci/jetson-perf.sh {mode}: exit {done.returncode}\n" \
+                                 f"{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_path):
+    repo = _ignoring_repo(instances_repo, tmp_path)
+    reports = tmp_path / "reports"
+    env = {**os.environ, "BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
+           "BASELINE_RUNS": "2", "GATE_LABEL": "jp-rehearsal",
+           "PERF_TESTS": "tests/perf/test_regression_gate.py",
+           "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
+           "GATE_ARGS": "--min-runs 2 --max-runs 2 --ignore-noise"}
+    recorded = _step("record", env)
+    assert "record: baseline 'baseline': 2 runs" in recorded, recorded
+    gated = _step("gate", env)
+    text = (reports / "gate.txt").read_text()
+    assert "gate: " in text and "gate: FAILED" not in text, text
+    # the self-test skipped (the model ignores its knob) instead of failing the step
+    junit = (reports / "perf.xml").read_text()
+    assert 'skipped="2"' in junit and 'failures="0"' in junit, junit
+    # every run is in the runner's storage (its history), under the name of its side
+    storage = tmp_path / "runner" / "storage"
+    names = sorted(p.name.split("_", 1)[1] for p in storage.glob("*/*.json"))
+    assert names.count("baseline.json") == 2, names
+    assert names.count("jp-rehearsal.json") == 2, names
+    current = json.loads(next(storage.glob("*/*_jp-rehearsal.json")).read_text())
+    assert current["benchmarks"][0]["extra_info"]["foreign_cpu_cores_per_round"], gated

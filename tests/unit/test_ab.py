@@ -1,0 +1,88 @@
+"""A/B's sequential loop on given pairs: it stops at the first decided look, leaves
+disturbed pairs out, and stops at the plan's limits; the plan refuses what cannot work."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pnsuite.perf import ab, verdicts
+from pnsuite.perf.sampling import RunSample
+
+
+def sample(scale, foreign=0.0):
+    return RunSample(rounds_s=[0.1 * scale] * 3, compute_infer_ms=30.0 * scale,
+                     latency_p99_ms=40.0 * scale, foreign_cores=[foreign], cores=2)
+
+
+def pairs(ratio, spread=0.01, seed=0, disturbed=()):
+    rng = np.random.default_rng(seed)
+
+    def measure(i):
+        drift = float(np.exp(rng.normal(0, 0.2)))  # shared by both runs of the pair
+        a = sample(drift * float(np.exp(rng.normal(0, spread))))
+        b = sample(ratio * drift * float(np.exp(rng.normal(0, spread))),
+                   foreign=1.5 if i in disturbed else 0.0)
+        return a, b
+    return measure
+
+
+def run(measure, **plan):
+    return ab.sequential(measure, ab.Plan(**plan), verdicts.Policy(), "A", "B")
+
+
+def test_a_clear_slowdown_is_red_at_the_first_look_despite_drift():
+    result = run(pairs(1.3))
+    assert result.verdict == verdicts.REGRESSION
+    assert len(result.pairs) == 3 and "decided after 3 pairs" in result.stopped_because
+
+
+def test_an_unchanged_build_ends_ok_once_the_interval_clears_the_threshold():
+    result = run(pairs(1.0))
+    assert result.verdict == verdicts.OK and len(result.pairs) < 12
+
+
+def test_a_change_at_the_threshold_runs_to_the_plans_end_inconclusive():
+    result = run(pairs(1.10, spread=0.05), max_pairs=6)
+    assert result.verdict == verdicts.INCONCLUSIVE and len(result.pairs) == 6
+    assert "6 pairs measured" in result.stopped_because
+
+
+def test_disturbed_pairs_are_left_out_and_said_so():
+    result = run(pairs(1.3, disturbed={0, 2}))
+    assert len(result.left_out) == 2 and len(result.pairs) == 3
+    assert result.verdict == verdicts.REGRESSION
+
+
+def test_a_run_is_disturbed_when_others_took_a_quarter_of_the_cores_in_a_round():
+    assert not ab.disturbed(sample(1.0, foreign=0.5))  # half a core of 2: at the bar
+    assert ab.disturbed(sample(1.0, foreign=0.51))
+
+
+def test_a_runner_disturbed_throughout_stops_inconclusive():
+    result = run(pairs(1.3, disturbed=set(range(100))), max_pairs=4)
+    assert result.verdict == verdicts.INCONCLUSIVE and not result.pairs
+    assert "too many disturbed" in result.stopped_because
+
+
+def test_the_time_budget_stops_the_comparison():
+    ticks = itertools.count(0, 60.0)  # every look a minute later
+    result = ab.sequential(pairs(1.10, spread=0.05), ab.Plan(budget_s=150), verdicts.Policy(),
+                           "A", "B", clock=lambda: next(ticks))
+    assert "time budget of 150 s spent" in result.stopped_because
+
+
+def test_alpha_is_split_over_the_plans_looks():
+    def first_look(max_pairs):
+        seen = []
+        ab.sequential(pairs(1.15, spread=0.03, seed=4), ab.Plan(min_pairs=4, max_pairs=max_pairs),
+                      verdicts.Policy(), "A", "B", on_look=lambda r: seen.append(r.rows[0]))
+        return seen[0]
+    assert first_look(4).high < first_look(20).high  # the same 4 pairs, a stricter look
+
+
+@pytest.mark.parametrize("bad", [dict(min_pairs=1), dict(min_pairs=5, max_pairs=4),
+                                 dict(concurrency=4, requests=2)])
+def test_a_plan_that_cannot_work_is_refused(bad):
+    with pytest.raises(verdicts.VerdictError):
+        ab.Plan(**bad)
