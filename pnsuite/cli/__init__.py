@@ -1,2 +1,2 @@
-"""Command-line programs: peoplenet-demo, peoplenet-gate, the Jetson identity and the
-GPU validation (pnsuite.cli.gpu)."""
+"""Command-line programs: peoplenet-demo, peoplenet-gate, peoplenet-history, the Jetson
+identity and the GPU validation (pnsuite.cli.gpu)."""

@@ -1,2 +1,3 @@
-"""Performance: Triton statistics, significance, benchmark records, profiles,
-perf_analyzer, foreign CPU load and the regression gate."""
+"""Performance: Triton statistics, runs and their verdicts (sampling, verdicts, runsets,
+recorder, gate, ab), history and change points, significance of paired and unpaired
+rounds, benchmark records, profiles, perf_analyzer and foreign CPU load."""
