@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from pnsuite.perf import ab, gate, verdicts
+from pnsuite.perf import ab, gate, runsets, verdicts
 from pnsuite.perf.runsets import BenchmarkRun, RunSet
 from pnsuite.perf.sampling import METRICS, RunSample
 
@@ -60,16 +60,20 @@ def run_set(samples: list[RunSample], label: str) -> RunSet:
 
 
 def duration(samples: list[RunSample], runs: list[RunSample]) -> float:
-    """Wall time from the first run's start to the start of the run after the last."""
+    """What the runs took, each from its start to the next run's start in the pool (its
+    server's start, warm-up, rounds and stop): a decision's own time on the runner."""
     starts = sorted(s.started for s in samples)
-    first, last = min(r.started for r in runs), max(r.started for r in runs)
-    after = next((t for t in starts if t > last), last + 5.0)
-    return after - first
+    total = 0.0
+    for run in runs:
+        later = [t for t in starts if t > run.started]
+        total += (later[0] - run.started) if later else 5.0
+    return total
 
 
 def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: int,
                        max_runs: int, decisions_per_baseline: int,
-                       policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
+                       policy: verdicts.Policy, ignore_noise: bool = False
+                       ) -> Iterator[dict[str, Any]]:
     by = collections.defaultdict(list)
     for s in samples:
         by[s.labels["condition"]].append(s)
@@ -85,7 +89,8 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
             baseline = run_set(base, "baseline")
             planned = gate.preflight(baseline, max_runs, looks)
             for _ in range(decisions_per_baseline):
-                if any(p.detectable > looks.threshold_of(p.metric) for p in planned):
+                if not ignore_noise and \
+                        any(p.detectable > looks.threshold_of(p.metric) for p in planned):
                     yield {"mode": "baseline", "condition": condition, "baseline": k,
                            "verdict": "inconclusive (preflight)", "runs": 0, "seconds": 0.0,
                            "detectable": max(p.detectable for p in planned)}
@@ -110,7 +115,7 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
                        "verdict": report.verdict, "runs": len(taken),
                        "left_out": len(report.left_out),
                        "change": row.comparison.change if row else None,
-                       "seconds": round(duration(samples, taken + base), 1)}
+                       "seconds": round(duration(samples, taken), 1)}
 
 
 def ab_decisions(samples: list[RunSample], plan: ab.Plan,
@@ -135,8 +140,12 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                 used.append(pair)
                 return pair
 
+            def clock() -> float:  # the pool's own time: the runs this decision took
+                runs = [r for pair in used for r in pair]
+                return duration(samples, runs) if runs else 0.0
+
             try:
-                result = ab.sequential(measure, plan, policy, reference, current)
+                result = ab.sequential(measure, plan, policy, reference, current, clock=clock)
             except PoolExhausted:
                 break  # the pool ran out in the middle of a decision: not counted
             row = next((r for r in result.rows if r.comparison.metric == "round_s"), None)
@@ -176,14 +185,22 @@ def main() -> None:
     parser.add_argument("--decisions-per-baseline", type=int, default=4)
     parser.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD)
     parser.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA)
+    parser.add_argument("--ignore-noise", action="store_true",
+                        help="baseline mode: measure even where the preflight says the noise "
+                             "hides the threshold (peoplenet-gate check --ignore-noise)")
+    parser.add_argument("--keep-disturbed", action="store_true",
+                        help="judge disturbed runs too, as a gate without the neighbour "
+                             "check would (what the statistics alone do under drift)")
     args = parser.parse_args()
+    if args.keep_disturbed:
+        ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
     samples = load(args.pool)
     policy = verdicts.Policy(args.threshold, args.alpha)
-    plan = ab.Plan(budget_s=1e9)  # the pool's own times are reported instead
+    plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
     decisions = [*baseline_decisions(samples, args.baseline_runs, args.min_runs, args.max_runs,
-                                     args.decisions_per_baseline, policy),
+                                     args.decisions_per_baseline, policy, args.ignore_noise),
                  *ab_decisions(samples, plan, policy)]
-    disturbed = sum(ab.disturbed(s) for s in samples)
+    disturbed = sum(max(s.foreign_cores, default=0.0) > 0.25 * s.cores for s in samples)
     summary = summarise(decisions)
     print(f"{args.pool}: {len(samples)} runs, {disturbed} disturbed")
     for key, row in summary.items():

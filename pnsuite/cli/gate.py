@@ -132,7 +132,8 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
         print(f"new: {name} (no baseline yet)")
     for line in report.undecided:
         print(f"undecided: {line}")
-    print(format_rows(report.rows))
+    if report.rows:
+        print(format_rows(report.rows))
     print()
     print(closing_line(report.verdict, len(report.rows), report.policy, len(report.missing)))
     return EXIT_CODES[report.verdict]

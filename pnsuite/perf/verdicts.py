@@ -48,8 +48,8 @@ MIN_RUNS = 2
 class VerdictError(SuiteError):
     """The runs cannot give a verdict (too few runs, no values)."""
 
-    default_hint = ("record more independent runs: each `./suite gate` or pytest session "
-                    "of the benchmarks is one run")
+    default_hint = ("record more independent runs (`peoplenet-gate record NAME --runs 5`; "
+                    "each pytest session of the benchmarks is one run)")
 
 
 @dataclass(frozen=True)

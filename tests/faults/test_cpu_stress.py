@@ -35,12 +35,17 @@ def test_three_instances_still_beat_one_under_cpu_stress(cpu_burner, make_server
     assert result.holds(perf_profile.min_instances_speedup, perf_profile.alpha), result.describe()
 
 
-def test_the_gate_does_not_go_red_for_a_busy_runner(instances_repo, perf_run, tmp_path,
-                                                    cpu_burner_factory, capsys):
-    baseline = perf_run(instances_repo, tmp_path / "quiet.json")
-    with cpu_burner_factory():
-        busy = perf_run(instances_repo, tmp_path / "busy.json")
-    code = gate.main([str(baseline), str(busy)])
+def test_the_gate_leaves_out_runs_of_a_busy_runner_instead_of_going_red(
+        instances_repo, perf_run, tmp_path, cpu_burner_factory, capsys):
+    quiet, busy = tmp_path / "quiet", tmp_path / "busy"
+    quiet.mkdir(), busy.mkdir()
+    for i in range(2):
+        perf_run(instances_repo, quiet / f"{i:04d}_quiet.json")
+        with cpu_burner_factory():
+            perf_run(instances_repo, busy / f"{i:04d}_busy.json")
+    code = gate.main([str(quiet), str(busy)])
     out = capsys.readouterr().out
     print(out)
-    assert code in (0, 3), f"an unchanged build went red on a busy runner:\n{out}"
+    assert code == 3, f"runs of a busy runner were judged (exit {code}):\n{out}"
+    assert out.count("current") and "undecided:" in out, out
+    assert all(f"{i:04d}_busy.json" in out for i in range(2)), "a busy run was not left out"
