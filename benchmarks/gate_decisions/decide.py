@@ -59,15 +59,23 @@ def run_set(samples: list[RunSample], label: str) -> RunSet:
     return result
 
 
-def duration(samples: list[RunSample], runs: list[RunSample]) -> float:
-    """What the runs took, each from its start to the next run's start in the pool (its
-    server's start, warm-up, rounds and stop): a decision's own time on the runner."""
+def run_times(samples: list[RunSample]) -> dict[float, float]:
+    """What each run took: from its start to the next run's start in the pool (its server's
+    start, warm-up and rounds). Across a pause in the collection, the median run's time."""
     starts = sorted(s.started for s in samples)
-    total = 0.0
-    for run in runs:
-        later = [t for t in starts if t > run.started]
-        total += (later[0] - run.started) if later else 5.0
-    return total
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    typical = sorted(gaps)[len(gaps) // 2] if gaps else 5.0
+    return {a: (gap if gap < 4 * typical else typical)
+            for a, gap in zip(starts, [*gaps, typical])}
+
+
+def duration(samples: list[RunSample], runs: list[RunSample]) -> float:
+    """A decision's own time on the runner: what its runs took (run_times)."""
+    times = _TIMES.setdefault(id(samples), run_times(samples))
+    return sum(times[r.started] for r in runs)
+
+
+_TIMES: dict[int, dict[float, float]] = {}
 
 
 def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: int,
@@ -86,6 +94,8 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
     for condition in CONDITIONS:
         queue = list(by[condition])
         for k, base in enumerate(baselines):
+            if not queue:
+                break
             baseline = run_set(base, "baseline")
             planned = gate.preflight(baseline, max_runs, looks)
             for _ in range(decisions_per_baseline):
@@ -105,8 +115,8 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
                         report = gate.compare_sets(baseline, current, looks)
                         if report.verdict != verdicts.INCONCLUSIVE:
                             break
-                if not taken:
-                    return
+                if report is None and not queue:
+                    break  # this condition's runs are used up mid-decision: not counted
                 if report is None:
                     report = gate.compare_sets(baseline, run_set(taken, "current"), looks)
                 row = next(r for r in report.rows if r.comparison.metric == "round_s") \
