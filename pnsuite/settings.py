@@ -61,6 +61,10 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
     Setting("--ab-reference", "ab_reference", "TRITON_SUITE_AB_REFERENCE", "",
             "model repository every configured one is A/B-gated against "
             "(tests/perf/test_ab.py; relative to the rootdir)"),
+    Setting("--goldens-dir", "goldens_dir", "TRITON_SUITE_GOLDENS_DIR",
+            "fixtures/golden/detections",
+            "where golden detections are read and --update-goldens writes (relative to the "
+            "rootdir)"),
 ]}
 
 
@@ -77,6 +81,7 @@ class SuiteSettings:
     load_processes: int = 1
     docker_required: bool = False
     ab_reference: Path | None = None
+    goldens_dir: Path = Path("fixtures/golden/detections")
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
@@ -123,7 +128,8 @@ class SuiteSettings:
                    load_processes=_positive(value("load_processes"), "--load-processes", int,
                                             "a whole number >= 1"),
                    docker_required=value("docker_required") in ("1", "true", "yes"),
-                   ab_reference=ab_reference)
+                   ab_reference=ab_reference,
+                   goldens_dir=(root / value("goldens_dir")).resolve())
 
 
 def _positive(text: str, option: str, kind: type, what: str):

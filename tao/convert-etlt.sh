@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Build PeopleNet's TensorRT plan from NGC's encrypted .etlt with tao-converter, on the
-# device that will serve it, and place it in both TensorRT model repositories.
+# device that will serve it, and place it with its engine.json in both TensorRT model
+# repositories.
 # The Triton Jetson example's command: key tlt_encode, input 3x544x960 NCHW, fp16, batch 16, max batch 64,
 # outputs output_cov/Sigmoid and output_bbox/BiasAdd. See tao/README.md.
 set -euo pipefail
 # shellcheck source=tao/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The Triton Jetson example's download: its file name says which NGC version it is.
+ETLT_FILE=resnet34_peoplenet_pruned.etlt
+ETLT_NGC_VERSION=nvidia/tao/peoplenet:pruned_v2.1
 
 usage() {
     cat <<EOF
@@ -20,14 +25,19 @@ Converts NGC's PeopleNet .etlt into peoplenet/1/model.plan of each model reposit
                          model_repos/tensorrt/sample_1_instances and sample_2_dynamic_batching)
   -c, --converter PATH   tao-converter (default: \$TAO_CONVERTER, else tao-converter on PATH
                          or in ~/tao-converter, /opt/tao-converter)
+      --ngc-version NAME:VERSION
+                         the NGC model version the .etlt came from, for engine.json
+                         (default: \$PEOPLENET_NGC_VERSION; else, for a file named
+                         $ETLT_FILE, $ETLT_NGC_VERSION)
   -n, --check            check the inputs and print the command; convert nothing
   -h, --help             this text
 EOF
 }
 
-model=${PEOPLENET_ETLT:-$REPO_ROOT/models/peoplenet/resnet34_peoplenet_pruned.etlt}
+model=${PEOPLENET_ETLT:-$REPO_ROOT/models/peoplenet/$ETLT_FILE}
 key=${PEOPLENET_KEY:-tlt_encode}
 converter=${TAO_CONVERTER:-}
+ngc_version=${PEOPLENET_NGC_VERSION:-}
 check_only=0
 repos=()
 while [ $# -gt 0 ]; do
@@ -36,6 +46,7 @@ while [ $# -gt 0 ]; do
         -k|--key) key=${2:?--key needs a value}; shift 2 ;;
         -r|--repo) repos+=("${2:?--repo needs a dir}"); shift 2 ;;
         -c|--converter) converter=${2:?--converter needs a path}; shift 2 ;;
+        --ngc-version) ngc_version=${2:?--ngc-version needs NAME:VERSION}; shift 2 ;;
         -n|--check) check_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "convert-etlt.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -43,6 +54,9 @@ while [ $# -gt 0 ]; do
 done
 if [ "${#repos[@]}" -eq 0 ]; then
     repos=("${DEFAULT_REPOS[@]}")
+fi
+if [ -z "$ngc_version" ] && [ "$(basename "$model")" = "$ETLT_FILE" ]; then
+    ngc_version=$ETLT_NGC_VERSION
 fi
 
 check_device
@@ -53,7 +67,9 @@ elif ! converter=$(find_tool tao-converter "$HOME/tao-converter/tao-converter" \
     problem "tao-converter not found. Download the aarch64 build that matches this JetPack's TensorRT from NGC (resource nvidia/tao/tao-converter), unzip it, chmod +x it, and put it on PATH or pass --converter PATH (or set TAO_CONVERTER)."
 fi
 check_model "$model" ".etlt" "Download PeopleNet from NGC (model nvidia/tao/peoplenet, version pruned_v2.1: resnet34_peoplenet_pruned.etlt), e.g. 'ngc registry model download-version nvidia/tao/peoplenet:pruned_v2.1', and pass --model FILE (or set PEOPLENET_ETLT)."
+check_ngc_version "$ngc_version"
 check_repos "${repos[@]}"
+check_manifest_writer
 report_problems
 
 # Built once in a scratch dir, then copied into each repository.
@@ -65,10 +81,16 @@ cmd=("$converter" -k "$key" -d "$PEOPLENET_DIMS" -i nchw -t fp16
 # The key is not secret (NGC publishes it) but keep it out of logs all the same.
 shown=("${cmd[@]}")
 shown[2]='***'
-show_cmd "${shown[@]}"
+command_line=$(format_cmd "${shown[@]}")
+echo "running: $command_line"
+echo "engine.json will record: model $(basename "$model"), NGC version ${ngc_version:-(none given)}, fp16"
 if [ "$check_only" -eq 1 ]; then
     echo "check only: inputs are in place; nothing converted"
     exit 0
 fi
 "${cmd[@]}"
-place_plan "$plan" "${repos[@]}"
+# tao-converter does not print TensorRT's version, so the installed TensorRT says it.
+place_plan "$plan" "${repos[@]}" -- \
+    --source-model "$model" --ngc-version "$ngc_version" --precision fp16 \
+    --converter tao-converter --converter-command "$command_line" \
+    --tensorrt-version "$(tensorrt_version "")" --device "$DEVICE"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build PeopleNet's TensorRT plan from one of NGC's ONNX versions with trtexec, on the
-# device that will serve it, and place it in both TensorRT model repositories.
+# device that will serve it, and place it with its engine.json in both TensorRT model
+# repositories.
 # Batch 1..64 (optimised for 16, as the Triton Jetson example's -b 16), fp16 unless asked for int8.
 # The ONNX tensor names (input_1:0, ...) are first renamed to the Triton config's
 # (input_1, ...) by tao/onnx_io_names.py. See tao/README.md.
@@ -23,6 +24,9 @@ Converts an ONNX PeopleNet into peoplenet/1/model.plan of each model repository.
   -p, --python PATH      a Python with the onnx package (default: \$PYTHON, else python3)
       --int8             build INT8 (with fp16 fallback) for NGC's quantized ONNX versions
       --calib FILE       INT8 calibration cache shipped beside the ONNX (implies --int8)
+      --ngc-version NAME:VERSION
+                         the NGC model version the ONNX came from, for engine.json
+                         (default: \$PEOPLENET_NGC_VERSION, else none)
   -n, --check            check the inputs and print the command; convert nothing
   -h, --help             this text
 EOF
@@ -33,6 +37,7 @@ trtexec=${TRTEXEC:-}
 python=${PYTHON:-python3}
 int8=0
 calib=
+ngc_version=${PEOPLENET_NGC_VERSION:-}
 check_only=0
 repos=()
 while [ $# -gt 0 ]; do
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
         -p|--python) python=${2:?--python needs a path}; shift 2 ;;
         --int8) int8=1; shift ;;
         --calib) calib=${2:?--calib needs a file}; int8=1; shift 2 ;;
+        --ngc-version) ngc_version=${2:?--ngc-version needs NAME:VERSION}; shift 2 ;;
         -n|--check) check_only=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "convert-onnx.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
@@ -76,7 +82,9 @@ fi
 if ! "$python" -c 'import onnx' 2>/dev/null; then
     problem "'$python' cannot import the onnx package, needed to check and rename the ONNX tensors: pip3 install onnx (or pass --python PATH to a Python that has it)"
 fi
+check_ngc_version "$ngc_version"
 check_repos "${repos[@]}"
+check_manifest_writer
 report_problems
 
 make_workdir
@@ -91,16 +99,24 @@ shape() { echo "$PEOPLENET_INPUT:$1x${PEOPLENET_DIMS//,/x}"; }
 cmd=("$trtexec" "--onnx=$onnx_in" "--saveEngine=$plan"
      "--minShapes=$(shape 1)" "--optShapes=$(shape "$PEOPLENET_OPT_BATCH")"
      "--maxShapes=$(shape "$PEOPLENET_MAX_BATCH")" --fp16)
+precision=fp16
 if [ "$int8" -eq 1 ]; then
+    precision=int8
     cmd+=(--int8)
     if [ -n "$calib" ]; then
         cmd+=("--calib=$calib")
     fi
 fi
-show_cmd "${cmd[@]}"
+command_line=$(format_cmd "${cmd[@]}")
+echo "running: $command_line"
+echo "engine.json will record: model $(basename "$model"), NGC version ${ngc_version:-(none given)}, $precision"
 if [ "$check_only" -eq 1 ]; then
     echo "check only: inputs are in place; nothing converted"
     exit 0
 fi
-"${cmd[@]}"
-place_plan "$plan" "${repos[@]}"
+# trtexec prints the TensorRT version it links; keep its output to read that line back.
+run_logged "$WORKDIR/trtexec.log" "${cmd[@]}"
+place_plan "$plan" "${repos[@]}" -- \
+    --source-model "$model" --ngc-version "$ngc_version" --precision "$precision" \
+    --converter trtexec --converter-command "$command_line" \
+    --tensorrt-version "$(tensorrt_version "$WORKDIR/trtexec.log")" --device "$DEVICE"

@@ -74,6 +74,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"image to detect people in (default {DEFAULT_IMAGE})")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("demo-output"),
                         help="where -s writes overlays (default ./demo-output)")
+    parser.add_argument("--box-geometry", choices=sorted(detectnet.GEOMETRIES), default="tao",
+                        help="how boxes are decoded: tao (default), as PeopleNet was trained "
+                             "and DeepStream decodes; example, as the Triton Jetson example's "
+                             "client does (17.5 px larger per edge), to compare with its "
+                             "overlays")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("-t must be at least 1")
@@ -124,7 +129,8 @@ def run_demo(args: argparse.Namespace, launcher: Launcher, repo: Path) -> DemoRe
             before = triton_stats.snapshot(client, MODEL)
             run = run_threads(server.grpc_url, lambda: detectnet.load_image(args.image),
                               args.threads, model=MODEL, memory=args.memory,
-                              keep_images=args.save)
+                              keep_images=args.save,
+                              geometry=detectnet.GEOMETRIES[args.box_geometry])
             delta = triton_stats.wait_for_delta(client, MODEL, before, args.threads)
             print(f"Model '{MODEL}' Stats:")
             print(json.dumps(triton_stats.model_stats_json(client, MODEL), indent=2))

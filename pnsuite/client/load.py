@@ -41,7 +41,8 @@ class LoadRun:
 
 def run_threads(url: str, image_source: Callable[[], np.ndarray], threads: int,
                 model: str = "peoplenet", memory: Memory | str = Memory.NONE,
-                keep_images: bool = False, timeout_s: float = 120.0) -> LoadRun:
+                keep_images: bool = False, timeout_s: float = 120.0,
+                geometry: detectnet.BoxGeometry = detectnet.TAO_GEOMETRY) -> LoadRun:
     """The Triton Jetson example's load: `threads` threads, one request each, on the same image.
 
     Each thread loads and pre-processes the image, waits at a barrier so that all the
@@ -60,7 +61,7 @@ def run_threads(url: str, image_source: Callable[[], np.ndarray], threads: int,
         sent = time.perf_counter()
         cov, bbox = client.infer(chw[None])
         latency = time.perf_counter() - sent
-        detections = detectnet.decode(cov, bbox, [fit])[0]
+        detections = detectnet.decode(cov, bbox, [fit], geometry=geometry)[0]
         return ThreadResult(detections, latency, image if keep_images else None)
 
     began = time.perf_counter()

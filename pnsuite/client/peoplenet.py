@@ -120,9 +120,11 @@ class PeopleNetClient:
 
 
 def infer_images(url: str, images: Sequence[np.ndarray], model: str = "peoplenet",
-                 memory: Memory | str = Memory.NONE) -> list[list[detectnet.Detection]]:
-    """Detections for each image, all sent as one batch."""
+                 memory: Memory | str = Memory.NONE,
+                 sources: Sequence[str] | None = None) -> list[list[detectnet.Detection]]:
+    """Detections for each image, all sent as one batch. `sources` name the images in
+    errors (a NaN answer says which image it came from)."""
     prepared = [detectnet.preprocess(img) for img in images]
     with PeopleNetClient(url, model, memory) as client:
         cov, bbox = client.infer(np.stack([p[0] for p in prepared]))
-    return detectnet.decode(cov, bbox, [p[1] for p in prepared])
+    return detectnet.decode(cov, bbox, [p[1] for p in prepared], sources=sources)

@@ -1,38 +1,41 @@
-"""Golden detections: expected boxes per image, per model identity.
+"""Golden detections: expected boxes per image, per model identity and engine.
 
 A golden file (`fixtures/golden/detections/<identity>.json`) holds what one model found on
-every golden image in a run someone trusted, and names that model: its identity, the
-digest of the parts of its loaded config that decide its answers, and the Triton version
-it was recorded with. Goldens of one model are never compared with another.
+every golden image in a run someone trusted, and names what answered: the model's
+identity, the digest of the parts of its loaded config that decide its answers, its engine
+(a TensorRT plan's sha256, TensorRT version, precision and source model:
+`pnsuite.repository.engine`), and the Triton version it was recorded with (shown, never
+compared: a server upgrade that keeps the engine must be judged by the same goldens).
+Goldens of one model or engine are never compared with another's.
 
 The stand-in declares its identity (config parameter `model_identity`); a model without
-one (TensorRT PeopleNet) is named from its config: `<name>-<platform>`.
+one (TensorRT PeopleNet) is named from its config: `<name>-<platform>`. Recording goes
+through `pnsuite.detection.golden_update`, which never blesses a lost box silently.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-from pnsuite.detection import box_matching
+from pnsuite.detection.detectnet import Detection
 from pnsuite.errors import SuiteError
 from pnsuite.paths import GOLDEN_DETECTIONS, GOLDEN_IMAGES
-from pnsuite.detection.detectnet import Detection
-from pnsuite.repository.model_config import ModelConfig, config_digest, model_identity
+from pnsuite.repository.engine import EngineIdentity, read_engine
+from pnsuite.repository.model_config import (ModelConfig, answers_batch_invariant,
+                                             config_digest, model_identity)
 
 IMAGE_DIR = GOLDEN_IMAGES
 DETECTIONS_DIR = GOLDEN_DETECTIONS
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RECORD_HINT = ("to record them from a run you trust:\n"
                "    pytest tests/functional/test_golden_detections.py --update-goldens {options}\n"
-               "then review the diff summary it prints and commit {path}")
+               "then review the diff it prints and commit {path}")
 
 
 class GoldenError(SuiteError):
@@ -65,17 +68,33 @@ class ModelUnderTest:
     config_digest: str
     triton_version: str
     platform: str
+    engine: EngineIdentity = EngineIdentity()
+    #: the model declares that an image's answer never depends on batching or concurrency
+    batch_invariant: bool = False
 
     @classmethod
-    def from_server(cls, client: Any, model: str = "peoplenet") -> "ModelUnderTest":
+    def from_server(cls, client: Any, repository: Path | None,
+                    model: str = "peoplenet") -> "ModelUnderTest":
+        """Ask the server what it runs; read the engine from `repository` (the server's
+        model repository, None when its files are not visible here)."""
         config = client.get_model_config(model).config
         version = client.get_server_metadata().version
         return cls(model_identity(config), answer_digest(config), version,
-                   config.platform or config.backend)
+                   config.platform or config.backend, read_engine(repository, config, model),
+                   answers_batch_invariant(config))
 
     @property
     def file_name(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.identity) + ".json"
+        return file_stem(self.identity) + ".json"
+
+    def describe(self) -> str:
+        return (f"{self.identity} ({self.platform}, config digest {self.config_digest}, "
+                f"engine: {self.engine.describe()}, Triton {self.triton_version})")
+
+
+def file_stem(identity: str) -> str:
+    """The file-name form of a model identity."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", identity)
 
 
 def golden_path(model: ModelUnderTest, directory: Path = DETECTIONS_DIR) -> Path:
@@ -83,12 +102,16 @@ def golden_path(model: ModelUnderTest, directory: Path = DETECTIONS_DIR) -> Path
     return directory / model.file_name
 
 
-def _detection_json(det: Detection) -> dict[str, Any]:
+def detection_json(det: Detection, rounded: bool = True) -> dict[str, Any]:
+    """A detection as stored: rounded in golden files (reviewable diffs), exact in
+    candidates (repositories of a batch-invariant model are compared for equality)."""
+    if not rounded:
+        return {"label": det.label, "score": det.score, "box": list(det.box)}
     return {"label": det.label, "score": round(det.score, 4),
             "box": [round(v, 2) for v in det.box]}
 
 
-def _detection_from_json(item: dict[str, Any]) -> Detection:
+def detection_from_json(item: dict[str, Any]) -> Detection:
     return Detection(item["label"], float(item["score"]), *map(float, item["box"]))
 
 
@@ -101,25 +124,39 @@ class GoldenFile:
     triton_version: str
     platform: str
     images: dict[str, list[Detection]] = field(default_factory=dict)
+    engine: EngineIdentity = EngineIdentity()
+
+    @classmethod
+    def for_model(cls, model: ModelUnderTest,
+                  images: dict[str, list[Detection]] | None = None) -> "GoldenFile":
+        """An (empty) golden file naming `model` as what answered."""
+        return cls(model.identity, model.config_digest, model.triton_version, model.platform,
+                   dict(images or {}), model.engine)
 
     @classmethod
     def read(cls, path: Path) -> "GoldenFile":
-        data = json.loads(Path(path).read_text())
-        return cls(data["model_identity"], data["config_digest"], data["triton_version"],
-                   data.get("platform", ""),
-                   {name: [_detection_from_json(d) for d in dets]
-                    for name, dets in data["images"].items()})
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(data["model_identity"], data["config_digest"], data["triton_version"],
+                       data.get("platform", ""),
+                       {name: [detection_from_json(d) for d in dets]
+                        for name, dets in data["images"].items()},
+                       EngineIdentity.from_json(data.get("engine")))
+        except (ValueError, KeyError, TypeError) as err:
+            raise GoldenError(f"{path} is not a golden file ({type(err).__name__}: {err})",
+                              "restore it from git, or re-record it with --update-goldens"
+                              ) from None
 
     def write(self, path: Path) -> None:
         header = {"format": FORMAT_VERSION, "model_identity": self.model_identity,
                   "config_digest": self.config_digest, "triton_version": self.triton_version,
-                  "platform": self.platform}
+                  "platform": self.platform, "engine": self.engine.to_json()}
         # One box per line: reviewable diffs when goldens are re-recorded.
         lines = ["{"] + [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in header.items()]
         lines.append(' "images": {')
         items = sorted(self.images.items())
         for i, (name, dets) in enumerate(items):
-            boxes = ",\n".join(f"   {json.dumps(_detection_json(d))}" for d in dets)
+            boxes = ",\n".join(f"   {json.dumps(detection_json(d))}" for d in dets)
             body = f"[\n{boxes}\n  ]" if dets else "[]"
             lines.append(f"  {json.dumps(name)}: {body}{',' if i < len(items) - 1 else ''}")
         lines += [" }", "}"]
@@ -160,50 +197,19 @@ def load_golden(model: ModelUnderTest, path: Path | None = None,
             f"{model.config_digest} (its tensors, batch limit, platform or parameters "
             f"changed). If the change is intended, re-record the goldens; "
             + RECORD_HINT.format(options=record_options, path=path))
+    if golden.engine.has_plan and model.engine.unreadable:
+        raise GoldenError(
+            f"refusing to compare: {path} was recorded for the engine "
+            f"{golden.engine.describe()}, and the engine the server runs cannot be identified: "
+            f"{model.engine.unreadable}.",
+            "start the server through the suite (--triton-launcher release or docker, with "
+            "--triton-repos naming its repository) so that the plan can be read")
+    differences = golden.engine.differences(model.engine)
+    if differences:
+        raise GoldenError(
+            f"refusing to compare: {path} was recorded for another engine than the one the "
+            f"server runs ({'; '.join(differences)}). Goldens of one plan do not judge "
+            f"another (an FP16 plan's boxes are not an INT8 plan's). Re-record them: the "
+            f"update compares the new boxes with these and fails if a confident box is lost; "
+            + RECORD_HINT.format(options=record_options, path=path))
     return golden
-
-
-@contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    # pytest-xdist workers record images of one file at once: serialize read-modify-write.
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def record(model: ModelUnderTest, image: str, detections: Sequence[Detection],
-           directory: Path = DETECTIONS_DIR) -> str:
-    """Write `detections` as the golden of `image` for `model`; return a diff summary line.
-
-    A file made for another identity or config digest is started afresh (its old entries
-    no longer describe this model).
-    """
-    path = golden_path(model, directory)
-    with _locked(directory):
-        old: GoldenFile | None = GoldenFile.read(path) if path.is_file() else None
-        fresh = GoldenFile(model.identity, model.config_digest, model.triton_version,
-                           model.platform)
-        if old is not None and (old.model_identity, old.config_digest) == \
-                (model.identity, model.config_digest):
-            fresh.images = dict(old.images)
-        previous = fresh.images.get(image)
-        fresh.images[image] = list(detections)
-        fresh.write(path)
-    return f"{path.name} {image}: {diff_summary(previous, detections)}"
-
-
-def diff_summary(old: Sequence[Detection] | None, new: Sequence[Detection]) -> str:
-    """What changed between two golden entries, in one line."""
-    if old is None:
-        return f"new, {len(new)} boxes"
-    report = box_matching.match(old, new)
-    moved = len(report.off_pairs)
-    if report.ok and not report.missing and not report.extra and not moved:
-        return f"unchanged within tolerances ({len(new)} boxes)"
-    return (f"{len(old)} -> {len(new)} boxes: {len(report.extra)} added, "
-            f"{len(report.missing)} removed, {moved} moved or rescored")

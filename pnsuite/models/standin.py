@@ -79,6 +79,11 @@ class TritonPythonModel:
         extra_work = float(params.get("extra_work", "0"))
         # Test-only: hold every execution this long (in-flight work for shutdown tests).
         self._delay_s = float(params.get("execute_delay_s", "0"))
+        # Test-only: answer like a broken engine ("zeros": nobody anywhere; "nan": an
+        # overflow in part of the grid), for the checks that must catch one.
+        self._broken = params.get("broken_answers", "")
+        if self._broken not in ("", "zeros", "nan"):
+            raise ValueError(f"broken_answers must be zeros or nan, got {self._broken!r}")
         workers = int(params.get("batch_workers", "0")) or os.cpu_count() or 1
         self._detector = PeopleDetector(extra_work=extra_work)
         self._pool = ThreadPoolExecutor(max_workers=workers,
@@ -101,6 +106,10 @@ class TritonPythonModel:
                 np.zeros((0, *detectnet.COV_SHAPE), np.float32)
             bbox = np.stack([g[1] for g in part]) if part else \
                 np.zeros((0, *detectnet.BBOX_SHAPE), np.float32)
+            if self._broken == "zeros":
+                cov, bbox = np.zeros_like(cov), np.zeros_like(bbox)
+            elif self._broken == "nan":
+                cov[:, 0, 10:12, 20:23] = np.nan
             responses.append(pb.InferenceResponse(output_tensors=[
                 pb.Tensor(detectnet.COV_NAME, cov),
                 pb.Tensor(detectnet.BBOX_NAME, bbox)]))

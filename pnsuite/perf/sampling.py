@@ -23,7 +23,9 @@ import numpy as np
 
 from pnsuite.client.load import Load
 from pnsuite.perf import triton_stats
+from pnsuite.perf.answer_check import check_answers
 from pnsuite.perf.cpu_load import ForeignLoad
+from pnsuite.repository.model_config import loaded_config, model_identity
 from pnsuite.server import TritonServer
 
 #: What the gate compares per run, lower is better for each: the median round time
@@ -76,6 +78,8 @@ def measure_run(server: TritonServer, load: Load, requests: int, rounds: int,
                          f"{requests} (concurrency {load.concurrency})")
     began = time.time()
     with server.grpc_client() as client:
+        # A model that answers nothing must not be measured as if it worked.
+        check_answers(server.grpc_url, model_identity(loaded_config(client, model)), model=model)
         start = triton_stats.snapshot(client, model)
         for _ in range(warmup):
             load.run(requests)

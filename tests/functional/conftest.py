@@ -7,15 +7,19 @@ from pathlib import Path
 import pytest
 
 from pnsuite.detection import goldens
+from pnsuite.errors import SuiteError
 from pnsuite.server import TritonServer
 from pnsuite.settings import SuiteSettings
 
 
 @pytest.fixture(scope="session")
 def served_model(triton_server: TritonServer) -> goldens.ModelUnderTest:
-    """Identity, answer digest and Triton version of the model this server runs."""
+    """Identity, answer digest, engine and Triton version of the model this server runs."""
     with triton_server.grpc_client() as client:
-        return goldens.ModelUnderTest.from_server(client)
+        try:
+            return goldens.ModelUnderTest.from_server(client, triton_server.model_repository)
+        except SuiteError as err:  # e.g. an engine.json of another plan
+            pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +36,13 @@ def record_options(triton_server: TritonServer, suite_settings: SuiteSettings,
 
 @pytest.fixture
 def golden(served_model: goldens.ModelUnderTest, record_options: str,
-           update_goldens: bool) -> goldens.GoldenFile:
+           update_goldens: bool, goldens_dir: Path) -> goldens.GoldenFile:
     """This model's goldens, or a failure that says how to record them."""
     if update_goldens:
         pytest.skip("--update-goldens: this run records the goldens; tests that read them "
                     "run in a normal run")
     try:
-        return goldens.load_golden(served_model, record_options=record_options)
+        return goldens.load_golden(served_model, goldens.golden_path(served_model, goldens_dir),
+                                   record_options)
     except goldens.GoldenError as err:
         pytest.fail(str(err), pytrace=False)

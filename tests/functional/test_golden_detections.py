@@ -1,7 +1,7 @@
 """Detections on the golden images match the goldens recorded for the model being served.
 
-With --update-goldens the same tests record the goldens instead (see
-pnsuite/detection/goldens.py).
+With --update-goldens the same tests measure a candidate instead and fail where it loses
+or moves a confident box (see pnsuite/detection/golden_update.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import replace
 import cv2
 import pytest
 
-from pnsuite.detection import box_matching, detectnet, goldens
+from pnsuite.detection import box_matching, detectnet, golden_update, goldens
 from pnsuite.client.peoplenet import infer_images
 from pnsuite.paths import CAPTURE_IMAGE
-from fixtures.reports import GOLDEN_UPDATE_PROPERTY
+from fixtures.golden_recording import GOLDEN_UPDATE_PROPERTY
 
 pytestmark = pytest.mark.functional
 
@@ -23,15 +23,23 @@ IMAGES = goldens.golden_images()
 
 @pytest.mark.parametrize("image_path", IMAGES, ids=[p.name for p in IMAGES])
 def test_detections_match_the_golden(triton_server, served_model, record_options,
-                                     update_goldens, image_path, request, tmp_path):
+                                     update_goldens, goldens_dir, accepted_golden_changes,
+                                     image_path, request, tmp_path):
     image = detectnet.load_image(image_path)
-    got = infer_images(triton_server.grpc_url, [image])[0]
+    got = infer_images(triton_server.grpc_url, [image], sources=[image_path.name])[0]
     if update_goldens:
-        line = goldens.record(served_model, image_path.name, got)
-        request.node.user_properties.append(
-            (GOLDEN_UPDATE_PROPERTY, f"{line} (from {triton_server.model_repository.name})"))
-        recorded = goldens.load_golden(served_model).detections(image_path.name)
-        assert box_matching.match(got, recorded).ok, f"{line}: the file does not read back"
+        repo = triton_server.model_repository
+        observed = golden_update.observe(served_model, repo.name if repo else "external",
+                                         image_path.name, got, goldens_dir,
+                                         accepted_golden_changes)
+        request.node.user_properties.append((GOLDEN_UPDATE_PROPERTY, observed.line()))
+        if observed.problems:
+            report = observed.change.report
+            overlay = box_matching.write_overlay(
+                image, report, tmp_path / f"{image_path.stem}-update.png") if report else None
+            pytest.fail("\n\n".join(observed.problems)
+                        + (f"\noverlay (goldens blue, now green): {overlay}" if overlay else ""),
+                        pytrace=False)
         return
     golden = request.getfixturevalue("golden")
     try:
@@ -63,9 +71,7 @@ def _wrong_golden(path, served_model, golden):
     shift = (moved.x2 - moved.x1) / 10
     altered = [replace(moved, x1=moved.x1 + shift, x2=moved.x2 + shift), *real[2:],
                detectnet.Detection("person", 0.9, 20.0, 20.0, 80.0, 180.0)]
-    goldens.GoldenFile(served_model.identity, served_model.config_digest,
-                       served_model.triton_version, served_model.platform,
-                       {CAPTURE_IMAGE.name: altered}).write(path)
+    goldens.GoldenFile.for_model(served_model, {CAPTURE_IMAGE.name: altered}).write(path)
 
 
 def test_a_wrong_golden_fails_listing_every_box_with_an_overlay(triton_server, served_model,
@@ -74,7 +80,7 @@ def test_a_wrong_golden_fails_listing_every_box_with_an_overlay(triton_server, s
     expected = goldens.load_golden(served_model, tmp_path / "wrong.json") \
         .detections(CAPTURE_IMAGE.name)
     image = detectnet.load_image(CAPTURE_IMAGE)
-    got = infer_images(triton_server.grpc_url, [image])[0]
+    got = infer_images(triton_server.grpc_url, [image], sources=[CAPTURE_IMAGE.name])[0]
     overlay = tmp_path / "wrong-overlay.png"
     with pytest.raises(AssertionError) as failure:
         box_matching.assert_same_detections(expected, got, image, overlay, "capture.jpg")
@@ -121,15 +127,14 @@ def test_a_missing_golden_file_says_how_to_record_it(served_model, record_option
     assert record_options in message, "the how-to should name this server's options"
 
 
-def test_recording_reports_new_unchanged_and_changed_boxes(served_model, golden,
-                                                           tmp_path):
-    real = golden.detections(CAPTURE_IMAGE.name)
-    first = goldens.record(served_model, CAPTURE_IMAGE.name, real, tmp_path)
-    again = goldens.record(served_model, CAPTURE_IMAGE.name, real, tmp_path)
-    fewer = goldens.record(served_model, CAPTURE_IMAGE.name, real[1:], tmp_path)
-    assert f"new, {len(real)} boxes" in first
-    assert "unchanged" in again
-    assert f"{len(real)} -> {len(real) - 1} boxes: 0 added, 1 removed" in fewer
-    stored = goldens.load_golden(served_model, goldens.golden_path(served_model, tmp_path))
-    assert len(stored.detections(CAPTURE_IMAGE.name)) == len(real) - 1
-
+def test_goldens_of_another_engine_are_refused_naming_what_differs(served_model, golden,
+                                                                   tmp_path):
+    path = tmp_path / "int8.json"
+    _wrong_golden(path, served_model, golden)
+    data = json.loads(path.read_text())
+    data["engine"] = {"plan_sha256": "ab" * 32, "tensorrt_version": "8.6.2",
+                      "precision": "int8"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(goldens.GoldenError, match="(?s)another engine.*plan sha256 abababababab"
+                       ".*precision int8.*--update-goldens"):
+        goldens.load_golden(served_model, path)

@@ -17,7 +17,10 @@ WALKERS = {
     "grey hoodie": (724, 25, 873, 573),
     "navy jacket": (897, 33, 1092, 555),
 }
-MIN_IOU = 0.45
+#: PASCAL VOC's (and COCO AP50's) bar for a detection to count as finding a person. HOG's
+#: boxes are loose (its box for the grey hoodie leaves out his head: IoU 0.48), so four of
+#: the five must reach it, not all.
+MIN_IOU = 0.5
 
 
 def test_stand_in_finds_the_walkers_nearest_the_camera(triton_server):

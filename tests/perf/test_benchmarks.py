@@ -11,7 +11,9 @@ run serially.
 
 import pytest
 
+from pnsuite.errors import SuiteError
 from pnsuite.perf import records, triton_stats
+from pnsuite.perf.answer_check import check_answers
 from pnsuite.repository import model_config
 from pnsuite.perf.cpu_load import ForeignLoadPerRound
 
@@ -21,11 +23,19 @@ ROUNDS = 5
 
 
 @pytest.mark.parametrize("concurrency", [1, 6], ids=lambda c: f"c{c}")
-def test_throughput(benchmark, triton_server, closed_loop, suite_settings, concurrency):
+def test_throughput(benchmark, triton_server, closed_loop, suite_settings, goldens_dir,
+                    concurrency):
     requests = max(3, 2 * concurrency)
     with triton_server.grpc_client() as client, \
             closed_loop(triton_server.grpc_url, concurrency) as load:
         config = model_config.loaded_config(client)
+        # The load leaves answers unread: look at one, so that a model answering nothing
+        # is not benchmarked green.
+        try:
+            answers = check_answers(triton_server.grpc_url, model_config.model_identity(config),
+                                    goldens_dir)
+        except SuiteError as err:
+            pytest.fail(str(err), pytrace=False)
         # Warm-up outside the record and the statistics (waiting until the server has
         # counted it: statistics are updated just after the responses go out).
         start = triton_stats.snapshot(client, "peoplenet")
@@ -43,6 +53,7 @@ def test_throughput(benchmark, triton_server, closed_loop, suite_settings, concu
         if triton_server.model_repository else "external", suite_settings.memory))
     # CPU that other processes took in each round: the gate leaves a disturbed run out.
     benchmark.extra_info["foreign_cpu_cores_per_round"] = foreign.cores
+    benchmark.extra_info["answer_check"] = answers
     if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures
         benchmark.extra_info["tegrastats"] = monitor.summary()
     assert delta.inference_count == ROUNDS * requests, delta

@@ -212,10 +212,12 @@ def test_conversion_scripts_build_what_the_configs_serve():
 
 
 def test_plans_are_never_committed():
-    """A plan is built per device: git must ignore it in both repositories."""
+    """A plan and its engine.json are built per device: git must ignore them in both
+    repositories."""
     if not (ROOT / ".git").exists() or not shutil.which("git"):
         pytest.skip("not a git checkout: cannot ask git what it ignores")
     for repo in ("sample_1_instances", "sample_2_dynamic_batching"):
-        plan = f"model_repos/tensorrt/{repo}/peoplenet/1/model.plan"
-        out = subprocess.run(["git", "check-ignore", "-q", "--no-index", plan], cwd=ROOT)
-        assert out.returncode == 0, f"git does not ignore {plan}"
+        for name in ("model.plan", "engine.json"):
+            built = f"model_repos/tensorrt/{repo}/peoplenet/1/{name}"
+            out = subprocess.run(["git", "check-ignore", "-q", "--no-index", built], cwd=ROOT)
+            assert out.returncode == 0, f"git does not ignore {built}"

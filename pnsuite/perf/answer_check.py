@@ -1,0 +1,48 @@
+"""A perf load's look at what the model answers: a model that finds nobody must not be
+benchmarked green.
+
+Throughput loads leave the outputs unread (as perf_analyzer does), so each benchmark run
+sends one request of the capture image and counts the confident people against the
+goldens of the model's identity (its config digest and engine are the functional suite's
+business: a slowed or re-batched variant of a model answers alike). Without goldens it can
+only check that somebody was found.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pnsuite.client.peoplenet import infer_images
+from pnsuite.detection import detectnet, goldens
+from pnsuite.detection.box_matching import BORDERLINE_SCORE
+from pnsuite.errors import SuiteError
+from pnsuite.paths import CAPTURE_IMAGE
+
+
+class WrongAnswers(SuiteError):
+    """The model under load answers what no working PeopleNet would."""
+
+    default_hint = ("run the functional suite (tests/functional) against this repository: it "
+                    "names what differs from the goldens, box by box")
+
+
+def check_answers(url: str, identity: str, directory: Path = goldens.DETECTIONS_DIR,
+                  image: Path = CAPTURE_IMAGE, model: str = "peoplenet") -> str:
+    """Send `image` once and check its boxes' count; return what was checked, for the
+    benchmark record. Raises WrongAnswers (or detectnet.NonFiniteOutput)."""
+    found = infer_images(url, [detectnet.load_image(image)], model, sources=[image.name])[0]
+    confident = [d for d in found if d.score >= BORDERLINE_SCORE]
+    path = directory / (goldens.file_stem(identity) + ".json")
+    expected = goldens.GoldenFile.read(path).images.get(image.name) if path.is_file() else None
+    if expected is None:
+        if not any(d.label == "person" for d in found):
+            raise WrongAnswers(f"{identity} found nobody in {image.name} (no goldens of it at "
+                               f"{path} to count against): its answers are empty")
+        return f"{len(found)} boxes on {image.name} (no goldens to count against)"
+    sure = [d for d in expected if d.score >= BORDERLINE_SCORE]
+    # Borderline boxes may come and go, as in the golden comparison itself.
+    if not len(sure) <= len(found) or len(confident) > len(expected):
+        raise WrongAnswers(f"{identity} found {len(found)} boxes ({len(confident)} confident) "
+                           f"in {image.name}; its goldens {path} have {len(expected)} "
+                           f"({len(sure)} confident)")
+    return f"{len(found)} boxes on {image.name}, as its goldens ({len(expected)})"
