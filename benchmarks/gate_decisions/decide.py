@@ -69,28 +69,23 @@ def run_times(samples: list[RunSample]) -> dict[float, float]:
             for a, gap in zip(starts, [*gaps, typical])}
 
 
-def duration(samples: list[RunSample], runs: list[RunSample]) -> float:
-    """A decision's own time on the runner: what its runs took (run_times)."""
-    times = _TIMES.setdefault(id(samples), run_times(samples))
+def duration(times: dict[float, float], runs: list[RunSample]) -> float:
+    """A decision's own time on the runner: what its runs took (`run_times` of the pool)."""
     return sum(times[r.started] for r in runs)
-
-
-_TIMES: dict[int, dict[float, float]] = {}
 
 
 def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: int,
                        max_runs: int, decisions_per_baseline: int,
                        policy: verdicts.Policy, ignore_noise: bool = False
                        ) -> Iterator[dict[str, Any]]:
+    times = run_times(samples)
     by = collections.defaultdict(list)
     for s in samples:
         by[s.labels["condition"]].append(s)
     clean_a = [s for s in by["A"] if not ab.disturbed(s)]
     baselines = [clean_a[i:i + baseline_runs]
                  for i in range(0, len(clean_a) - baseline_runs + 1, baseline_runs)]
-    looks = verdicts.Policy(policy.threshold, policy.alpha,
-                            len(verdicts.look_schedule(min_runs, max_runs)),
-                            policy.metric_thresholds)
+    looks = dataclasses.replace(policy, looks=len(verdicts.look_schedule(min_runs, max_runs)))
     for condition in CONDITIONS:
         queue = list(by[condition])
         for k, base in enumerate(baselines):
@@ -125,11 +120,12 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
                        "verdict": report.verdict, "runs": len(taken),
                        "left_out": len(report.left_out),
                        "change": row.comparison.change if row else None,
-                       "seconds": round(duration(samples, taken), 1)}
+                       "seconds": round(duration(times, taken), 1)}
 
 
 def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                  policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
+    times = run_times(samples)
     blocks: dict[int, dict[str, RunSample]] = collections.defaultdict(dict)
     for s in samples:
         blocks[s.labels["block"]][s.labels["condition"]] = s
@@ -152,7 +148,7 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
 
             def clock() -> float:  # the pool's own time: the runs this decision took
                 runs = [r for pair in used for r in pair]
-                return duration(samples, runs) if runs else 0.0
+                return duration(times, runs) if runs else 0.0
 
             try:
                 result = ab.sequential(measure, plan, policy, reference, current, clock=clock)
@@ -164,7 +160,7 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                    "pairs": len(result.pairs), "tried": len(used),
                    "change": row.comparison.change if row else None,
                    "stopped": result.stopped_because,
-                   "seconds": round(duration(samples, runs), 1)}
+                   "seconds": round(duration(times, runs), 1)}
 
 
 def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -45,13 +45,6 @@ DEFAULT_RECORD_RUNS, DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS = 5, 3, 6
 UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}
 
 
-def _geomean(values: Sequence[float]) -> float:
-    product = 1.0
-    for v in values:
-        product *= v
-    return product ** (1 / len(values)) if values else float("nan")
-
-
 def format_rows(rows: Sequence[verdicts.Row]) -> str:
     """The rows as an aligned text table: runs, geometric means, change and its interval."""
     header = ("benchmark", "metric", "runs", "baseline", "current", "change",
@@ -62,7 +55,7 @@ def format_rows(rows: Sequence[verdicts.Row]) -> str:
         scale, unit = UNITS.get(c.metric, (1.0, ""))
         needed = f" (~{r.runs_needed} runs/side)" if r.runs_needed else ""
         lines.append((c.benchmark, c.metric, f"{len(c.old)}/{len(c.new)}",
-                      f"{_geomean(c.old) * scale:.1f} {unit}", f"{_geomean(c.new) * scale:.1f} {unit}",
+                      f"{verdicts.geometric_mean(c.old) * scale:.1f} {unit}", f"{verdicts.geometric_mean(c.new) * scale:.1f} {unit}",
                       f"{c.change:+.1%}", f"{r.low - 1:+.1%}..{r.high - 1:+.1%}",
                       f"{r.p_adjusted:.4f}", r.verdict + needed))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -255,8 +248,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if result.rows:
         print(format_rows(result.rows))
     print()
-    looks = verdicts.Policy(policy.threshold, policy.alpha, plan.looks, policy.metric_thresholds)
-    print(closing_line(result.verdict, len(result.rows), looks))
+    print(closing_line(result.verdict, len(result.rows), plan.policy(policy)))
     if args.json:
         Path(args.json).write_text(json.dumps(_ab_json(result, a, b, plan), indent=2) + "\n")
     return EXIT_CODES[result.verdict]

@@ -15,9 +15,10 @@ Pinpoint stops a bisection once it is sure. A pair with a disturbed run (others 
 
 from __future__ import annotations
 
+
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -72,6 +73,10 @@ class Plan:
     def looks(self) -> int:
         return len(verdicts.look_schedule(self.min_pairs, self.max_pairs))
 
+    def policy(self, policy: verdicts.Policy) -> verdicts.Policy:
+        """`policy` with its alpha split over this plan's looks."""
+        return replace(policy, looks=self.looks)
+
 
 @dataclass
 class ABResult:
@@ -110,7 +115,7 @@ def sequential(measure_pair: Callable[[int], tuple[RunSample, RunSample]],
                on_look: Callable[[ABResult], None] | None = None) -> ABResult:
     """Pairs (A, B) from `measure_pair(i)` until decided or spent; a pair with a disturbed
     run is left out."""
-    policy = verdicts.Policy(policy.threshold, policy.alpha, plan.looks, policy.metric_thresholds)
+    policy = plan.policy(policy)
     result = ABResult(a, b)
     began = clock()
     attempts = 0

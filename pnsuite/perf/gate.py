@@ -15,7 +15,6 @@ exit code; `pnsuite.perf.ab` measures both sides itself, in turns.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -143,11 +142,10 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
     for name in names:
         runs = baseline.runs_of(name)
         for metric in metrics:
-            values = [math.log(r.values[metric]) for r in runs if r.values.get(metric, 0) > 0]
+            values = [r.values[metric] for r in runs if r.values.get(metric, 0) > 0]
             if len(values) < verdicts.MIN_RUNS:
                 continue
-            mean = sum(values) / len(values)
-            sigma = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+            sigma = verdicts.log_spread(values)
             alpha = policy.alpha_per_look
             found.append(Preflight(
                 name, metric, sigma, len(values), current_runs,

@@ -112,6 +112,16 @@ class Comparison:
         return self.ratio - 1.0
 
 
+def geometric_mean(values: Sequence[float]) -> float:
+    """The runs' geometric mean: the centre the verdicts compare (nan for no runs)."""
+    return float(stats.gmean(values)) if len(values) else float("nan")
+
+
+def log_spread(values: Sequence[float]) -> float:
+    """Run-to-run spread: the sample standard deviation of log values."""
+    return float(np.std(np.log(np.asarray(values, dtype=float)), ddof=1))
+
+
 def compare(benchmark: str, metric: str, old: Sequence[float], new: Sequence[float],
             paired: bool = False) -> Comparison:
     """The t statistics of log(new) against log(old).
