@@ -11,7 +11,9 @@
 # (default 5), PERF_TESTS (default tests/perf), PERF_ARGS (more pytest arguments for the
 # tests and the benchmark runs, split on spaces), BENCHMARK_ARGS (pytest arguments for the
 # benchmark runs only), GATE_ARGS (more `peoplenet-gate check` arguments, e.g.
-# --new-release), GATE_INCONCLUSIVE (warn, the default: exit 0 with a warning; fail: exit 3).
+# --new-release), GATE_INCONCLUSIVE (warn, the default: exit 0 with a warning; fail: exit 3),
+# TRITON_SUITE_RESULTS_STORE (a results store: every run is written there, and the gate
+# reads the baseline from it, so the runner needs no baseline file).
 set -euo pipefail
 mode=${1:?usage: ci/jetson-perf.sh record|gate}
 : "${BENCHMARK_DIR:?BENCHMARK_DIR must name the benchmark storage of this runner}"
@@ -29,7 +31,9 @@ case "$mode" in
             -- "${perf_args[@]}" "${benchmark_args[@]}" 2>&1 | tee "$reports/gate.txt"
         ;;
     gate)
-        if [ -z "$(find "$storage" -name '[0-9]*_baseline.json' -print -quit)" ]; then
+        if [ -n "${TRITON_SUITE_RESULTS_STORE:-}" ]; then
+            ./suite results baseline baseline | tee "$reports/baseline.txt"
+        elif [ -z "$(find "$storage" -name '[0-9]*_baseline.json' -print -quit)" ]; then
             echo "::error::no perf baseline in $storage: run the workflow by hand with record_baseline on a trusted JetPack first"
             exit 1
         fi

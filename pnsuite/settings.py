@@ -65,6 +65,9 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
             "fixtures/golden/detections",
             "where golden detections are read and --update-goldens writes (relative to the "
             "rootdir)"),
+    Setting("--results-store", "results_store", "TRITON_SUITE_RESULTS_STORE", "",
+            "results store every benchmark run is also written to: a SQLite file path or a "
+            "postgresql:// URL (docs/results-store.md)"),
 ]}
 
 
@@ -82,6 +85,7 @@ class SuiteSettings:
     docker_required: bool = False
     ab_reference: Path | None = None
     goldens_dir: Path = Path("fixtures/golden/detections")
+    results_store: str | None = None
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
@@ -129,7 +133,15 @@ class SuiteSettings:
                                             "a whole number >= 1"),
                    docker_required=value("docker_required") in ("1", "true", "yes"),
                    ab_reference=ab_reference,
-                   goldens_dir=(root / value("goldens_dir")).resolve())
+                   goldens_dir=(root / value("goldens_dir")).resolve(),
+                   results_store=_store_location(value("results_store"), root))
+
+
+def _store_location(text: str, root: Path) -> str | None:
+    """A store URL as given, a SQLite path relative to the rootdir, or None."""
+    if not text:
+        return None
+    return text if "://" in text else str((root / Path(text).expanduser()).resolve())
 
 
 def _positive(text: str, option: str, kind: type, what: str):

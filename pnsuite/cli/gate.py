@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import os
 import random
 import sys
 import tempfile
@@ -33,8 +34,10 @@ from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.perf import ab, gate, recorder, runsets, verdicts
+from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.perf.sampling import METRICS
 from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.store import open_store, queries
 
 PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
 EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
@@ -105,8 +108,15 @@ def _policy(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     return verdicts.Policy(args.threshold, args.alpha, looks, thresholds)
 
 
-def _set(ref: str, storage: Path) -> runsets.RunSet:
-    return runsets.load_set([r for r in ref.split(",") if r], storage, label=ref)
+def _set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
+    """The runs `ref` names: from the results store when one is given and holds runs of
+    that label, else files, folders or saved names in the pytest-benchmark storage."""
+    if args.store and "," not in ref and not Path(ref).exists():
+        with open_store(args.store) as store:
+            documents = queries.baseline_runs(store, ref)
+        if documents:
+            return runsets.set_of(ref, [(Path(d[SOURCE_KEY]), d) for d in documents])
+    return runsets.load_set([r for r in ref.split(",") if r], args.storage, label=ref)
 
 
 def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gate.GateReport,
@@ -133,14 +143,14 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    baseline, current = _set(args.baseline, args.storage), _set(args.current, args.storage)
+    baseline, current = _set(args.baseline, args), _set(args.current, args)
     notes = gate.check_sets(baseline, current, args.new_release)
     report = gate.compare_sets(baseline, current, _policy(args))
     return _print_report(baseline, current, report, notes)
 
 
 def cmd_noise(args: argparse.Namespace) -> int:
-    baseline = _set(args.baseline, args.storage)
+    baseline = _set(args.baseline, args)
     policy = _policy(args, looks=len(verdicts.look_schedule(args.min_runs, args.max_runs)))
     items = gate.preflight(baseline, args.max_runs, policy)
     if not items:
@@ -157,7 +167,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     for attempt in range(2 * args.runs):
         if len(kept) >= args.runs:
             break
-        path = recorder.record_run(args.name, args.storage, args.pytest_args)
+        path = recorder.record_run(args.name, args.storage, args.pytest_args, store=args.store)
         run = runsets.load_set([str(path)], args.storage)
         if run.disturbed():
             disturbed.append(path)
@@ -182,7 +192,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    baseline = _set(args.baseline, args.storage)
+    baseline = _set(args.baseline, args)
     looks = verdicts.Looks(args.min_runs, args.max_runs)
     policy = _policy(args, looks=len(looks))
     label = args.label or "current-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -198,7 +208,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     files: list[Path] = []
     report = None
     for i in range(args.max_runs):
-        files.append(recorder.record_run(label, args.storage, args.pytest_args))
+        files.append(recorder.record_run(label, args.storage, args.pytest_args,
+                                         store=args.store))
         current = runsets.load_set([str(f) for f in files], args.storage, label=label)
         notes = gate.check_sets(baseline, current, args.new_release)
         runs = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
@@ -267,6 +278,10 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--storage", type=Path, default=Path(".benchmarks"),
                         help="pytest-benchmark storage dir (default %(default)s)")
+    common.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+                        help="results store (SQLite path or postgresql:// URL; default: env "
+                             "TRITON_SUITE_RESULTS_STORE): runs are written there too, and a "
+                             "baseline or current NAME is read from it (docs/results-store.md)")
     common.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD,
                         help="slowdown that counts (default %(default)s = 10%%)")
     common.add_argument("--metric-threshold", action="append", metavar="METRIC=FRACTION",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timezone
@@ -33,6 +34,7 @@ from pnsuite.perf.history import (
     load_runs,
     series,
 )
+from pnsuite.store import open_store
 
 DONE, REGRESSED, ERROR = 0, 1, 2
 
@@ -97,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog=__doc__.split("\n\n")[-1])
     parser.add_argument("paths", nargs="*", type=Path, default=[Path(".benchmarks")],
                         help="run files or folders holding them (default .benchmarks)")
+    parser.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+                        help="read the runs from this results store (SQLite path or "
+                             "postgresql:// URL; default env TRITON_SUITE_RESULTS_STORE) "
+                             "instead of files")
+    parser.add_argument("--board", help="with --store: only runs of this Jetson board "
+                                        "(machine_info jetson_model)")
     parser.add_argument("--metric", choices=list(METRICS), default="round_s",
                         help="what to follow (default %(default)s; all are lower-is-better)")
     parser.add_argument("-k", "--benchmark", metavar="SUBSTRING",
@@ -134,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
     try:
-        runs = load_runs(args.paths)
+        if args.store:
+            with open_store(args.store) as store:
+                runs = store.documents(board=args.board)
+        else:
+            runs = load_runs(args.paths)
         found = [s for s in series(runs, args.metric, args.include_disturbed)
                  if args.benchmark is None or args.benchmark in s.benchmark]
         if not found:

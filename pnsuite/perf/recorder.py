@@ -8,6 +8,7 @@ the history command sees every run and the gate reads them back as a run set.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,13 +33,17 @@ def pytest_command(label: str, storage: Path, pytest_args: Sequence[str]) -> lis
 
 
 def record_run(label: str, storage: Path, pytest_args: Sequence[str] = (),
-               timeout_s: float = 900.0) -> Path:
-    """Run the benchmarks once in a pytest session of their own; the file it saved."""
+               timeout_s: float = 900.0, store: str | None = None) -> Path:
+    """Run the benchmarks once in a pytest session of their own; the file it saved. With
+    `store` (a results store URL) the session writes the run there too."""
     before = set(saved_runs(label, storage))
     command = pytest_command(label, storage, pytest_args)
+    # Through the environment, not the command line: a URL may hold a password, and the
+    # command is printed when the session fails.
+    env = {**os.environ, "TRITON_SUITE_RESULTS_STORE": store} if store else None
     try:
         done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=timeout_s)
+                              timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         raise RecordError(f"the benchmark session ran past {timeout_s:.0f} s: {' '.join(command)}",
                           "look for a hung server in the session's output; run it by hand")

@@ -169,9 +169,14 @@ def load_set(refs: Sequence[str], storage: Path, label: str = "") -> RunSet:
     files: list[Path] = []
     for ref in refs:
         files += [f for f in resolve(ref, storage) if f not in files]
-    result = RunSet(label or " ".join(refs), files)
-    for path in files:
-        run = read_run(path)
+    return set_of(label or " ".join(refs), [(path, read_run(path)) for path in files])
+
+
+def set_of(label: str, runs: Sequence[tuple[Path, dict[str, Any]]]) -> RunSet:
+    """A run set of (where it came from, pytest-benchmark document) pairs: files, or runs
+    from the results store (pnsuite.store)."""
+    result = RunSet(label, [path for path, _ in runs])
+    for path, run in runs:
         result.machine_infos.append(run.get("machine_info", {}))
         for bench in benchmark_runs(run, path):
             result.benchmarks.setdefault(bench.benchmark, []).append(bench)

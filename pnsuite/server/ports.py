@@ -18,7 +18,8 @@ _lock = threading.Lock()
 _handed_out: set[int] = set()
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
@@ -29,7 +30,7 @@ def pick_ports(host: str = "127.0.0.1") -> Ports:
     with _lock:
         chosen: list[int] = []
         while len(chosen) < 3:
-            port = _free_port(host)
+            port = free_port(host)
             if port not in _handed_out and port not in chosen:
                 chosen.append(port)
         _handed_out.update(chosen)

@@ -24,12 +24,12 @@ IMAGES = goldens.golden_images()
 @pytest.mark.parametrize("image_path", IMAGES, ids=[p.name for p in IMAGES])
 def test_detections_match_the_golden(triton_server, served_model, record_options,
                                      update_goldens, goldens_dir, accepted_golden_changes,
-                                     image_path, request, tmp_path):
+                                     results_store, image_path, request, tmp_path):
     image = detectnet.load_image(image_path)
     got = infer_images(triton_server.grpc_url, [image], sources=[image_path.name])[0]
+    repo = triton_server.model_repository.name if triton_server.model_repository else "external"
     if update_goldens:
-        repo = triton_server.model_repository
-        observed = golden_update.observe(served_model, repo.name if repo else "external",
+        observed = golden_update.observe(served_model, repo,
                                          image_path.name, got, goldens_dir,
                                          accepted_golden_changes)
         request.node.user_properties.append((GOLDEN_UPDATE_PROPERTY, observed.line()))
@@ -46,6 +46,11 @@ def test_detections_match_the_golden(triton_server, served_model, record_options
         expected = golden.detections(image_path.name, record_options)
     except goldens.GoldenError as err:
         pytest.fail(str(err), pytrace=False)
+    if results_store is not None:  # the fleet's record of what each engine found
+        results_store.add_golden_result(
+            served_model.identity, served_model.engine.to_json(), image_path.name,
+            [goldens.detection_json(d) for d in got],
+            "match" if box_matching.match(expected, got).ok else "differs", repo)
     box_matching.assert_same_detections(
         expected, got, image, tmp_path / f"{image_path.stem}-overlay.png",
         f"{image_path.name} on {served_model.identity} (Triton {served_model.triton_version};"

@@ -10,6 +10,7 @@ import shutil
 from pnsuite.detection import goldens
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS, GOLDEN_DETECTIONS, PROJECT_ROOT
 from pnsuite.models import identities
+from pnsuite.store import open_store
 
 GOLDEN_NAME = f"{identities.CPU_STANDIN}.json"
 #: where nobody stands in capture.jpg (the sky, top left), with a confident score
@@ -56,4 +57,11 @@ def test_an_update_that_loses_a_confident_box_fails_until_accepted(pytester, mon
     assert updated.images == old.images, "the ghost box is still there, or others moved"
     assert not (directory / f"{identities.CPU_STANDIN}.candidate.json").exists()
 
-    _run(pytester, directory).assert_outcomes(passed=5)
+    # A normal run judges by the new goldens; with a results store, each image's verdict
+    # and boxes go there for the fleet.
+    store = tmp_path / "results.db"
+    _run(pytester, directory, f"--results-store={store}").assert_outcomes(passed=5)
+    with open_store(str(store)) as results:
+        rows = results.golden_results(identities.CPU_STANDIN)
+    assert sorted(r["image"] for r in rows) == sorted(updated.images), rows
+    assert {r["verdict"] for r in rows} == {"match"} and all(r["boxes"] for r in rows)

@@ -14,6 +14,7 @@ import subprocess
 
 from pnsuite.paths import PROJECT_ROOT
 from pnsuite.repository import model_config
+from pnsuite.store import open_store
 
 IGNORING_MODEL = '''"""The stand-in, deaf to every config parameter (as TensorRT PeopleNet is)."""
 import json
@@ -51,23 +52,37 @@ def _step(mode, env):
 def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_path):
     repo = _ignoring_repo(instances_repo, tmp_path)
     reports = tmp_path / "reports"
+    # The workflow always names a store (the fleet's database, else a SQLite file here).
+    store = tmp_path / "runner" / "results.db"
     env = {**os.environ, "BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
+           "TRITON_SUITE_RESULTS_STORE": str(store),
            "BASELINE_RUNS": "2", "GATE_LABEL": "jp-rehearsal",
            "PERF_TESTS": "tests/perf/test_regression_gate.py",
            "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
            "GATE_ARGS": "--min-runs 2 --max-runs 2 --ignore-noise"}
     recorded = _step("record", env)
     assert "record: baseline 'baseline': 2 runs" in recorded, recorded
+    # A reimaged runner: its baseline files are gone, the store still has the baseline.
+    storage = tmp_path / "runner" / "storage"
+    baseline_files = list(storage.glob("*/*_baseline.json"))
+    assert len(baseline_files) == 2, baseline_files
+    for path in baseline_files:
+        path.rename(tmp_path / path.name)
     gated = _step("gate", env)
+    assert "<- last good baseline" in (reports / "baseline.txt").read_text()
     text = (reports / "gate.txt").read_text()
     assert "gate: " in text and "gate: FAILED" not in text, text
     # the self-test skipped (the model ignores its knob) instead of failing the step
     junit = (reports / "perf.xml").read_text()
     assert 'skipped="2"' in junit and 'failures="0"' in junit, junit
-    # every run is in the runner's storage (its history), under the name of its side
-    storage = tmp_path / "runner" / "storage"
+    # every run is in the store and the runner's storage (its history), under its side's name
+    for path in baseline_files:
+        (tmp_path / path.name).rename(path)
     names = sorted(p.name.split("_", 1)[1] for p in storage.glob("*/*.json"))
     assert names.count("baseline.json") == 2, names
     assert names.count("jp-rehearsal.json") == 2, names
+    with open_store(str(store)) as results:
+        labels = [d["store_label"] for d in results.documents(include_disturbed=False)]
+    assert labels.count("baseline") == 2 and labels.count("jp-rehearsal") == 2, labels
     current = json.loads(next(storage.glob("*/*_jp-rehearsal.json")).read_text())
     assert current["benchmarks"][0]["extra_info"]["foreign_cpu_cores_per_round"], gated
