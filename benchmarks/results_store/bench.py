@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))  # the tests' document builders (tests/store/docum
 
 from pnsuite.store import open_store
 from pnsuite.store.local_postgres import LocalPostgres
-from pnsuite.store.results_store import machine_key, normalize_url
+from pnsuite.store.results_store import normalize_url
+from pnsuite.store.rows import machine_key
 from tests.store import documents as synthetic
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)

@@ -274,7 +274,8 @@ def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict
                       "verdict": r.verdict} for r in result.rows]}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options() -> argparse.ArgumentParser:
+    """The options every subcommand takes: where runs are, and the verdict's policy."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--storage", type=Path, default=Path(".benchmarks"),
                         help="pytest-benchmark storage dir (default %(default)s)")
@@ -291,6 +292,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--new-release", action="store_true",
                         help="allow a different Triton/JetPack release (validating a new "
                              "release against the old one's baseline); the rest must match")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common_options()
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument("--min-runs", type=int, default=DEFAULT_MIN_RUNS,
                       help="current runs before the first look (default %(default)s)")

@@ -24,7 +24,9 @@ from pnsuite.errors import SuiteError
 from pnsuite.perf import history, verdicts
 from pnsuite.perf.sampling import METRICS
 from pnsuite.store import open_store, queries
-from pnsuite.store.results_store import ResultsStore, benchmark_files, import_files, machine_key
+from pnsuite.store.importer import benchmark_files, import_files
+from pnsuite.store.results_store import ResultsStore
+from pnsuite.store.rows import machine_key
 
 OK, FOUND, ERROR = 0, 1, 2
 
@@ -60,7 +62,7 @@ def cmd_series(store: ResultsStore, args: argparse.Namespace) -> int:
 
 def cmd_baseline(store: ResultsStore, args: argparse.Namespace) -> int:
     node = args.node or platform.node()
-    mine = [d for d in store.documents(include_disturbed=False)
+    mine = [d for d in store.documents(include_disturbed=False, with_benchmarks=False)
             if d["machine_info"].get("node") == node]
     keys = sorted({machine_key(d["machine_info"]) for d in mine})
     if not keys:

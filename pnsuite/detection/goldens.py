@@ -97,9 +97,10 @@ def file_stem(identity: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", identity)
 
 
-def golden_path(model: ModelUnderTest, directory: Path = DETECTIONS_DIR) -> Path:
-    """Where the goldens of `model` live (or would)."""
-    return directory / model.file_name
+def golden_path(model: ModelUnderTest | str, directory: Path = DETECTIONS_DIR) -> Path:
+    """Where the goldens of `model` (or of a model identity) live (or would)."""
+    identity = model if isinstance(model, str) else model.identity
+    return directory / (file_stem(identity) + ".json")
 
 
 def detection_json(det: Detection, rounded: bool = True) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def check_answers(url: str, identity: str, directory: Path = goldens.DETECTIONS_
         cov, bbox = client.infer(chw[None])
     found = detectnet.decode(cov, bbox, [fit], sources=[image.name])[0]
     confident = [d for d in found if d.score >= BORDERLINE_SCORE]
-    path = directory / (goldens.file_stem(identity) + ".json")
+    path = goldens.golden_path(identity, directory)
     expected = goldens.GoldenFile.read(path).images.get(image.name) if path.is_file() else None
     if expected is None:
         if np.ptp(cov) == 0:

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from pnsuite.perf import changepoints, history
-from pnsuite.store.results_store import ResultsStore, StoreError, machine_key
+from pnsuite.store.errors import StoreError
+from pnsuite.store.results_store import ResultsStore
+from pnsuite.store.rows import machine_key
 
 
 def baseline_runs(store: ResultsStore, label: str, node: str | None = None

@@ -11,27 +11,21 @@ the history read the store exactly as they read pytest-benchmark's files.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
-from pnsuite.errors import SuiteError
-from pnsuite.perf.history import SOURCE_KEY, machine_identity
-from pnsuite.perf.runsets import benchmark_runs
-from pnsuite.store import schema
+from pnsuite.store import rows, schema
+from pnsuite.store.errors import WRITE_HINT, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: how long a SQLite writer waits for another to finish (seconds)
@@ -40,31 +34,6 @@ SQLITE_BUSY_TIMEOUT_S = 120.0
 _MIGRATION_LOCK = 0x70E0_9E7E
 #: execution option of the connections that write (SQLite: they begin IMMEDIATE)
 _WRITE_OPTION = "pnsuite_write"
-_SAVED_NAME = re.compile(r"^(\d{4})_(.+?)(-disturbed)?\.json$")
-URL_HINT = ("give a file path (SQLite, created if missing) or a database URL such as "
-            "postgresql://user@host:5432/dbname (password from ~/.pgpass or PGPASSWORD)")
-
-
-WRITE_HINT = ("check that the store is reachable and writable (disk space, the database "
-              "user's rights); the run stays in pytest-benchmark's storage meanwhile")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-class StoreError(SuiteError):
-    """The store cannot be opened, migrated, written or read."""
-
-    default_hint = URL_HINT
-
-
 def normalize_url(url_or_path: str) -> str:
     """A SQLAlchemy URL: a path becomes a SQLite file, postgresql:// uses psycopg 3."""
     text = str(url_or_path).strip()
@@ -129,40 +98,6 @@ def _alembic_config(connection: Connection) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
-
-
-def _parse_time(text: Any) -> datetime:
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        raise StoreError(f"a run's datetime {text!r} is not ISO 8601",
-                         "store pytest-benchmark's own documents") from None
-    return _utc(when)
-
-
-def _utc(when: datetime) -> datetime:
-    """The instant in UTC: SQLite keeps a time's clock reading and drops its offset, so
-    every time is stored, compared and returned in UTC (naive ones are UTC already, as
-    pytest-benchmark writes them)."""
-    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def machine_key(machine_info: Mapping[str, Any]) -> str:
-    """The digest of what tells machines apart for the gate and the history."""
-    identity = json.dumps(machine_identity(machine_info), sort_keys=True, default=str)
-    return hashlib.sha256(identity.encode()).hexdigest()[:16]
-
-
-def label_of(file_name: str) -> tuple[str, bool]:
-    """The save name and disturbed flag of a pytest-benchmark file (NNNN_NAME.json)."""
-    found = _SAVED_NAME.match(file_name)
-    if not found:
-        return Path(file_name).stem, False
-    return found.group(2), bool(found.group(3))
-
-
-def _str(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
 
 
 class ResultsStore:
@@ -249,101 +184,39 @@ class ResultsStore:
                 disturbed: bool | None = None, suite_version: str | None = None) -> int | None:
         """Store one pytest-benchmark document with its benchmarks in one transaction; the
         run's id, or None when this very document is stored already."""
-        # As pytest-benchmark writes it to its files (paths and the like as strings), with
-        # NaN and infinities as null: PostgreSQL's JSON has no such numbers.
-        document = _finite(json.loads(json.dumps(document, default=str)))
-        try:
-            machine_info = dict(document["machine_info"])
-            commit_info = dict(document.get("commit_info") or {})
-            entries = list(document["benchmarks"])
-            missing = [i for i, e in enumerate(entries)
-                       if not isinstance(e, dict) or not e.get("fullname")]
-            if missing:
-                raise KeyError(f"benchmarks[{missing[0]}].fullname")
-        except (KeyError, TypeError) as err:
-            raise StoreError(f"not a pytest-benchmark document ({source or 'given'}): "
-                             f"missing {err}", "store the JSON pytest-benchmark saves") from None
-        canonical = json.dumps(document, sort_keys=True, default=str).encode()
-        measured = benchmark_runs(dict(document), Path(source or "store"))
-        header = {k: v for k, v in document.items()
-                  if k not in ("machine_info", "commit_info", "benchmarks", SOURCE_KEY)}
-        row = {
-            "uid": hashlib.sha256(canonical).hexdigest(), "label": label,
-            "recorded_at": _parse_time(document.get("datetime")),
-            "machine_key": machine_key(machine_info),
-            "machine": _str(machine_info.get("machine")),
-            "board": _str(machine_info.get("jetson_model")),
-            "module_sku": _str(machine_info.get("jetson_module_sku")),
-            "jetpack": _str(machine_info.get("jetpack_release")),
-            "l4t": _str(machine_info.get("l4t_release")),
-            "tensorrt": _str(machine_info.get("tensorrt_version")),
-            "triton": _str(machine_info.get("triton_version")),
-            "power_mode": _str(machine_info.get("nvpmodel_mode")),
-            "clocks": _str(machine_info.get("jetson_clocks")),
-            "transport": _str(machine_info.get("transport")),
-            "launcher": _str(machine_info.get("launcher")),
-            "commit_id": _str(commit_info.get("id")),
-            "branch": _str(commit_info.get("branch")),
-            "dirty": commit_info.get("dirty"),
-            "disturbed": bool(disturbed) if disturbed is not None
-            else any(m.disturbed for m in measured),
-            "source": source or None, "machine_info": machine_info,
-            "commit_info": commit_info, "document_header": header,
-            "suite_version": suite_version,
-        }
+        run, benchmarks = rows.run_rows(document, label, source, disturbed, suite_version)
         try:
             with self._writing() as conn:
-                run_id = conn.execute(schema.runs.insert().values(**row)).inserted_primary_key[0]
-                conn.execute(schema.benchmarks.insert(), [
-                    self._benchmark_row(run_id, i, entry, values.values)
-                    for i, (entry, values) in enumerate(zip(entries, measured))])
+                run_id = conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
+                conn.execute(schema.benchmarks.insert(),
+                             [{**b, "run_id": run_id} for b in benchmarks])
         except IntegrityError as err:
-            if self._stored(row["uid"]):
+            if self._stored(run["uid"]):
                 return None  # the same document, stored by an earlier import or another writer
             raise StoreError(f"results store {self.url} refused the run: "
                              f"{getattr(err, 'orig', err)}") from None
         except SQLAlchemyError as err:
-            raise StoreError(f"cannot write to results store {self.url}: "
-                             f"{type(err).__name__}: {getattr(err, 'orig', err)}",
-                             WRITE_HINT) from None
+            raise self._write_error(err) from None
         return int(run_id)
 
-    def _stored(self, uid: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(schema.runs.c.id).where(schema.runs.c.uid == uid)
-                                ).first() is not None
-
-    @staticmethod
-    def _benchmark_row(run_id: int, position: int, entry: Mapping[str, Any],
-                       values: Mapping[str, float]) -> dict[str, Any]:
-        stats = dict(entry.get("stats") or {})
-        rounds = stats.pop("data", None)
-        rest = {k: v for k, v in entry.items() if k not in ("stats", "extra_info")}
-        return {"run_id": run_id, "position": position, "fullname": entry["fullname"],
-                "name": entry.get("name", entry["fullname"]), "group": entry.get("group"),
-                "entry": rest, "stats": stats,
-                "rounds": None if rounds is None else list(rounds),
-                "extra_info": dict(entry.get("extra_info") or {}),
-                "round_s": values.get("round_s"),
-                "compute_infer_ms": values.get("compute_infer_ms"),
-                "latency_p99_ms": values.get("latency_p99_ms")}
+    def _write_error(self, err: SQLAlchemyError) -> StoreError:
+        return StoreError(f"cannot write to results store {self.url}: {type(err).__name__}: "
+                          f"{getattr(err, 'orig', err)}", WRITE_HINT)
 
     def add_golden_result(self, model_identity: str, engine: Mapping[str, Any], image: str,
                           boxes: Sequence[Mapping[str, Any]], verdict: str,
                           repository: str | None = None, when: datetime | None = None) -> int:
         """Store one golden comparison: what a model and engine found on one image, and
-        whether it matched the goldens ("match", "differs", "recorded")."""
+        whether it matched the goldens ("match" or "differs")."""
         row = {"model_identity": model_identity, "engine": dict(engine), "image": image,
                "boxes": [dict(b) for b in boxes], "verdict": verdict, "repository": repository,
-               "recorded_at": _utc(when or datetime.now(timezone.utc))}
+               "recorded_at": rows.utc(when or datetime.now(timezone.utc))}
         try:
             with self._writing() as conn:
                 return int(conn.execute(schema.golden_results.insert().values(**row))
                            .inserted_primary_key[0])
         except SQLAlchemyError as err:
-            raise StoreError(f"cannot write to results store {self.url}: "
-                             f"{type(err).__name__}: {getattr(err, 'orig', err)}",
-                             WRITE_HINT) from None
+            raise self._write_error(err) from None
 
     def golden_results(self, model_identity: str | None = None) -> list[dict[str, Any]]:
         """Stored golden comparisons, oldest first."""
@@ -354,14 +227,20 @@ class ResultsStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def _stored(self, uid: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(schema.runs.c.id).where(schema.runs.c.uid == uid)
+                                ).first() is not None
+
     # ------------------------------------------------------------------ reading
 
     def documents(self, *, label: str | None = None, machine_key: str | None = None,
                   board: str | None = None, benchmark: str | None = None,
                   since: datetime | None = None, include_disturbed: bool = True,
-                  ) -> list[dict[str, Any]]:
+                  with_benchmarks: bool = True) -> list[dict[str, Any]]:
         """Stored runs as pytest-benchmark documents, oldest first (each names its store
-        row under `history.SOURCE_KEY`). `benchmark` keeps only that benchmark's entries."""
+        row under `history.SOURCE_KEY`). `benchmark` keeps only that benchmark's entries;
+        without `with_benchmarks` the documents have none (their machine and commit only)."""
         runs, benches = schema.runs, schema.benchmarks
         query = select(runs).order_by(runs.c.recorded_at, runs.c.id)
         for column, value in ((runs.c.label, label), (runs.c.machine_key, machine_key),
@@ -369,24 +248,24 @@ class ResultsStore:
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
-            query = query.where(runs.c.recorded_at >= _utc(since))
+            query = query.where(runs.c.recorded_at >= rows.utc(since))
         if not include_disturbed:
             query = query.where(runs.c.disturbed.is_(False))
         if benchmark is not None:
             query = query.where(runs.c.id.in_(
                 select(benches.c.run_id).where(benches.c.fullname == benchmark)))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-            by_run: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
-            ids = list(by_run)
+            found = conn.execute(query).mappings().all()
+            by_run: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in found}
+            ids = list(by_run) if with_benchmarks else []
             for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
                 bench_query = select(benches).where(benches.c.run_id.in_(chunk)) \
                     .order_by(benches.c.run_id, benches.c.position)
                 if benchmark is not None:
                     bench_query = bench_query.where(benches.c.fullname == benchmark)
                 for b in conn.execute(bench_query).mappings():
-                    by_run[b["run_id"]].append(_benchmark_entry(b))
-        return [_document(r, by_run[r["id"]], self.url) for r in rows]
+                    by_run[b["run_id"]].append(rows.benchmark_entry(b))
+        return [rows.document(r, by_run[r["id"]], self.url) for r in found]
 
     def labels(self, machine_key: str) -> list[tuple[str, int, datetime]]:
         """The labels recorded on one machine identity: (label, undisturbed runs, last run),
@@ -397,62 +276,12 @@ class ResultsStore:
             .where(runs.c.machine_key == machine_key).order_by(runs.c.recorded_at)
         with self.engine.connect() as conn:
             for label, when, disturbed in conn.execute(query):
-                when = _utc(when)
+                when = rows.utc(when)
                 count, _ = found.get(label, (0, when))
                 found[label] = (count + (0 if disturbed else 1), when)
         return sorted(((k, n, t) for k, (n, t) in found.items()), key=lambda x: x[2],
                       reverse=True)
 
     def count_runs(self) -> int:
-        from sqlalchemy import func
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(schema.runs)).scalar_one())
-
-
-def _benchmark_entry(row: Mapping[str, Any]) -> dict[str, Any]:
-    stats = dict(row["stats"])
-    if row["rounds"] is not None:
-        stats["data"] = list(row["rounds"])
-    return {**row["entry"], "stats": stats, "extra_info": dict(row["extra_info"])}
-
-
-def _document(row: Mapping[str, Any], entries: list[dict[str, Any]], url: str
-              ) -> dict[str, Any]:
-    return {**row["document_header"], "machine_info": dict(row["machine_info"]),
-            "commit_info": dict(row["commit_info"]), "benchmarks": entries,
-            SOURCE_KEY: row["source"] or f"{url}#run-{row['id']}",
-            "store_label": row["label"], "store_run_id": row["id"]}
-
-
-def import_files(store: ResultsStore, paths: Iterable[Path]) -> Iterator[tuple[Path, int | None]]:
-    """Store each pytest-benchmark JSON file (label from its NNNN_NAME.json name); yields
-    (file, run id or None if it was stored already)."""
-    for path in paths:
-        try:
-            document = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise StoreError(f"cannot read {path}: {err}",
-                             "import pytest-benchmark's JSON files") from None
-        label, disturbed = label_of(Path(path).name)
-        yield path, store.add_run(document, label, str(path), disturbed or None)
-
-
-def benchmark_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The pytest-benchmark JSON files in the given files and folders (recursively)."""
-    found: list[Path] = []
-    for given in map(Path, paths):
-        if given.is_dir():
-            candidates = sorted(given.rglob("*.json"))
-        elif given.is_file():
-            candidates = [given]
-        else:
-            raise StoreError(f"no such file or folder: {given}", "give pytest-benchmark's "
-                             "storage folder (.benchmarks) or its JSON files")
-        for path in candidates:
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and "benchmarks" in data and "machine_info" in data:
-                found.append(path)
-    return found

@@ -7,17 +7,32 @@ import copy
 import json
 import shutil
 
+import pytest
+
+from sqlalchemy.engine import make_url
+
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import history as history_cli
 from pnsuite.cli import results as results_cli
 from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
 from pnsuite.store import open_store
 
+SECRET = "s3cret-never-printed"
 BENCHMARK_TEST = """
 def test_sleepless(benchmark):
     benchmark.extra_info["latency_p99_ms"] = 1.5
     benchmark.pedantic(sum, args=(range(1000),), rounds=5, iterations=1)
 """
+
+
+@pytest.fixture
+def child_env(monkeypatch):
+    """The child session's environment: the pytest layer on its path (not installed), and
+    not marked as an xdist worker when this run uses -n (pytest-benchmark would switch
+    itself off there)."""
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _session(pytester, store: str, *options: str):
@@ -27,14 +42,17 @@ def _session(pytester, store: str, *options: str):
         f"--benchmark-storage={pytester.path / 'bench'}", *options, timeout=120)
 
 
-def test_a_benchmark_run_is_written_to_the_store(pytester, monkeypatch, store_url):
-    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))  # the pytest layer is not installed
+def test_a_benchmark_run_is_written_to_the_store(pytester, child_env, store_url):
     pytester.makepyfile(test_tiny=BENCHMARK_TEST)
+    if "://" in store_url:  # the test server trusts loopback: any password is let in
+        store_url = make_url(store_url).set(password=SECRET).render_as_string(
+            hide_password=False)
     for label in ("first", "second"):
         result = _session(pytester, store_url, f"--benchmark-save={label}")
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines([f"results store: run * ('{label}') written to *"])
         assert "password" not in result.stdout.str()
+        assert SECRET not in result.stdout.str() + result.stderr.str(), "a password was printed"
     with open_store(store_url) as store:
         runs = store.documents()
     assert [r["store_label"] for r in runs] == ["first", "second"]
@@ -46,8 +64,7 @@ def test_a_benchmark_run_is_written_to_the_store(pytester, monkeypatch, store_ur
 
 
 def test_a_run_the_store_refuses_fails_the_session_and_says_how_to_import_it(pytester,
-                                                                            monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+                                                                            child_env):
     pytester.makepyfile(test_tiny=BENCHMARK_TEST)
     path = pytester.path / "refusing.db"
     with open_store(str(path)) as store, store.engine.begin() as conn:

@@ -40,13 +40,9 @@ from sqlalchemy import (
 )
 
 from pnsuite.store import results_store
-from pnsuite.store.results_store import (
-    MIGRATIONS,
-    benchmark_files,
-    import_files,
-    machine_key,
-    open_store,
-)
+from pnsuite.store.importer import benchmark_files, import_files
+from pnsuite.store.results_store import MIGRATIONS, open_store
+from pnsuite.store.rows import machine_key
 from tests.store import documents as synthetic
 
 REPO = Path(__file__).resolve().parents[2]
