@@ -44,6 +44,18 @@ case "$mode" in
             --label "${GATE_LABEL:-current}" "${gate_args[@]}" \
             -- "${perf_args[@]}" "${benchmark_args[@]}" \
             2>&1 | tee "$reports/gate.txt" || status=$?
+        # The pages people read (docs/reports.md): this build against the baseline, and
+        # each benchmark's history on this runner. One that cannot be drawn is a warning:
+        # the gate's verdict above stands.
+        report_args=()
+        for arg in "${gate_args[@]}"; do
+            if [ "$arg" = --new-release ]; then report_args+=(--new-release); fi
+        done
+        ./suite report compare baseline "${GATE_LABEL:-current}" --storage "$storage" \
+            "${report_args[@]}" -o "$reports/compare" > "$reports/compare.txt" 2>&1 \
+            || echo "::warning::no comparison report: see compare.txt"
+        ./suite report history "$storage" -o "$reports/history" > "$reports/history.txt" 2>&1 \
+            || echo "::warning::no history report: see history.txt"
         if [ "$status" -eq 3 ] && [ "${GATE_INCONCLUSIVE:-warn}" = warn ]; then
             echo "::warning::perf gate inconclusive: see gate.txt (the runs could not tell)"
             exit 0

@@ -3,7 +3,7 @@
 # results/gpu/nvidia-h100-x1/):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
-#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|all|diagnose|memory]   (from the repo root)
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
 #               (pnsuite.cli.gpu.netbench); then per repository: the answers checked,
@@ -18,6 +18,11 @@
 #   gate        the gate on this machine, CUDA shm: gate-aa (A/B of a repository against
 #               itself), gate-slowed (against a copy 15% slower per execution) and gate-file
 #               (a baseline of 3 recorded runs checked against 3 new runs of the same build)
+#   sweep       the network's bound at batch 16-64, then peoplenet-sweep of the dynamic
+#               batching repository (instances 1-3, queue delays, concurrency 16-64; CUDA
+#               shm, nvidia-smi clocks and power per point), its leaders confirmed in
+#               independent runs; SWEEP_INSTANCES/SWEEP_BATCHING/SWEEP_CONCURRENCY change
+#               the grid, SWEEP_ARGS adds options, SWEEP_OUT resumes a journal elsewhere
 #   all         both (default), longer than 10 minutes; smoke: a short version of
 #               both, to check the set-up;
 #   diagnose    where a served image's time goes (pnsuite.cli.gpu.diagnose)
@@ -149,6 +154,18 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
     cp "$logs"/gate-*.txt "$results/"
 }
 
+sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.md)
+    netbench --sizes 16 32 64 --iters 10
+    local extra=()
+    read -ra extra <<< "${SWEEP_ARGS:-}"  # e.g. "--search hill --max-points 16"
+    PYTHONWARNINGS=ignore::UserWarning run python3 -m pnsuite.cli.sweep \
+        model_repos/gpu/sample_2_dynamic_batching \
+        --out "${SWEEP_OUT:-$results/sweep}" --memory gpu --load-processes "$load_processes" \
+        --instances "${SWEEP_INSTANCES:-1-3}" --batching "${SWEEP_BATCHING:-on:0,on:1000}" \
+        --concurrency "${SWEEP_CONCURRENCY:-16,32,64}" --round-seconds 1.5 \
+        --confirm-top 2 --confirm-runs 3 --seed 1 --no-report --no-progress "${extra[@]}"
+}
+
 case "$part" in
     smoke)
         netbench --sizes 1 16 --iters 10
@@ -164,9 +181,10 @@ case "$part" in
     gate-slowed) gate_slowed ;;
     gate-file) gate_file ;;
     gate) gate_aa; gate_slowed; gate_file ;;
+    sweep) sweep ;;
     memory) run python3 -m pnsuite.cli.gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
     all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
-    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|all|diagnose|memory)" >&2; exit 2 ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
 # Server logs beside the run's other logs; then the summary.

@@ -34,6 +34,7 @@ from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.perf import ab, gate, recorder, runsets, verdicts
+from pnsuite.perf.gate_text import closing_line, format_preflight, format_rows
 from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.perf.sampling import METRICS
 from pnsuite.server.factory import LAUNCHERS, make_launcher
@@ -45,58 +46,6 @@ EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
 COMMANDS = ("record", "check", "compare", "noise", "ab")
 #: what a default `check` may spend: runs of this build, the first decision after MIN
 DEFAULT_RECORD_RUNS, DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS = 5, 3, 6
-UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}
-
-
-def format_rows(rows: Sequence[verdicts.Row]) -> str:
-    """The rows as an aligned text table: runs, geometric means, change and its interval."""
-    header = ("benchmark", "metric", "runs", "baseline", "current", "change",
-              "interval", "p (Holm)", "verdict")
-    lines = [header]
-    for r in rows:
-        c = r.comparison
-        scale, unit = UNITS.get(c.metric, (1.0, ""))
-        needed = f" (~{r.runs_needed} runs/side)" if r.runs_needed else ""
-        lines.append((c.benchmark, c.metric, f"{len(c.old)}/{len(c.new)}",
-                      f"{verdicts.geometric_mean(c.old) * scale:.1f} {unit}", f"{verdicts.geometric_mean(c.new) * scale:.1f} {unit}",
-                      f"{c.change:+.1%}", f"{r.low - 1:+.1%}..{r.high - 1:+.1%}",
-                      f"{r.p_adjusted:.4f}", r.verdict + needed))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) if i in (0, 1, 8) else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(line, widths))).rstrip()
-                     for line in lines)
-
-
-def format_preflight(items: Sequence[gate.Preflight], policy: verdicts.Policy) -> list[str]:
-    lines = []
-    for p in items:
-        limit = policy.threshold_of(p.metric)
-        if p.detectable <= limit:
-            verdict = "ok"
-        elif p.runs_for_threshold:
-            verdict = f"ABOVE the {limit:.0%} threshold: needs ~{p.runs_for_threshold} current runs"
-        elif p.runs_per_side:
-            verdict = (f"ABOVE the {limit:.0%} threshold: needs a baseline and current side of "
-                       f"~{p.runs_per_side} runs each")
-        else:
-            verdict = f"ABOVE the {limit:.0%} threshold even with 200 runs per side"
-        lines.append(f"noise: {p.benchmark} {p.metric}: {p.sigma:.1%} per run over "
-                     f"{p.baseline_runs} baseline runs; {p.current_runs} current runs detect "
-                     f"{p.detectable:.1%} ({verdict})")
-    return lines
-
-
-def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0) -> str:
-    where = f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} over {report_rows} comparisons)"
-    if verdict == verdicts.REGRESSION:
-        what = f"{missing} baseline benchmark(s) missing; " if missing else ""
-        return f"gate: FAILED: {what}a regression {where}"
-    if verdict == verdicts.OK:
-        return f"gate: passed: every benchmark within the threshold {where}"
-    return (f"gate: INCONCLUSIVE: the runs cannot tell yet {where}; record more runs "
-            "(see runs/side), or gate on a quieter runner")
-
-
 def _policy(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:

@@ -9,16 +9,12 @@ only, like the rest of `pnsuite.platform`.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import threading
-from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Iterable, Mapping, Sequence
 
 from pnsuite.platform import jetson
+from pnsuite.platform.command_sampler import CommandSampler
 
 _TIMESTAMP_RE = re.compile(r"^(\d\d-\d\d-\d{4} \d\d:\d\d:\d\d)\s+")
 _MEM_RE = re.compile(r"\b(RAM|SWAP) (\d+)/(\d+)MB")
@@ -117,8 +113,7 @@ def tegrastats_command(interval_ms: int) -> list[str] | None:
     return [tool, "--interval", str(interval_ms)] if tool else None
 
 
-@dataclass
-class TegrastatsSampler:
+class TegrastatsSampler(CommandSampler):
     """Runs tegrastats (or `command`) in the background and parses its lines.
 
     Use as a context manager around the measured part of a test, then read `summary()`::
@@ -128,67 +123,20 @@ class TegrastatsSampler:
         benchmark.extra_info["tegrastats"] = sampler.summary()
     """
 
-    interval_ms: int = 500
-    command: Sequence[str] | None = None
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    unparsed: list[str] = field(default_factory=list)
-    _proc: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
-    _reader: threading.Thread | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def start(self) -> "TegrastatsSampler":
-        """Start the process and the thread that reads its lines."""
-        argv = list(self.command) if self.command else tegrastats_command(self.interval_ms)
+    def __init__(self, interval_ms: int = 500, command: Sequence[str] | None = None) -> None:
+        argv = list(command) if command else tegrastats_command(interval_ms)
         if argv is None:
             raise FileNotFoundError("tegrastats not found (it ships with L4T on a Jetson)")
-        # Own process group: stopping it must not reach the test process.
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                      text=True, bufsize=1, start_new_session=True)
-        self._reader = threading.Thread(target=self._read, name="tegrastats", daemon=True)
-        self._reader.start()
-        return self
+        super().__init__(argv)
+        self.interval_ms = interval_ms
 
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if not line.strip():
-                continue
-            sample = parse_tegrastats_line(line)
-            with self._lock:
-                if sample:
-                    self.samples.append(sample)
-                else:
-                    self.unparsed.append(line.rstrip())
-
-    def stop(self) -> dict[str, Any]:
-        """Stop the sampler (SIGTERM, then SIGKILL after 5 s) and return the summary."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        self._proc = None
-        return self.summary()
+    def parse_line(self, line: str) -> dict[str, Any] | None:
+        return parse_tegrastats_line(line)
 
     def summary(self) -> dict[str, Any]:
         """`summarize_tegrastats` of the lines so far, with unparsed_lines and interval_ms."""
+        out = summarize_tegrastats(self.snapshot())
         with self._lock:
-            out = summarize_tegrastats(list(self.samples))
             out["unparsed_lines"] = len(self.unparsed)
         out["interval_ms"] = self.interval_ms
         return out
-
-    def __enter__(self) -> "TegrastatsSampler":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

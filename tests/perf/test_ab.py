@@ -10,7 +10,7 @@ gate that cannot tell has not passed. Without --ab-reference the test skips.
 
 import pytest
 
-from pnsuite.cli.gate import format_rows
+from pnsuite.perf.gate_text import format_rows
 from pnsuite.perf import verdicts
 
 

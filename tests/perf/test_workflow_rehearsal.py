@@ -72,6 +72,9 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     assert "<- last good baseline" in (reports / "baseline.txt").read_text()
     text = (reports / "gate.txt").read_text()
     assert "gate: " in text and "gate: FAILED" not in text, text
+    # the pages the workflow uploads: this build against the baseline, and the history
+    for page in ("compare", "history"):
+        assert (reports / page / "report.html").is_file(), (reports / f"{page}.txt").read_text()
     # the self-test skipped (the model ignores its knob) instead of failing the step
     junit = (reports / "perf.xml").read_text()
     assert 'skipped="2"' in junit and 'failures="0"' in junit, junit

@@ -1,0 +1,108 @@
+"""A comparison's report: the gate's verdict on two run sets, benchmark by benchmark and
+metric by metric, the two machines side by side, what was left out, and golden changes.
+
+The numbers are the gate's own (`peoplenet-gate compare` prints the same table): each
+side's geometric mean over its runs, the change, the interval the gate decided on (its
+rows' bounds, one-sided at the policy's alpha per look) and the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pnsuite.perf.gate_text import UNITS, closing_line, format_preflight
+from pnsuite.perf import verdicts
+from pnsuite.perf.gate import GateReport
+from pnsuite.perf.runsets import RunSet
+from pnsuite.report import charts
+from pnsuite.report.html import ReportError, display, flatten, write_report
+
+TEMPLATE = "comparison.html.j2"
+#: machine_info keys shown first, when present: what a Jetson result depends on most
+FIRST_KEYS = ("jetpack_release", "jetson_release", "l4t_release", "tensorrt_version",
+              "triton_version", "triton_image", "nvpmodel_mode", "nvpmodel_id",
+              "jetson_clocks", "jetson_model")
+
+
+def _row(r: verdicts.Row) -> dict[str, Any]:
+    """A gate row's cells, formatted as `peoplenet-gate`'s table formats them, and the
+    raw numbers to sort by."""
+    c = r.comparison
+    scale, unit = UNITS.get(c.metric, (1.0, ""))
+    old, new = verdicts.geometric_mean(c.old) * scale, verdicts.geometric_mean(c.new) * scale
+    return {
+        "benchmark": c.benchmark, "short": charts.short_benchmark(c.benchmark),
+        "metric": c.metric, "runs": f"{len(c.old)}/{len(c.new)}",
+        "baseline": f"{old:.1f} {unit}", "current": f"{new:.1f} {unit}",
+        "baseline_value": old, "current_value": new,
+        "change": f"{c.change:+.1%}", "change_value": c.change,
+        "interval": f"{r.low - 1:+.1%}..{r.high - 1:+.1%}",
+        "p": f"{r.p_adjusted:.4f}", "p_value": r.p_adjusted,
+        "verdict": r.verdict, "runs_needed": r.runs_needed,
+        "threshold": r.threshold,
+    }
+
+
+def identity_rows(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Both machine_infos flattened (nested keys joined with dots), key by key: FIRST_KEYS
+    that either has first, then the rest by name, each marked when the two differ."""
+    old, new = flatten(baseline), flatten(current)
+    keys = set(old) | set(new)
+    ordered = [k for k in FIRST_KEYS if k in keys] + sorted(keys - set(FIRST_KEYS))
+    return [{"key": k, "baseline": display(old.get(k)) if k in old else None,
+             "current": display(new.get(k)) if k in new else None,
+             "differs": k not in old or k not in new or old[k] != new[k]}
+            for k in ordered]
+
+
+def _side(runs: RunSet) -> dict[str, Any]:
+    return {"label": runs.label, "runs": len(runs.files), "files": [f.name for f in runs.files]}
+
+
+def _golden(paths: Sequence[Path]) -> list[dict[str, str]]:
+    found = []
+    for path in map(Path, paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            why = getattr(err, "strerror", None) or err
+            raise ReportError(f"golden difference {path}: cannot be read ({why})",
+                              "give the .diff.txt files the golden update wrote "
+                              "(pnsuite/detection/golden_update.py)") from None
+        found.append({"name": path.name, "text": text})
+    return found
+
+
+def write_comparison_report(baseline: RunSet, current: RunSet, report: GateReport,
+                            notes: Sequence[str], out_dir: str | Path,
+                            golden_diffs: Sequence[Path] = ()) -> Path:
+    """Write the comparison's report.html and its PNG into `out_dir`; the page's path.
+
+    `report` and `notes` are what `pnsuite.perf.gate.compare_sets` and `check_sets` gave
+    for these two sets; `golden_diffs` are golden update `.diff.txt` files to show."""
+    golden = _golden(golden_diffs)
+    plots, pngs = [], {}
+    if report.rows:
+        plots.append({"name": "comparison", "title": "Baseline against current",
+                      "caption": "Left: each side's geometric mean (bars) and its runs "
+                                 "(dots). Right: the change with the gate's interval, "
+                                 "coloured by verdict; the dashed line is the threshold."})
+        pngs["comparison"] = charts.comparison(report.rows, UNITS)
+    alpha = report.policy.alpha_per_look
+    context = {
+        "baseline": _side(baseline), "current": _side(current),
+        "verdict": report.verdict,
+        "closing": closing_line(report.verdict, len(report.rows), report.policy,
+                                len(report.missing)),
+        "rows": [_row(r) for r in report.rows], "alpha": alpha,
+        "notes": list(notes), "left_out": report.left_out, "missing": report.missing,
+        "new": report.new, "undecided": report.undecided,
+        "preflight": format_preflight(report.preflight, report.policy),
+        "identity": identity_rows(baseline.machine_info, current.machine_info),
+        "baseline_file": baseline.files[0].name if baseline.files else "",
+        "current_file": current.files[0].name if current.files else "",
+        "golden": golden, "plots": plots,
+    }
+    return write_report(out_dir, TEMPLATE, context, pngs)

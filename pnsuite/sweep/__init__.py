@@ -1,0 +1,2 @@
+"""Sweeps of model configurations and client concurrency: the best configuration, per
+board and release (Model Analyzer's job, which Jetson lacks)."""

@@ -1,0 +1,379 @@
+"""The reports' pages read without a browser: every section, table and plot is there, the
+numbers are the gate's and the sweep's own, outside text is escaped, failed and throttled
+points and machine differences are marked, and the command line writes each report."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pnsuite.cli import gate as gate_cli
+from pnsuite.cli import report as report_cli
+from pnsuite.report.comparison_report import write_comparison_report
+from pnsuite.report.history_report import write_history_report
+from pnsuite.report.html import PNG_SIGNATURE
+from pnsuite.report.sweep_report import write_sweep_report
+from tests.report.conftest import (
+    BEST_CONFIG,
+    FAILED,
+    GOLDEN_DIFF,
+    RELEASE_AT,
+    SLOWDOWN_AT,
+    THROTTLED,
+    ComparisonInputs,
+    build_comparison,
+    make_sweep_document,
+)
+
+SWEEP_PLOTS = {"throughput", "latency", "batch-sizes", "pareto", "energy"}
+
+
+class Page(HTMLParser):
+    """What the tests look at in a report page: section ids, images, tables (header texts,
+    and each body row's attributes and cell texts) and <pre> texts by id or class."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: list[str] = []
+        self.images: list[dict[str, str]] = []
+        self.headers: dict[str, list[str]] = {}
+        self.tables: dict[str, list[dict]] = {}
+        self.pres: dict[str, list[str]] = {}
+        self.texts: dict[str, str] = {}
+        self._table: str | None = None
+        self._row: dict | None = None
+        self._cell: list[str] | None = None
+        self._cell_attrs: dict[str, str] = {}
+        self._in_head = False
+        self._pre: str | None = None
+        self._by_id: list[tuple[str, str, list[str]]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if a.get("id"):
+            self._by_id.append((a["id"], tag, []))
+        if tag == "section":
+            self.sections.append(a.get("id", ""))
+        elif tag == "img":
+            self.images.append(a)
+        elif tag == "table":
+            self._table = a.get("id", "")
+            self.tables[self._table], self.headers[self._table] = [], []
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and self._table is not None and not self._in_head:
+            self._row = {"class": a.get("class", ""), "attrs": a, "cells": [], "cell_attrs": []}
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell, self._cell_attrs = [], a
+        elif tag == "pre":
+            self._pre = a.get("id") or a.get("class", "")
+            self.pres.setdefault(self._pre, []).append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._by_id and self._by_id[-1][1] == tag:
+            ident, _, parts = self._by_id.pop()
+            self.texts[ident] = " ".join("".join(parts).split())
+        if tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            if self._in_head:
+                self.headers[self._table].append(text)
+            elif self._row is not None:
+                self._row["cells"].append(text)
+                self._row["cell_attrs"].append(self._cell_attrs)
+            self._cell = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "pre":
+            self._pre = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._pre is not None:
+            self.pres[self._pre][-1] += data
+        for _, _, parts in self._by_id:
+            parts.append(data)
+
+    def image_ids(self) -> set[str]:
+        return {img.get("id", "").removeprefix("img-") for img in self.images}
+
+
+def _read(page: Path) -> tuple[str, Page]:
+    text = page.read_text(encoding="utf-8")
+    return text, Page(text)
+
+
+def _assert_plots_embedded(page: Page, folder: Path, names: set[str]) -> None:
+    """Each plot is an <img> whose data: URI holds the PNG also written as NAME.png."""
+    assert page.image_ids() == names
+    for img in page.images:
+        name = img["id"].removeprefix("img-")
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,"), f"{name} is not embedded"
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png.startswith(PNG_SIGNATURE) and len(png) > 2000
+        assert (folder / f"{name}.png").read_bytes() == png
+    assert {p.stem for p in folder.glob("*.png")} == names
+
+
+def _column(page: Page, table: str, header: str) -> list[str]:
+    index = page.headers[table].index(header)
+    return [row["cells"][index] for row in page.tables[table]]
+
+
+@dataclasses.dataclass
+class Written:
+    """A report written once for the tests of this module that only read it."""
+
+    folder: Path
+    text: str
+    page: Page
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory) -> Written:
+    folder = tmp_path_factory.mktemp("sweep-report")
+    text, page = _read(write_sweep_report(make_sweep_document(), folder))
+    return Written(folder, text, page)
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory) -> tuple[ComparisonInputs, Written]:
+    inputs = build_comparison(tmp_path_factory.mktemp("comparison-inputs"))
+    folder = tmp_path_factory.mktemp("comparison-report")
+    text, page = _read(write_comparison_report(inputs.baseline, inputs.current, inputs.report,
+                                               inputs.notes, folder, [inputs.golden_diff]))
+    return inputs, Written(folder, text, page)
+
+
+# --------------------------------------------------------------------------- sweep
+
+def test_the_sweep_report_has_every_section_table_and_plot(sweep_document, sweep_report):
+    page = sweep_report.page
+    assert (sweep_report.folder / "report.html").is_file()
+    assert page.sections == ["summary", "best", "plots", "noise", "all-points"]
+    _assert_plots_embedded(page, sweep_report.folder, SWEEP_PLOTS)
+    assert len(page.tables["points"]) == len(sweep_document.points) == 12
+    assert len(page.tables["ranking"]) == min(10, len(sweep_document.ranking))
+    assert len(page.tables["confirmation"]) == 2
+    assert "jetson_model" in _column(page, "machine", "key")
+    assert "cpu.count" in _column(page, "machine", "key"), "nested machine keys flattened"
+    assert page.texts["point-counts"] == "11 measured, 1 failed, 1 throttled"
+
+
+def test_the_best_configuration_its_config_and_the_leaders_are_shown(sweep_document,
+                                                                     sweep_report):
+    page = sweep_report.page
+    best = sweep_document.point(sweep_document.best)
+    assert page.texts["best-label"] == sweep_document.best
+    assert page.pres["best-config"] == [BEST_CONFIG]
+    ranked = page.tables["ranking"]
+    assert [r["cells"][1] + "-c" + r["cells"][2] for r in ranked] == sweep_document.ranking[:10]
+    assert "best" in ranked[0]["class"].split()
+    assert _column(page, "ranking", "throughput (inf/s)")[0] == f"{best.throughput:.1f}"
+    assert _column(page, "ranking", "p99 (ms)")[0] == f"{best.latency_p99_ms:.2f}"
+    infer = _column(page, "ranking", "compute_infer (ms)")[0]
+    assert infer == f"{best.per_inference_ms['compute_infer']:.3f}"
+    assert _column(page, "ranking", "energy (mJ/inf)")[0] == \
+        f"{best.energy_mj_per_inference:.2f}"
+
+
+def test_failed_and_throttled_points_are_flagged_in_the_table(sweep_report):
+    text, page = sweep_report.text, sweep_report.page
+    rows = {r["attrs"]["data-label"]: r for r in page.tables["points"]}
+    status = page.headers["points"].index("status")
+    error = page.headers["points"].index("error")
+    failed, throttled = rows[FAILED], rows[THROTTLED]
+    assert failed["class"].split()[0] == "failed" and failed["cells"][status] == "failed"
+    assert failed["cells"][error] == "model failed to load: <instance 1> out of memory"
+    assert "&lt;instance 1&gt;" in text
+    assert throttled["class"].split()[0] == "throttled"
+    assert throttled["cells"][status] == "THROTTLED"
+    assert "600 of 1300" in throttled["cells"]
+    others = [r for label, r in rows.items() if label not in (FAILED, THROTTLED)]
+    assert {r["cells"][status] for r in others} == {"ok"}
+
+
+def test_outside_text_is_escaped(tmp_path):
+    doc = make_sweep_document(repository="<script>alert('sweep')</script>")
+    text, page = _read(write_sweep_report(doc, tmp_path))
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#39;sweep&#39;)&lt;/script&gt;" in text
+    assert text.count("<script>") == 1, "only the page's own sort script"
+    assert page.texts["summary"].count("<script>alert('sweep')</script>") == 1
+
+
+def test_without_power_there_is_no_energy_plot_or_column(tmp_path):
+    _, page = _read(write_sweep_report(make_sweep_document(power=False), tmp_path))
+    _assert_plots_embedded(page, tmp_path, SWEEP_PLOTS - {"energy"})
+    assert not (tmp_path / "energy.png").exists()
+    assert "energy (mJ/inf)" not in page.headers["ranking"]
+
+
+def test_the_noise_section_shows_each_candidates_runs_and_the_verdict(sweep_document,
+                                                                     sweep_report):
+    page = sweep_report.page
+    versus = sweep_document.confirmation["best_vs_runner_up"]
+    rows = page.tables["confirmation"]
+    assert [r["cells"][0] for r in rows] == [versus["best"], versus["runner_up"]]
+    first = sweep_document.confirmation["candidates"][0]
+    assert rows[0]["cells"][2] == f"{first['geomean']:.1f}"
+    assert rows[0]["cells"][3] == f"{first['spread']:.1%}"
+    assert rows[0]["cells"][1] == ", ".join(f"{v:.1f}" for v in first["runs_throughput"])
+    line = page.texts["best-vs-runner-up"]
+    assert f"{versus['ratio']:.3f}" in line and f"{versus['low']:.3f}..{versus['high']:.3f}" \
+        in line and "distinct" in line
+
+
+def test_without_confirmation_runs_the_noise_section_says_so(tmp_path):
+    _, page = _read(write_sweep_report(make_sweep_document(confirmation=False), tmp_path))
+    assert "confirmation" not in page.tables
+    assert page.texts["no-confirmation"].startswith("No confirmation runs were made")
+
+
+def test_failed_points_are_never_plotted(sweep_document, tmp_path):
+    doc = dataclasses.replace(sweep_document, best=None, ranking=[], pareto=[],
+                              points=[p for p in sweep_document.points if not p.ok])
+    _, page = _read(write_sweep_report(doc, tmp_path))
+    assert page.images == [] and not list(tmp_path.glob("*.png"))
+    assert "no-best" in page.texts
+    assert len(page.tables["points"]) == 1
+
+
+# --------------------------------------------------------------------------- comparison
+
+def test_the_comparison_shows_the_gates_numbers(compared):
+    comparison_inputs, written = compared
+    page = written.page
+    assert page.sections == ["summary", "benchmarks", "left-out", "machines", "golden"]
+    _assert_plots_embedded(page, written.folder, {"comparison"})
+    # peoplenet-gate's own table, cell by cell (its columns are 2+ spaces apart)
+    printed = [re.split(r"\s{2,}", line.strip())
+               for line in gate_cli.format_rows(comparison_inputs.report.rows).splitlines()]
+    assert page.headers["rows"] == printed[0]
+    shown = page.tables["rows"]
+    assert len(shown) == len(printed) - 1 == 6
+    for row, line in zip(shown, printed[1:]):
+        assert row["cell_attrs"][0]["title"] == line[0]
+        assert row["cells"][1:] == line[1:]
+    verdicts = {r["cells"][-1].split()[0] for r in shown}
+    assert verdicts == {"REGRESSION", "ok"}
+    assert page.texts["verdict"].startswith("gate: FAILED")
+
+
+def test_machine_identity_differences_are_highlighted_and_jetson_keys_come_first(compared):
+    page = compared[1].page
+    rows = page.tables["identity"]
+    keys = [r["cells"][0] for r in rows]
+    differs = {r["cells"][0] for r in rows if "differs" in r["class"].split()}
+    assert keys[:9] == ["jetpack_release", "jetson_release", "l4t_release", "tensorrt_version",
+                        "triton_version", "nvpmodel_mode", "nvpmodel_id", "jetson_clocks",
+                        "jetson_model"]
+    assert {"jetpack_release", "l4t_release", "tensorrt_version", "triton_version",
+            "jetson_release"} <= differs
+    assert not differs & {"jetson_model", "nvpmodel_mode", "jetson_clocks", "gpu", "cpu.count"}
+    by_key = {r["cells"][0]: r["cells"][1:] for r in rows}
+    assert by_key["tensorrt_version"] == ["8.6.2.3", "10.3.0.30"]
+    digests = [k for k in keys if k.startswith("model_configs.") and k.endswith(".digest")]
+    assert digests and set(digests) <= differs, "nested keys flattened with dots"
+
+
+def test_left_out_runs_missing_and_new_benchmarks_and_preflight_are_listed(compared):
+    comparison_inputs, written = compared
+    page = written.page
+    report = comparison_inputs.report
+    lines = page.texts["left-out-lines"]
+    assert report.left_out and report.missing and report.new
+    for line in report.left_out:
+        assert f"left out: {line}" in lines
+    assert f"MISSING: {report.missing[0]} is in the baseline" in lines
+    assert f"new: {report.new[0]} (no baseline yet)" in lines
+    preflight = gate_cli.format_preflight(report.preflight, report.policy)
+    assert preflight and all(line in page.texts["preflight"] for line in preflight)
+    assert all(f"note: {note}" in page.texts["notes"] for note in comparison_inputs.notes)
+
+
+def test_golden_differences_are_shown_or_said_to_be_none(compared, tmp_path):
+    inputs, written = compared
+    assert written.page.pres["golden-diff"] == [GOLDEN_DIFF]
+    assert "&lt;412, 88, 530, 377&gt;" in written.text
+    _, page = _read(write_comparison_report(inputs.baseline, inputs.current, inputs.report,
+                                            inputs.notes, tmp_path))
+    assert page.texts["no-golden"] == "none given" and "golden-diff" not in page.pres
+
+
+# --------------------------------------------------------------------------- history
+
+def test_the_history_plots_each_series_and_tables_its_change_points(histories, tmp_path):
+    [h] = histories
+    assert [(c.kind, c.index) for c in h.changes] == [("regression", SLOWDOWN_AT)]
+    assert [s.index for s in h.known_steps] == [RELEASE_AT]
+    _, page = _read(write_history_report(histories, tmp_path))
+    _assert_plots_embedded(page, tmp_path, {"series-01"})
+    rows = page.tables["change-points"]
+    assert [r["cells"][2] for r in rows] == ["regression", "known step"]
+    change, step = h.changes[0], h.known_steps[0]
+    assert rows[0]["cells"][3] == f"#{SLOWDOWN_AT - 1} and #{SLOWDOWN_AT}"
+    assert rows[0]["cells"][5] == f"{change.commit_before}..{change.commit_after}"
+    assert rows[0]["cells"][6] == f"{change.relative_change:+.1%}"
+    assert rows[1]["cells"][6] == f"{step.relative_change:+.1%}"
+    assert "triton_version 2.46.0 -> 2.49.0" in rows[1]["cells"][8]
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_the_cli_writes_each_report_and_prints_its_path(sweep_document, comparison_inputs,
+                                                        history_storage, tmp_path, capsys):
+    sweep_json = tmp_path / "sweep.json"
+    sweep_json.write_text(json.dumps(sweep_document.to_json()))
+    inputs = comparison_inputs
+    runs = {
+        "sweep": ["sweep", str(sweep_json)],
+        "compare": ["compare", str(inputs.baseline_dir), str(inputs.current_dir),
+                    "--new-release", "--golden-diff", str(inputs.golden_diff)],
+        "history": ["history", str(history_storage)],
+    }
+    for name, argv in runs.items():
+        out = tmp_path / f"out-{name}"
+        assert report_cli.main([*argv, "-o", str(out)]) == 0
+        assert capsys.readouterr().out.strip() == str(out / "report.html")
+    _, page = _read(tmp_path / "out-compare" / "report.html")
+    assert len(page.tables["rows"]) == len(inputs.report.rows)
+    assert page.pres["golden-diff"] == [GOLDEN_DIFF]
+    _, page = _read(tmp_path / "out-sweep" / "report.html")
+    assert page.image_ids() == SWEEP_PLOTS
+
+
+@pytest.mark.parametrize("case", ["broken sweep", "foreign sweep", "refused", "no history"])
+def test_the_cli_says_why_it_writes_no_report(case, comparison_inputs, tmp_path, capsys):
+    broken = tmp_path / "sweep.json"
+    if case == "broken sweep":
+        broken.write_text('{"format": 1, "repository": ')
+        argv, expected = ["sweep", str(broken)], "not valid JSON"
+    elif case == "foreign sweep":
+        broken.write_text(json.dumps({"format": 1, "points": [{"concurrency": 1}]}))
+        argv, expected = ["sweep", str(broken)], "not a sweep document"
+    elif case == "refused":  # another release without --new-release, as peoplenet-gate
+        argv = ["compare", str(comparison_inputs.baseline_dir),
+                str(comparison_inputs.current_dir)]
+        expected = "refusing to compare runs"
+    else:
+        (tmp_path / "empty").mkdir()
+        argv, expected = ["history", str(tmp_path / "empty")], "no pytest-benchmark runs"
+    assert report_cli.main([*argv, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("peoplenet-report: ") and expected in err
+    assert not (tmp_path / "out" / "report.html").exists()
