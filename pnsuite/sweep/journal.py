@@ -87,6 +87,7 @@ def _create(path: Path, header: Mapping[str, Any]) -> None:
             out.write((json.dumps({"journal": FORMAT, "header": header}) + "\n").encode())
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it 0600: a journal is an artifact to read
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
