@@ -46,7 +46,7 @@ EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
 COMMANDS = ("record", "check", "compare", "noise", "ab")
 #: what a default `check` may spend: runs of this build, the first decision after MIN
 DEFAULT_RECORD_RUNS, DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS = 5, 3, 6
-def _policy(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
+def policy_of(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:
         name, sep, value = item.partition("=")
@@ -57,7 +57,7 @@ def _policy(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     return verdicts.Policy(args.threshold, args.alpha, looks, thresholds)
 
 
-def _set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
+def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
     """The runs `ref` names: from the results store when one is given and holds runs of
     that label, else files, folders or saved names in the pytest-benchmark storage."""
     if args.store and "," not in ref and not Path(ref).exists():
@@ -92,15 +92,15 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    baseline, current = _set(args.baseline, args), _set(args.current, args)
+    baseline, current = run_set(args.baseline, args), run_set(args.current, args)
     notes = gate.check_sets(baseline, current, args.new_release)
-    report = gate.compare_sets(baseline, current, _policy(args))
+    report = gate.compare_sets(baseline, current, policy_of(args))
     return _print_report(baseline, current, report, notes)
 
 
 def cmd_noise(args: argparse.Namespace) -> int:
-    baseline = _set(args.baseline, args)
-    policy = _policy(args, looks=len(verdicts.look_schedule(args.min_runs, args.max_runs)))
+    baseline = run_set(args.baseline, args)
+    policy = policy_of(args, looks=len(verdicts.look_schedule(args.min_runs, args.max_runs)))
     items = gate.preflight(baseline, args.max_runs, policy)
     if not items:
         raise verdicts.VerdictError(f"{baseline.label}: fewer than {verdicts.MIN_RUNS} "
@@ -133,7 +133,7 @@ def cmd_record(args: argparse.Namespace) -> int:
               "not complete. Record it on a quiet runner.", file=sys.stderr)
         return INCONCLUSIVE
     baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
-    policy = _policy(args, looks=len(verdicts.look_schedule(DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS)))
+    policy = policy_of(args, looks=len(verdicts.look_schedule(DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS)))
     for line in format_preflight(gate.preflight(baseline, DEFAULT_MAX_RUNS, policy), policy):
         print(line)
     print(f"record: baseline {args.name!r}: {len(kept)} runs in {args.storage}")
@@ -141,9 +141,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    baseline = _set(args.baseline, args)
+    baseline = run_set(args.baseline, args)
     looks = verdicts.Looks(args.min_runs, args.max_runs)
-    policy = _policy(args, looks=len(looks))
+    policy = policy_of(args, looks=len(looks))
     label = args.label or "current-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     planned = gate.preflight(baseline, args.max_runs, policy)
     print("\n".join(format_preflight(planned, policy)), flush=True)
@@ -188,7 +188,7 @@ def _side(args: argparse.Namespace, which: str) -> ab.Side:
 def cmd_ab(args: argparse.Namespace) -> int:
     plan = ab.Plan(args.concurrency, args.requests, args.rounds, 1, args.min_pairs,
                    args.max_pairs, args.budget_s, args.memory, args.load_processes)
-    policy = _policy(args)
+    policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
 
@@ -223,7 +223,7 @@ def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict
                       "verdict": r.verdict} for r in result.rows]}
 
 
-def _common_options() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
     """The options every subcommand takes: where runs are, and the verdict's policy."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--storage", type=Path, default=Path(".benchmarks"),
@@ -245,7 +245,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = _common_options()
+    common = common_options()
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument("--min-runs", type=int, default=DEFAULT_MIN_RUNS,
                       help="current runs before the first look (default %(default)s)")

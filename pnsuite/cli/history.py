@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.permutations < 1:
         parser.error("--permutations must be at least 1")
     if args.min_size < 1:
@@ -136,31 +136,36 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
                      f"{args.permutations} permutations can give) and at most 1")
 
 
+def find_histories(args: argparse.Namespace) -> tuple[int, list[History]]:
+    """(how many runs were read, each matching series analysed) for these arguments: the
+    store's runs (of `--board`) or the runs in PATHs."""
+    if args.store:
+        with open_store(args.store) as store:
+            runs = store.documents(board=args.board)
+    else:
+        runs = load_runs(args.paths)
+    found = [s for s in series(runs, args.metric, args.include_disturbed)
+             if args.benchmark is None or args.benchmark in s.benchmark]
+    if not found:
+        which = f"matching {args.benchmark!r} " if args.benchmark is not None else ""
+        raise HistoryError(f"no benchmark {which}records {args.metric} in the {len(runs)} "
+                           "run(s)", f"check -k, or choose another --metric ({', '.join(METRICS)})")
+    return len(runs), [analyse(s, args.alpha, args.permutations, args.min_size) for s in found]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print each series' history; the exit code says whether a new regression was found."""
     parser = _parser()
     args = parser.parse_args(argv)
-    _check_arguments(parser, args)
+    check_arguments(parser, args)
     try:
-        if args.store:
-            with open_store(args.store) as store:
-                runs = store.documents(board=args.board)
-        else:
-            runs = load_runs(args.paths)
-        found = [s for s in series(runs, args.metric, args.include_disturbed)
-                 if args.benchmark is None or args.benchmark in s.benchmark]
-        if not found:
-            which = f"matching {args.benchmark!r} " if args.benchmark is not None else ""
-            raise HistoryError(f"no benchmark {which}records {args.metric} in the "
-                               f"{len(runs)} run(s)",
-                               f"check -k, or choose another --metric ({', '.join(METRICS)})")
-        histories = [analyse(s, args.alpha, args.permutations, args.min_size) for s in found]
+        runs, histories = find_histories(args)
         if args.json:
-            _write_json(args, len(runs), histories)
+            _write_json(args, runs, histories)
     except SuiteError as err:
         print(f"peoplenet-history: {err}", file=sys.stderr)
         return ERROR
-    print(f"{args.metric} of {len(histories)} series from {len(runs)} run(s), "
+    print(f"{args.metric} of {len(histories)} series from {runs} run(s), "
           f"alpha {args.alpha}, min size {args.min_size}\n")
     print("\n\n".join(format_history(h, args.min_size) for h in histories))
     code, closing = verdict(histories, args.fail_on_regression)

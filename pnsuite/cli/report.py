@@ -27,19 +27,11 @@ from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import history as history_cli
 from pnsuite.errors import SuiteError
 from pnsuite.perf import changepoints, gate
-from pnsuite.perf.history import (
-    METRICS,
-    History,
-    HistoryError,
-    analyse,
-    load_runs,
-    series,
-)
+from pnsuite.perf.history import METRICS
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import ReportError
 from pnsuite.report.sweep_report import write_sweep_report
-from pnsuite.store import open_store
 from pnsuite.sweep.points import SweepDocument
 
 WRITTEN, NOT_WRITTEN = 0, 2
@@ -75,31 +67,15 @@ def cmd_sweep(args: argparse.Namespace) -> Path:
 
 def cmd_compare(args: argparse.Namespace) -> Path:
     # The sets, notes and report exactly as `peoplenet-gate compare` builds them.
-    baseline, current = gate_cli._set(args.baseline, args), gate_cli._set(args.current, args)
+    baseline, current = gate_cli.run_set(args.baseline, args), gate_cli.run_set(args.current, args)
     notes = gate.check_sets(baseline, current, args.new_release)
-    report = gate.compare_sets(baseline, current, gate_cli._policy(args))
+    report = gate.compare_sets(baseline, current, gate_cli.policy_of(args))
     return write_comparison_report(baseline, current, report, notes, args.output,
                                    args.golden_diff or ())
 
 
-def histories(args: argparse.Namespace) -> list[History]:
-    """The analysed series `peoplenet-history` would print for these arguments."""
-    if args.store:
-        with open_store(args.store) as store:
-            runs = store.documents(board=args.board)
-    else:
-        runs = load_runs(args.paths)
-    found = [s for s in series(runs, args.metric, args.include_disturbed)
-             if args.benchmark is None or args.benchmark in s.benchmark]
-    if not found:
-        which = f"matching {args.benchmark!r} " if args.benchmark is not None else ""
-        raise HistoryError(f"no benchmark {which}records {args.metric} in the {len(runs)} "
-                           "run(s)", f"check -k, or choose another --metric ({', '.join(METRICS)})")
-    return [analyse(s, args.alpha, args.permutations, args.min_size) for s in found]
-
-
 def cmd_history(args: argparse.Namespace) -> Path:
-    return write_history_report(histories(args), args.output)
+    return write_history_report(history_cli.find_histories(args)[1], args.output)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -114,7 +90,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     p = commands["sweep"] = sub.add_parser("sweep", parents=[output], help="a sweep's report")
     p.add_argument("sweep", type=Path, metavar="SWEEP_JSON", help="the sweep's sweep.json")
     p = commands["compare"] = sub.add_parser(
-        "compare", parents=[gate_cli._common_options(), output],
+        "compare", parents=[gate_cli.common_options(), output],
         help="two run sets with the gate's verdicts")
     p.add_argument("baseline")
     p.add_argument("current")
@@ -151,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = _parser()
     args = parser.parse_args(argv)
     if args.command == "history":
-        history_cli._check_arguments(commands["history"], args)
+        history_cli.check_arguments(commands["history"], args)
     try:
         page = COMMAND_FUNCTIONS[args.command](args)
     except SuiteError as err:

@@ -8,6 +8,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from pnsuite.perf import verdicts
+from pnsuite.sweep.errors import SweepError
+
 #: the sweep document's format; a reader refuses another
 FORMAT = 1
 
@@ -224,7 +227,6 @@ class Candidate:
     runs_throughput: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from pnsuite.perf import verdicts
         runs = self.runs_throughput
         return {"label": self.key.label, "variant": self.key.variant.to_json(),
                 "concurrency": self.key.concurrency, "runs_throughput": runs,
@@ -286,7 +288,6 @@ class SweepDocument:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SweepDocument":
-        from pnsuite.sweep.errors import SweepError
         if data.get("format") != FORMAT:
             raise SweepError(f"sweep document format {data.get('format')!r}, this suite "
                              f"reads format {FORMAT}",
