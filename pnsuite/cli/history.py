@@ -94,9 +94,10 @@ def format_history(history: History, min_size: int = changepoints.DEFAULT_MIN_SI
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="peoplenet-history", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1])
+def history_options() -> argparse.ArgumentParser:
+    """The options that say which runs and series to analyse, and how: shared with
+    `peoplenet-report history`."""
+    parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("paths", nargs="*", type=Path, default=[Path(".benchmarks")],
                         help="run files or folders holding them (default .benchmarks)")
     parser.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
@@ -115,11 +116,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="shuffles in each permutation test (default %(default)s)")
     parser.add_argument("--min-size", type=int, default=changepoints.DEFAULT_MIN_SIZE,
                         help="fewest runs between two change points (default %(default)s)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the series, known steps and change points to FILE")
     parser.add_argument("--include-disturbed", action="store_true",
                         help="keep runs during which other processes took the CPU (left out "
                              "by default, as the gate leaves them out)")
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="peoplenet-history", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[-1],
+                                     parents=[history_options()])
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the series, known steps and change points to FILE")
     parser.add_argument("--fail-on-regression", action="store_true",
                         help="exit 1 if a regression lies after the last known step")
     return parser

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +25,7 @@ from pathlib import Path
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import history as history_cli
 from pnsuite.errors import SuiteError
-from pnsuite.perf import changepoints, gate
-from pnsuite.perf.history import METRICS
+from pnsuite.perf import gate
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import ReportError
@@ -96,26 +94,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     p.add_argument("current")
     p.add_argument("--golden-diff", type=Path, nargs="+", action="extend", metavar="FILE",
                    help="golden update .diff.txt files to show (default: none given)")
-    p = commands["history"] = sub.add_parser("history", parents=[output],
-                                             help="benchmark histories with change points")
-    p.add_argument("paths", nargs="*", type=Path, default=[Path(".benchmarks")],
-                   help="run files or folders holding them (default .benchmarks)")
-    p.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
-                   help="read the runs from this results store instead of files (default "
-                        "env TRITON_SUITE_RESULTS_STORE)")
-    p.add_argument("--board", help="with --store: only runs of this Jetson board")
-    p.add_argument("--metric", choices=list(METRICS), default="round_s",
-                   help="what to follow (default %(default)s)")
-    p.add_argument("-k", "--benchmark", metavar="SUBSTRING",
-                   help="only benchmarks whose full name contains SUBSTRING")
-    p.add_argument("--alpha", type=float, default=changepoints.DEFAULT_ALPHA,
-                   help="significance level of a change point (default %(default)s)")
-    p.add_argument("--permutations", type=int, default=changepoints.DEFAULT_PERMUTATIONS,
-                   help="shuffles in each permutation test (default %(default)s)")
-    p.add_argument("--min-size", type=int, default=changepoints.DEFAULT_MIN_SIZE,
-                   help="fewest runs between two change points (default %(default)s)")
-    p.add_argument("--include-disturbed", action="store_true",
-                   help="keep runs during which other processes took the CPU")
+    commands["history"] = sub.add_parser("history",
+                                         parents=[history_cli.history_options(), output],
+                                         help="benchmark histories with change points")
     return parser, commands
 
 
