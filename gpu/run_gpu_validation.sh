@@ -3,7 +3,7 @@
 # results/gpu/nvidia-h100-x1/):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
-#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|all|diagnose|memory]   (from the repo root)
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|lean|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
 #               (pnsuite.cli.gpu.netbench); then per repository: the answers checked,
@@ -22,7 +22,12 @@
 #               batching repository (instances 1-3, queue delays, concurrency 16-64; CUDA
 #               shm, nvidia-smi clocks and power per point), its leaders confirmed in
 #               independent runs; SWEEP_INSTANCES/SWEEP_BATCHING/SWEEP_CONCURRENCY change
-#               the grid, SWEEP_ARGS adds options, SWEEP_OUT resumes a journal elsewhere
+#               the grid, SWEEP_ARGS adds options, SWEEP_OUT resumes a journal elsewhere,
+#               SWEEP_POOL sets Triton's CUDA memory pool (default 1 GiB, see lean)
+#   lean        the stand-in's data path: outputs in device or host memory with a CUDA
+#               memory pool of LEAN_POOL bytes (default 1 GiB), one instance: each
+#               variant's answers checked against the network's own, perf_analyzer and
+#               the suite at concurrency 16 32 64 with CUDA shm, execute() profiled
 #   all         both (default), longer than 10 minutes; smoke: a short version of
 #               both, to check the set-up;
 #   diagnose    where a served image's time goes (pnsuite.cli.gpu.diagnose)
@@ -155,7 +160,7 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
 }
 
 sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.md)
-    netbench --sizes 16 32 64 --iters 10
+    [[ -f "$results/netbench.json" ]] || netbench --sizes 16 32 64 --iters 10
     local extra=()
     read -ra extra <<< "${SWEEP_ARGS:-}"  # e.g. "--search hill --max-points 16"
     PYTHONWARNINGS=ignore::UserWarning run python3 -m pnsuite.cli.sweep \
@@ -163,7 +168,33 @@ sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.m
         --out "${SWEEP_OUT:-$results/sweep}" --memory gpu --load-processes "$load_processes" \
         --instances "${SWEEP_INSTANCES:-1-3}" --batching "${SWEEP_BATCHING:-on:0,on:1000}" \
         --concurrency "${SWEEP_CONCURRENCY:-16,32,64}" --round-seconds 1.5 \
+        --triton-arg="--cuda-memory-pool-byte-size=0:${SWEEP_POOL:-1073741824}" \
         --confirm-top 2 --confirm-runs 3 --seed 1 --no-report --no-progress "${extra[@]}"
+}
+
+lean() {  # the stand-in's data path: host or device outputs, CUDA memory pool sizes
+    [[ -f "$work/references.npz" ]] || netbench --sizes 16 32 64 --iters 10
+    rm -rf "$work/lean"
+    local variants
+    mapfile -t variants < <(python3 - "$work/lean" <<'EOF'
+import sys
+from pathlib import Path
+from pnsuite.repository import model_config
+# name: (output_memory, instances); every one profiles execute() every 100 executions.
+for name, (outputs, instances) in {
+        "host-i1": ("host", 1), "device-i1": ("device", 1)}.items():
+    print(model_config.write_variant(
+        Path("model_repos/gpu/sample_2_dynamic_batching"), Path(sys.argv[1]) / name,
+        instances=instances, header="by gpu/run_gpu_validation.sh lean",
+        parameters={"output_memory": outputs, "profile": "100"}))
+EOF
+)
+    # Triton's default CUDA memory pool (64 MB) holds 10 of these 6.3 MB inputs; the
+    # python backend moves GPU inputs through it. LEAN_POOL: bytes for GPU 0.
+    run python3 -m pnsuite.cli.gpu.validate --out "$results/lean.json" --work "$work/run" \
+        --references "$work/references.npz" --memory gpu --concurrency 16 32 64 --rounds 1 \
+        --measure-s 2 --pa-interval-ms 1000 --load-processes "$load_processes" \
+        --server-arg="--cuda-memory-pool-byte-size=0:${LEAN_POOL:-1073741824}" "${variants[@]}"
 }
 
 case "$part" in
@@ -182,9 +213,10 @@ case "$part" in
     gate-file) gate_file ;;
     gate) gate_aa; gate_slowed; gate_file ;;
     sweep) sweep ;;
+    lean) lean ;;
     memory) run python3 -m pnsuite.cli.gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
     all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
-    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|all|diagnose|memory)" >&2; exit 2 ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|lean|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
 # Server logs beside the run's other logs; then the summary.

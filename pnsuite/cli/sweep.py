@@ -25,6 +25,7 @@ from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.platform import jetson
 from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.server.launcher import check_server_args
 from pnsuite.sweep import monitors, objectives, space
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.measure import PointPlan
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                    default="embedded")
     p.add_argument("--triton-install", type=Path, help="Triton install dir (release launcher)")
     p.add_argument("--triton-image", help="Triton image (docker launcher)")
+    p.add_argument("--triton-arg", action="append", default=[], metavar="--NAME=VALUE",
+                   help="a tritonserver option for every server, as the deployment sets it "
+                        "(repeatable), e.g. --triton-arg=--cuda-memory-pool-byte-size=0:1073741824")
     p.add_argument("--image", type=Path, default=CAPTURE_IMAGE, help="the image sent")
     p.add_argument("--seed", type=int, help="seed of the confirmation's run order")
     p.add_argument("--restart", action="store_true", help="discard the journal, start again")
@@ -116,7 +120,8 @@ def request_of(args: argparse.Namespace) -> SweepRequest:
     return SweepRequest(args.repo, swept, plan, args.search, args.max_points,
                         objectives.parse_objective(args.objective),
                         [objectives.parse_constraint(c) for c in args.constraint],
-                        args.confirm_top, args.confirm_runs, seed=args.seed)
+                        args.confirm_top, args.confirm_runs, seed=args.seed,
+                        server_args=check_server_args(args.triton_arg))
 
 
 def _interrupt(signum: int, frame: object) -> None:

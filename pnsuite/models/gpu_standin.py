@@ -13,7 +13,8 @@ python backend's stub puts its working directory, the project root, on sys.path)
 The data path is kept lean, since host copies, not the GPU, dominate a plain one:
 inputs come in through DLPack (no numpy, no concatenation of a batch), each request is
 copied into a pinned staging buffer and from there, asynchronously, straight into its
-slot of a preallocated device batch; outputs go back through pinned buffers and DLPack.
+slot of a preallocated device batch; outputs go back through DLPack, as GPU tensors
+(`output_memory` "device") or through pinned buffers ("host").
 What this module cannot avoid: for inputs in CPU memory, Triton copies each request into
 the python backend's shared memory and the stub copies it again into a numpy array
 before execute() runs (docs/gpu-validation.md measures both; inputs in CUDA shared
@@ -35,6 +36,7 @@ import torch
 from torch import nn
 
 from pnsuite.models import identities
+from pnsuite.models.gpu_parameters import choice
 
 IDENTITY = identities.GPU_STANDIN
 INPUT_NAME = "input_1"
@@ -226,6 +228,10 @@ class TritonPythonModel:
         began = time.perf_counter()
         self.net = build_network(self.device, seed=int(params.get("weights_seed", DEFAULT_SEED)),
                                  source=params.get("backbone_source", "torchvision"))
+        on_gpu = self.device.type == "cuda"
+        # Outputs as GPU tensors: the backend copies them device to device into the
+        # response (a CUDA shm client's region); "host" goes through pinned memory.
+        self._outputs_on_device = on_gpu and choice(params, "output_memory") == "device"
         self._allocate_buffers()
         warmed = self._warm_up_or_explain(params.get("warmup", "all"))
         peak = self._release_warm_up_cache()
@@ -248,7 +254,7 @@ class TritonPythonModel:
         """Process-wide settings of this instance's stub: cuDNN, threads, malloc, GPU memory."""
         # cuDNN's autotuner would re-tune at every new batch size the batcher forms;
         # its heuristics are steady. "true" only makes sense with every size warmed.
-        torch.backends.cudnn.benchmark = params.get("cudnn_benchmark", "false") == "true"
+        torch.backends.cudnn.benchmark = choice(params, "cudnn_benchmark") == "true"
         # CPU threads copy a request into the pinned buffer; a few per instance suffice
         # and several instances (each its own process) share the cores.
         instances = sum(int(g.get("count", 1)) for g in config.get("instance_group", [])) or 1
@@ -269,10 +275,13 @@ class TritonPythonModel:
         on_gpu = self.device.type == "cuda"
         self.batch_in = torch.empty(shape, dtype=torch.float32, device=self.device)
         self.staging = torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) if on_gpu else None
-        self.cov_out = torch.empty((self.max_batch, CLASSES, *grid), dtype=torch.float32,
-                                   pin_memory=on_gpu)
-        self.bbox_out = torch.empty((self.max_batch, 4 * CLASSES, *grid), dtype=torch.float32,
-                                    pin_memory=on_gpu)
+        # Host outputs only: device outputs are each execution's own tensors.
+        self.cov_out = self.bbox_out = None
+        if not self._outputs_on_device:
+            self.cov_out = torch.empty((self.max_batch, CLASSES, *grid), dtype=torch.float32,
+                                       pin_memory=on_gpu)
+            self.bbox_out = torch.empty((self.max_batch, 4 * CLASSES, *grid),
+                                        dtype=torch.float32, pin_memory=on_gpu)
 
     def _warm_up_or_explain(self, which: str) -> list[int]:
         """The warm-up on a GPU (none on a CPU); a failure is logged with the free memory."""
@@ -303,7 +312,8 @@ class TritonPythonModel:
         self._pb.Logger.log_info(
             f"{IDENTITY}: torch {torch.__version__}, numpy {numpy.__version__}, device "
             f"{torch.cuda.get_device_name(self.device) if on_gpu else 'cpu'}, "
-            f"{len(warmed)} batch sizes warmed (peak {peak:.1f} GiB reserved), malloc tuned "
+            f"{len(warmed)} batch sizes warmed (peak {peak:.1f} GiB reserved), outputs in "
+            f"{'device' if self._outputs_on_device else 'host'} memory, malloc tuned "
             f"{self._malloc_tuned}, ready in "
             f"{time.perf_counter() - began:.1f} s")
 
@@ -372,19 +382,22 @@ class TritonPythonModel:
         t = self._lap("copy_in", t) if self._profile_every else t
         with torch.inference_mode():
             cov, bbox = run_network(self.net, self.batch_in[:total])
-            self.cov_out[:total].copy_(cov, non_blocking=True)
-            self.bbox_out[:total].copy_(bbox, non_blocking=True)
+            if not self._outputs_on_device:
+                cov = self.cov_out[:total].copy_(cov, non_blocking=True)
+                bbox = self.bbox_out[:total].copy_(bbox, non_blocking=True)
         if self.device.type == "cuda":
+            # Outputs complete before the backend reads them, on whichever stream it uses.
             torch.cuda.current_stream(self.device).synchronize()
         t = self._lap("network", t) if self._profile_every else t
         responses, offset = [], 0
         for x in inputs:
             n = int(x.shape[0])
-            # The stub copies these into its shared memory when execute() returns, before
-            # the next execute() can overwrite the pinned buffers.
+            # The stub copies these when execute() returns (host: into its shared memory,
+            # before the next execute() can overwrite the pinned buffers; device: the
+            # capsule keeps this execution's tensor alive until the backend has copied it).
             responses.append(pb.InferenceResponse(output_tensors=[
-                pb.Tensor.from_dlpack(COV_NAME, _to_capsule(self.cov_out[offset:offset + n])),
-                pb.Tensor.from_dlpack(BBOX_NAME, _to_capsule(self.bbox_out[offset:offset + n]))]))
+                pb.Tensor.from_dlpack(COV_NAME, _to_capsule(cov[offset:offset + n])),
+                pb.Tensor.from_dlpack(BBOX_NAME, _to_capsule(bbox[offset:offset + n]))]))
             offset += n
         if self._profile_every:
             self._last_end = self._lap("responses", t)

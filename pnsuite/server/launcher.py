@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from pnsuite.errors import ConfigError
 from pnsuite.ownership import remove_shm_regions
 
 @dataclass(frozen=True)
@@ -26,6 +27,28 @@ class Ports:
     http: int
     grpc: int
     metrics: int
+
+
+#: tritonserver options every launcher sets itself (LaunchSpec.server_args).
+OWN_SERVER_OPTIONS = ("--model-repository", "--http-address", "--http-port", "--grpc-address",
+                      "--grpc-port", "--metrics-address", "--metrics-port",
+                      "--exit-timeout-secs", "--backend-directory")
+
+
+def check_server_args(args: Sequence[str], source: str = "--triton-arg") -> tuple[str, ...]:
+    """Extra `tritonserver` options as given (each `--name=value`), or a ConfigError naming
+    the one that is not an option or that the suite sets itself."""
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if not arg.startswith("--") or "=" not in arg:
+            raise ConfigError(f"{source} {arg!r} is not a tritonserver option as --name=value",
+                              "write it whole, e.g. --triton-arg=--cuda-memory-pool-byte-size"
+                              "=0:1073741824 (tritonserver --help lists the options)")
+        if name in OWN_SERVER_OPTIONS:
+            raise ConfigError(f"{source} {arg!r}: the suite sets {name} itself for every "
+                              "server (its own repository variant, free ports, its workdir)",
+                              "leave it out; other tritonserver options pass through")
+    return tuple(args)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ def best_table(doc: SweepDocument, top: int = 10) -> str:
              f"Objective: {doc.objective}; constraints: {', '.join(doc.constraints) or 'none'}; "
              f"{len(doc.points)} points ({sum(not p.ok for p in doc.points)} failed), "
              f"{doc.search} search, {doc.wall_s:.0f} s.", ""]
+    if doc.server_args:
+        lines += [f"Every server ran with `{' '.join(doc.server_args)}`: deploy the best "
+                  "configuration with it too.", ""]
     if not doc.ranking:
         return "\n".join(lines + ["No measured point meets the constraints.", ""])
     lines += ["| rank | configuration | concurrency | infer/s | p50 ms | p99 ms | queue ms | "

@@ -248,6 +248,8 @@ class SweepDocument:
     model_identity: str = ""
     launcher: str = "embedded"
     memory: str = "system"
+    #: tritonserver options every server had: the best configuration is served with them
+    server_args: list[str] = field(default_factory=list)
     #: the space as given: {"instances": [...], "batching": [labels], "concurrency": [...]}
     space: dict[str, Any] = field(default_factory=dict)
     search: str = "brute"
@@ -279,8 +281,8 @@ class SweepDocument:
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "repository": self.repository, "model": self.model,
                 "model_identity": self.model_identity, "launcher": self.launcher,
-                "memory": self.memory, "space": self.space, "search": self.search,
-                "objective": self.objective, "constraints": self.constraints,
+                "memory": self.memory, "server_args": self.server_args,
+                "space": self.space, "search": self.search, "objective": self.objective, "constraints": self.constraints,
                 "machine": self.machine, "started": self.started, "finished": self.finished,
                 "wall_s": self.wall_s, "points": [p.to_json() for p in self.points],
                 "best": self.best, "ranking": self.ranking, "pareto": self.pareto,
@@ -294,7 +296,7 @@ class SweepDocument:
                              "re-run the sweep with this suite, or read it with the suite "
                              "that wrote it")
         fields = {k: data[k] for k in ("repository", "model", "model_identity", "launcher",
-                                       "memory", "space", "search", "objective",
+                                       "memory", "server_args", "space", "search", "objective",
                                        "constraints", "machine", "started", "finished",
                                        "wall_s", "best", "ranking", "pareto", "best_config",
                                        "confirmation") if k in data}

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from google.protobuf import text_format
@@ -53,13 +53,15 @@ class SweepRunner:
     points of that variant."""
 
     def __init__(self, repo: Path, launcher: Launcher, plan: PointPlan, tensor: np.ndarray,
-                 workdir: Path, model: str = "peoplenet", ready_timeout_s: float = 120.0) -> None:
+                 workdir: Path, model: str = "peoplenet", ready_timeout_s: float = 120.0,
+                 server_args: Sequence[str] = ()) -> None:
         if not launcher.manages_server:
             raise SweepError(f"the {launcher.name} launcher serves a server the suite did not "
                              "start: a sweep must write and load its own configurations",
                              "use --triton-launcher embedded, release or docker")
         self.repo, self.plan, self.tensor, self.model = Path(repo), plan, tensor, model
         self.workdir = Path(workdir)
+        self.server_args = tuple(server_args)
         self._pool = ServerPool(launcher, self._server_dir, ready_timeout_s)
         self._server: TritonServer | None = None
         self._variant: Variant | None = None
@@ -80,7 +82,7 @@ class SweepRunner:
         if fresh or self._variant != variant or self._server is None:
             self._pool.stop_all()
             self._server, self._variant = None, None
-            server = self._pool.start(self.variant_repo(variant))
+            server = self._pool.start(self.variant_repo(variant), extra_args=self.server_args)
             with server.grpc_client() as client:
                 identity = model_config.model_identity(
                     model_config.loaded_config(client, self.model))
@@ -137,6 +139,8 @@ class SweepRequest:
     confirm_runs: int = 3
     model: str = "peoplenet"
     seed: int | None = None
+    #: tritonserver options added to every server the sweep starts (as deployed)
+    server_args: tuple[str, ...] = ()
 
 
 def journal_header(request: SweepRequest, launcher: Launcher) -> dict[str, object]:
@@ -148,7 +152,9 @@ def journal_header(request: SweepRequest, launcher: Launcher) -> dict[str, objec
             "launcher": launcher.name, "space": request.space.to_json(),
             "rounds": request.plan.rounds, "round_s": request.plan.round_s,
             "memory": request.plan.memory, "load_processes": request.plan.load_processes,
-            "monitor": request.plan.monitor}
+            "monitor": request.plan.monitor,
+            # Only where given, so that journals of sweeps without any still resume.
+            **({"server_args": list(request.server_args)} if request.server_args else {})}
 
 
 def check_request(request: SweepRequest) -> None:
@@ -226,7 +232,7 @@ def run_sweep(request: SweepRequest, launcher: Launcher, tensor: np.ndarray, out
     bar = tqdm(total=total, initial=resumed, unit="point", disable=not progress, desc="sweep")
     with tempfile.TemporaryDirectory(prefix="peoplenet-sweep-") as tmp:
         runner = SweepRunner(request.repo, launcher, request.plan, tensor, Path(tmp),
-                             request.model)
+                             request.model, server_args=request.server_args)
         try:
             def measure(key: PointKey) -> SweepPoint:
                 bar.set_postfix_str(key.label)
@@ -269,7 +275,8 @@ def summarize(request: SweepRequest, launcher: str, points: list[SweepPoint],
     return SweepDocument(
         repository=str(request.repo), model=request.model,
         model_identity=model_config.model_identity(config), launcher=launcher,
-        memory=request.plan.memory, space=request.space.to_json(), search=request.search,
+        memory=request.plan.memory, server_args=list(request.server_args),
+        space=request.space.to_json(), search=request.search,
         objective=request.objective.text, constraints=[c.text for c in request.constraints],
         machine=dict(machine or {}), started=started,
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -297,7 +304,8 @@ def summarize_journal(journal_path: Path, request: SweepRequest) -> SweepDocumen
     plan = PointPlan(int(header["rounds"]), float(header["round_s"]), header["memory"],
                      int(header["load_processes"]), header["monitor"])
     summary = SweepRequest(request.repo, swept, plan, request.search, request.max_points,
-                           request.objective, request.constraints, 0, 0, request.model)
+                           request.objective, request.constraints, 0, 0, request.model,
+                           server_args=tuple(header.get("server_args", ())))
     started = min((p.measured_at for p in points if p.measured_at), default="")
     return summarize(summary, header["launcher"], points, started=started,
                      wall_s=sum(p.seconds for p in points))

@@ -1,7 +1,7 @@
 """A small sweep on real servers: every point measured with its batch statistics, the
 best configuration chosen within a constraint and confirmed in independent runs, its
-config.pbtxt served as written, and a sweep killed with SIGKILL resumed from its journal
-with nothing left behind.
+config.pbtxt served as written, the tritonserver options given reaching every server, and
+a sweep killed with SIGKILL resumed from its journal with nothing left behind.
 
 Nothing here depends on the stand-in: the figures checked (batch sizes, counts,
 rankings) are what Triton reports for any model.
@@ -24,7 +24,7 @@ from pnsuite.repository import model_config
 from pnsuite.sweep.measure import PointPlan
 from pnsuite.sweep.objectives import cheapness, parse_constraint, parse_objective
 from pnsuite.sweep.outputs import write_outputs
-from pnsuite.sweep.points import Batching
+from pnsuite.sweep.points import Batching, Variant
 from pnsuite.sweep.space import SweepSpace
 
 pytestmark = [pytest.mark.perf, pytest.mark.slow]
@@ -105,6 +105,17 @@ def test_the_winning_config_is_served_as_written(small_sweep, instances_repo, ma
 
 def _journal_points(journal: Path) -> int:
     return max(0, len(journal.read_text().splitlines()) - 1) if journal.exists() else 0
+
+
+def test_every_server_a_sweep_starts_has_the_tritonserver_options_given(sweep_runner,
+                                                                         instances_repo):
+    # An option whose effect the server reports back: the log settings (logging extension).
+    runner = sweep_runner(instances_repo, server_args=("--log-warning=false",))
+    server = runner.server_for(Variant(1, Batching(False)))
+    with server.grpc_client() as client:
+        settings = client.get_log_settings(as_json=True)["settings"]
+    assert settings["log_warning"] == {"bool_param": False}
+    assert settings["log_info"] == {"bool_param": True}  # the others as Triton's defaults
 
 
 def test_a_sweep_killed_with_sigkill_resumes_and_leaves_nothing_behind(instances_repo,

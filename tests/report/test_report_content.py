@@ -244,6 +244,16 @@ def test_without_confirmation_runs_the_noise_section_says_so(tmp_path):
     assert page.texts["no-confirmation"].startswith("No confirmation runs were made")
 
 
+def test_the_tritonserver_options_every_server_had_are_shown(sweep_document, tmp_path):
+    assert sweep_document.server_args == []
+    _, plain = _read(write_sweep_report(sweep_document, tmp_path / "plain"))
+    assert plain.texts["server-args"] == "Triton's defaults"
+    pooled = dataclasses.replace(sweep_document, server_args=[
+        "--cuda-memory-pool-byte-size=0:1073741824", "--log-verbose=1"])
+    _, page = _read(write_sweep_report(pooled, tmp_path / "pooled"))
+    assert page.texts["server-args"] == "--cuda-memory-pool-byte-size=0:1073741824 --log-verbose=1"
+
+
 def test_failed_points_are_never_plotted(sweep_document, tmp_path):
     doc = dataclasses.replace(sweep_document, best=None, ranking=[], pareto=[],
                               points=[p for p in sweep_document.points if not p.ok])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pnsuite.repository import model_config, model_files
-from pnsuite.models import identities
+from pnsuite.models import gpu_parameters, identities
 from pnsuite.perf.profiles import choose_profile
 from pnsuite.cli.gpu import report, validate
 
@@ -131,3 +131,18 @@ def test_gpu_scripts_are_shellcheck_clean():
     scripts = sorted(str(p) for p in (ROOT / "gpu").glob("*.sh"))
     done = subprocess.run([sc, *scripts], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_the_standins_fixed_choice_parameters_default_and_refuse_what_they_do_not_know():
+    assert gpu_parameters.choice({}, "output_memory") == "device"
+    assert gpu_parameters.choice({"output_memory": "host"}, "output_memory") == "host"
+    with pytest.raises(ValueError, match=r"'output_memory' is 'gpu': it must be one of device, host"):
+        gpu_parameters.choice({"output_memory": "gpu"}, "output_memory")
+
+
+@pytest.mark.parametrize("name", sorted(REPOS))
+def test_the_gpu_repositories_give_only_values_the_standin_takes(name):
+    config = model_config.read_config(GPU / name)
+    params = {k: v.string_value for k, v in config.parameters.items()}
+    for key in gpu_parameters.CHOICES:
+        gpu_parameters.choice(params, key)  # raises on a value the stand-in would refuse

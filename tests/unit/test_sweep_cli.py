@@ -20,6 +20,8 @@ REPO = str(EMBEDDED_REPOS / "sample_1_instances")
     (["--objective", "min:energy_mj_per_inference", "--monitor", "none"], "power"),
     (["--confirm-runs", "1"], "--confirm-runs 1"),
     (["--rounds", "0"], "--rounds"),
+    (["--triton-arg=--grpc-port=8001"], "sets --grpc-port itself"),
+    (["--triton-arg", "cuda-memory-pool"], "not a tritonserver option"),
 ])
 def test_bad_input_is_refused_with_what_is_wrong(args, says, capsys, tmp_path):
     code = sweep.main([REPO, "-o", str(tmp_path / "out"), *args])

@@ -17,8 +17,10 @@ from pnsuite.sweep.journal import Journal
 from pnsuite.sweep.measure import MAX_ROUND_REQUESTS, PointPlan
 from pnsuite.sweep.objectives import parse_objective
 from pnsuite.sweep.outputs import write_outputs
-from pnsuite.sweep.points import Batching, Candidate, PointKey, SweepPoint, Variant
-from pnsuite.sweep.runner import (SweepRequest, choose_best, judge_candidates,
+from pnsuite.server.launcher import check_server_args
+from pnsuite.sweep.points import (Batching, Candidate, PointKey, SweepDocument, SweepPoint,
+                                  Variant)
+from pnsuite.sweep.runner import (SweepRequest, choose_best, journal_header, judge_candidates,
                                   summarize_journal)
 from pnsuite.sweep.space import SweepSpace
 
@@ -74,12 +76,12 @@ def test_a_round_lasts_its_seconds_at_the_warm_up_rate_within_its_bounds():
     assert plan.round_requests(1, 1e9) == MAX_ROUND_REQUESTS
 
 
-def _journal(tmp_path, points):
+def _journal(tmp_path, points, **more):
     space = SweepSpace((1, 3), (Batching(False), Batching(True, 100)), (2, 8))
     header = {"repository": str(REPO), "model": "peoplenet",
               "config_digest": model_config.config_digest(model_config.read_config(REPO)),
               "launcher": "embedded", "space": space.to_json(), "rounds": 3, "round_s": 2.0,
-              "memory": "system", "load_processes": 1, "monitor": "none"}
+              "memory": "system", "load_processes": 1, "monitor": "none", **more}
     journal = Journal.open(tmp_path / "journal.jsonl", header)
     for p in points:
         journal.append(p)
@@ -116,3 +118,37 @@ def test_the_outputs_hold_every_point_and_a_deployable_winning_config(tmp_path):
     assert config.input[0].name == "input_1"  # the rest of the original is kept
     assert json.loads(written["sweep"].read_text())["best"] == DEAR.label
     assert "| 1 | i3-bon-d100 | 8 | 150.0 |" in written["best"].read_text()
+
+
+POOL = "--cuda-memory-pool-byte-size=0:1073741824"
+
+
+class _Embedded:
+    name = "embedded"  # all journal_header reads of a launcher
+
+
+def test_tritonserver_options_are_part_of_what_a_journal_must_match_only_when_given():
+    space = SweepSpace((1,), (Batching(False),), (1,))
+    plain = journal_header(SweepRequest(REPO, space), _Embedded())
+    assert "server_args" not in plain  # journals written before the option still resume
+    pooled = journal_header(SweepRequest(REPO, space, server_args=(POOL,)), _Embedded())
+    assert pooled == {**plain, "server_args": [POOL]}
+
+
+def test_options_as_name_value_pass_through_as_given():
+    assert check_server_args([POOL, "--log-verbose=1"]) == (POOL, "--log-verbose=1")
+    assert check_server_args([]) == ()
+
+
+def test_the_sweeps_tritonserver_options_reach_its_document_and_best_table(tmp_path):
+    space = _journal(tmp_path, [point(CHEAP, 100.0)], server_args=[POOL])
+    doc = summarize_journal(tmp_path / "journal.jsonl", SweepRequest(REPO, space))
+    assert doc.server_args == [POOL]
+    assert SweepDocument.from_json(doc.to_json()).server_args == [POOL]
+    written = write_outputs(doc, tmp_path / "out", report=False)
+    assert f"Every server ran with `{POOL}`" in written["best"].read_text()
+    # A sweep on Triton's defaults says nothing of options.
+    space = _journal(tmp_path / "plain", [point(CHEAP, 100.0)])
+    plain = summarize_journal(tmp_path / "plain" / "journal.jsonl", SweepRequest(REPO, space))
+    assert plain.server_args == [] and "Every server ran" not in \
+        write_outputs(plain, tmp_path / "plain-out", report=False)["best"].read_text()
