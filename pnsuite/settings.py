@@ -8,6 +8,7 @@ in pyproject.toml, then the default here. The pytest layer reads them in
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -17,6 +18,7 @@ from pnsuite.client.memory import Memory
 from pnsuite.errors import ConfigError
 from pnsuite.perf.profiles import PROFILES
 from pnsuite.server.factory import LAUNCHERS
+from pnsuite.server.launcher import check_server_args
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
             "gRPC host:port of a running server (--triton-launcher=external)"),
     Setting("--triton-ready-timeout", "triton_ready_timeout", "TRITON_SUITE_READY_TIMEOUT",
             "120", "seconds a server may take to become ready"),
+    Setting("--triton-server-args", "triton_server_args", "TRITON_SUITE_SERVER_ARGS", "",
+            "tritonserver options every server the suite starts gets, space separated, each "
+            "--name=value, as the deployment sets them (e.g. "
+            "--cuda-memory-pool-byte-size=0:1073741824)"),
     Setting("--triton-image", "triton_image", "TRITON_SUITE_IMAGE", "",
             "Triton image for --triton-launcher=docker (default: NGC's -py3-igpu on Jetson, "
             "-py3 with an NVIDIA GPU, else the local pnsuite/tritonserver:2.51.0-cpu)"),
@@ -86,6 +92,8 @@ class SuiteSettings:
     ab_reference: Path | None = None
     goldens_dir: Path = Path("fixtures/golden/detections")
     results_store: str | None = None
+    #: tritonserver options every server the suite starts gets
+    server_args: tuple[str, ...] = ()
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
@@ -116,6 +124,7 @@ class SuiteSettings:
             raise ConfigError(f"--perf-profile must be auto or one of {', '.join(PROFILES)}, "
                               f"got {profile!r}")
         install = value("triton_install")
+        server_args = _server_args(value("triton_server_args"), launcher)
         reference = value("ab_reference")
         ab_reference = (root / reference).resolve() if reference else None
         if ab_reference is not None and not (ab_reference / "peoplenet" / "config.pbtxt").is_file():
@@ -134,7 +143,22 @@ class SuiteSettings:
                    docker_required=value("docker_required") in ("1", "true", "yes"),
                    ab_reference=ab_reference,
                    goldens_dir=(root / value("goldens_dir")).resolve(),
-                   results_store=_store_location(value("results_store"), root))
+                   results_store=_store_location(value("results_store"), root),
+                   server_args=server_args)
+
+
+def _server_args(text: str, launcher: str) -> tuple[str, ...]:
+    """The checked tritonserver options of --triton-server-args (shell-style words)."""
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise ConfigError(f"--triton-server-args {text!r}: {err}",
+                          "quote as in a shell, e.g. '--log-verbose=1 --exit-on-error=true'") from None
+    if words and launcher == "external":
+        raise ConfigError("--triton-server-args with --triton-launcher=external: the suite "
+                          "does not start that server, so it cannot give it options",
+                          "start the server with them yourself, or use another launcher")
+    return check_server_args(words, "--triton-server-args")
 
 
 def _store_location(text: str, root: Path) -> str | None:

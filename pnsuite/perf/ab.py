@@ -40,6 +40,8 @@ class Side:
     name: str
     repo: Path
     launcher: Launcher
+    #: tritonserver options each of this side's servers gets
+    server_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ class PairRunner:
         self.plan = plan
         self.tensor = tensor
         self.rng = rng or random.Random()
-        self._pools = {side.name: ServerPool(side.launcher, workdir, ready_timeout_s)
+        self._pools = {side.name: ServerPool(side.launcher, workdir, ready_timeout_s,
+                                             server_args=side.server_args)
                        for side in self.sides}
 
     def run_once(self, side: Side) -> RunSample:

@@ -4,7 +4,7 @@ stopped together, and remembered for the benchmark records of the run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from pnsuite.repository import model_files
 from pnsuite.server.launcher import Launcher
@@ -20,8 +20,11 @@ class ServerPool:
 
     def __init__(self, launcher: Launcher, workdir: Callable[[str], Path],
                  ready_timeout_s: float = 120.0,
-                 started: Callable[[TritonServer], None] | None = None) -> None:
+                 started: Callable[[TritonServer], None] | None = None,
+                 server_args: Sequence[str] = ()) -> None:
         self.launcher = launcher
+        #: tritonserver options every server of the pool gets (unless a start names its own)
+        self.server_args = tuple(server_args)
         self._workdir = workdir
         self._ready_timeout_s = ready_timeout_s
         self._started = started
@@ -43,6 +46,7 @@ class ServerPool:
         if repo is not None and launcher.manages_server:
             model_files.require_model_files(Path(repo))  # e.g. no model.plan: say how to build it
         kwargs.setdefault("ready_timeout_s", self._ready_timeout_s)
+        kwargs.setdefault("extra_args", self.server_args)
         name = Path(repo).name if repo is not None else launcher.name
         server = TritonServer(launcher, repo, workdir=self._workdir(f"triton-{name}"), **kwargs)
         self.servers.append(server)

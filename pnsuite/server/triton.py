@@ -281,4 +281,6 @@ class TritonServer:
         info = dict(self.launcher.describe())
         if self.model_repository is not None:
             info["model_repository"] = str(self.model_repository)
+        if self.extra_args:  # options change the speed: a record says which it ran with
+            info["server_args"] = " ".join(self.extra_args)
         return info

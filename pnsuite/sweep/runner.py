@@ -61,8 +61,8 @@ class SweepRunner:
                              "use --triton-launcher embedded, release or docker")
         self.repo, self.plan, self.tensor, self.model = Path(repo), plan, tensor, model
         self.workdir = Path(workdir)
-        self.server_args = tuple(server_args)
-        self._pool = ServerPool(launcher, self._server_dir, ready_timeout_s)
+        self._pool = ServerPool(launcher, self._server_dir, ready_timeout_s,
+                                server_args=server_args)
         self._server: TritonServer | None = None
         self._variant: Variant | None = None
 
@@ -82,7 +82,7 @@ class SweepRunner:
         if fresh or self._variant != variant or self._server is None:
             self._pool.stop_all()
             self._server, self._variant = None, None
-            server = self._pool.start(self.variant_repo(variant), extra_args=self.server_args)
+            server = self._pool.start(self.variant_repo(variant))
             with server.grpc_client() as client:
                 identity = model_config.model_identity(
                     model_config.loaded_config(client, self.model))
