@@ -194,7 +194,7 @@ EOF
     run python3 -m pnsuite.cli.gpu.validate --out "$results/lean.json" --work "$work/run" \
         --references "$work/references.npz" --memory gpu --concurrency 16 32 64 --rounds 1 \
         --measure-s 2 --pa-interval-ms 1000 --load-processes "$load_processes" \
-        --server-arg="--cuda-memory-pool-byte-size=0:${LEAN_POOL:-1073741824}" "${variants[@]}"
+        --triton-arg="--cuda-memory-pool-byte-size=0:${LEAN_POOL:-1073741824}" "${variants[@]}"
 }
 
 case "$part" in

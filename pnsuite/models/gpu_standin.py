@@ -26,7 +26,6 @@ stub's environment, the 2.51 stub's numpy path reports output tensors as empty.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import time
@@ -37,6 +36,7 @@ from torch import nn
 
 from pnsuite.models import identities
 from pnsuite.models.gpu_parameters import choice
+from pnsuite.models.malloc_tuning import keep_freed_memory
 
 IDENTITY = identities.GPU_STANDIN
 INPUT_NAME = "input_1"
@@ -183,28 +183,6 @@ def run_network(net: DetectNetV2, batch: torch.Tensor) -> tuple[torch.Tensor, to
     x = batch.to(dtype=param.dtype, memory_format=torch.channels_last)
     cov, bbox = net(x)
     return cov.float().contiguous(), bbox.float().contiguous()
-
-
-def keep_freed_memory() -> bool:
-    """Tell glibc's malloc to serve input-sized blocks from the heap and keep what is freed.
-
-    The python backend's stub copies every CPU input tensor into a new numpy array before
-    execute() runs (pybind11 copies a buffer it is given without an owner), one 6.3 MB
-    image per request. By default such blocks are fresh mmaps, or heap that is trimmed
-    back once a batch's worth is freed: every copy then faults its pages in from the
-    kernel. Measured on an H100 machine: 2.2 ms per image with 16 held at once, 0.77 ms
-    with this setting; the dynamic-batching repo at concurrency 16 went from 194 to 260
-    infer/s (docs/gpu-validation.md). Returns whether glibc took the settings.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    return all(libc.mallopt(option, value) == 1 for option, value in (
-        (m_mmap_threshold, 32 * 2**20),   # glibc's largest: 4 * 1024 * 1024 * sizeof(long)
-        (m_trim_threshold, 2**31 - 1),
-        (m_top_pad, 256 * 2**20)))
 
 
 def _to_capsule(tensor: torch.Tensor) -> Any:

@@ -74,6 +74,15 @@ def _neighbours(at: tuple[int, int, int], shape: tuple[int, int, int]
     return sorted(steps)
 
 
+def _best_of(around: list[tuple[SweepPoint, tuple[int, int, int]]], objective: Objective,
+             constraints: Sequence[Constraint]) -> tuple[SweepPoint, tuple[int, int, int]]:
+    """The best (point, coordinates) of `around` by score; ties go to the cheaper config."""
+    def order(a: SweepPoint, b: SweepPoint) -> int:
+        by_score = compare_scores(a, b, objective, constraints)
+        return by_score or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
+    return min(around, key=functools.cmp_to_key(lambda a, b: order(a[0], b[0])))
+
+
 def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
                constraints: Sequence[Constraint] = (),
                done: Mapping[PointKey, SweepPoint] | None = None,
@@ -107,10 +116,6 @@ def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
             last_variant = key.variant
         return reached[key]
 
-    def order(a: SweepPoint, b: SweepPoint) -> int:
-        by_score = compare_scores(a, b, objective, constraints)
-        return by_score or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
-
     def full() -> bool:
         return max_points is not None and len(reached) >= max_points
 
@@ -130,8 +135,7 @@ def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
                   if space.key_at(n) in reached]
         if not around:
             break
-        best_point, best_at = min(around, key=functools.cmp_to_key(
-            lambda a, b: order(a[0], b[0])))
+        best_point, best_at = _best_of(around, objective, constraints)
         if best_at in visited or compare_scores(best_point, current, objective,
                                                 constraints) >= 0:
             break

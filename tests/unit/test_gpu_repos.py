@@ -8,12 +8,13 @@ driver's and report's arithmetic runs on statistics shaped like Triton's.
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pnsuite.repository import model_config, model_files
-from pnsuite.models import gpu_parameters, identities
+from pnsuite.models import gpu_parameters, identities, malloc_tuning
 from pnsuite.perf.profiles import choose_profile
 from pnsuite.cli.gpu import report, validate
 
@@ -146,3 +147,18 @@ def test_the_gpu_repositories_give_only_values_the_standin_takes(name):
     params = {k: v.string_value for k, v in config.parameters.items()}
     for key in gpu_parameters.CHOICES:
         gpu_parameters.choice(params, key)  # raises on a value the stand-in would refuse
+
+
+def test_the_diagnosis_starts_processes_with_the_malloc_settings_the_standin_applies():
+    # The values measured on the H100 (docs/gpu-validation.md), as glibc reads them.
+    assert malloc_tuning.keep_freed_environment() == {
+        "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1),
+        "MALLOC_TOP_PAD_": str(256 * 2**20)}
+
+
+def test_glibc_takes_the_standins_malloc_settings():
+    # In a process of its own: the settings stay with the process they are applied to.
+    done = subprocess.run([sys.executable, "-c", "from pnsuite.models.malloc_tuning import "
+                           "keep_freed_memory; print(keep_freed_memory())"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr

@@ -26,16 +26,15 @@ from typing import Any
 from pnsuite.perf import perf_analyzer, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad
+from pnsuite.models.malloc_tuning import keep_freed_environment
 from pnsuite.paths import MODEL_REPOS
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.triton import TritonServer
 from pnsuite.cli.gpu.validate import capture_tensor, MODEL, _stats_entry, batch_stats_delta
 
 GPU_REPOS = MODEL_REPOS / "gpu"
-#: glibc: serve input-sized blocks (6.3 MB) from the heap and keep freed memory, so a
-#: new numpy array reuses pages instead of faulting in fresh ones from the kernel.
-MALLOC_KEEP = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1),
-               "MALLOC_TOP_PAD_": str(256 * 2**20)}
+#: the stand-in's malloc settings (pnsuite/models/malloc_tuning.py) as a process's environment
+MALLOC_KEEP = keep_freed_environment()
 
 NUMPY_COPY = r"""
 import json, time, numpy as np

@@ -328,7 +328,7 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
     began = time.perf_counter()
     server = TritonServer(EmbeddedLauncher(), repo, workdir=work / "server" / repo.name,
                           ready_timeout_s=args.ready_timeout, stop_timeout_s=30,
-                          extra_args=args.server_arg)
+                          extra_args=args.triton_arg)
     with server:
         entry["ready_after_s"] = round(server.ready_after_s or 0.0, 2)
         entry["server"] = records.server_identity(server, MODEL)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2,
                         help="perf_analyzer runs per concurrency (the suite runs one more)")
     parser.add_argument("--ready-timeout", type=float, default=300.0)
-    parser.add_argument("--server-arg", action="append", default=[], metavar="--NAME=VALUE",
+    parser.add_argument("--triton-arg", action="append", default=[], metavar="--NAME=VALUE",
                         help="a tritonserver option for every server (repeatable)")
     parser.add_argument("--memory", choices=("system", "gpu"), default="gpu",
                         help="where both load generators put the tensors (default gpu: CUDA "
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contrast-at", type=int, nargs="+", default=[16],
                         help="concurrencies of the contrast run (default 16)")
     args = parser.parse_args(argv)
-    args.server_arg = check_server_args(args.server_arg, "--server-arg")
+    args.triton_arg = check_server_args(args.triton_arg)
     csv_dir = args.out.parent / "perf_analyzer"
     csv_dir.mkdir(parents=True, exist_ok=True)
     tensor = capture_tensor()
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                               "measure_s": args.measure_s, "pa_interval_ms": args.pa_interval_ms,
                               "memory": args.memory, "contrast_memory": args.contrast_memory,
                               "load_processes": args.load_processes,
-                              "server_args": list(args.server_arg),
+                              "server_args": list(args.triton_arg),
                               "repos": []}
     for repo in args.repos:
         try:
