@@ -8,7 +8,7 @@
 #
 # Environment: BENCHMARK_DIR (the runner's storage, outside the checkout; required),
 # REPORTS (default reports), GATE_LABEL (name of this build's runs), BASELINE_RUNS
-# (default 5), PERF_TESTS (default tests/perf), PERF_ARGS (more pytest arguments for the
+# (default 10), PERF_TESTS (default tests/perf), PERF_ARGS (more pytest arguments for the
 # tests and the benchmark runs, split on spaces), BENCHMARK_ARGS (pytest arguments for the
 # benchmark runs only), GATE_ARGS (more `peoplenet-gate check` arguments, e.g.
 # --new-release), GATE_INCONCLUSIVE (warn, the default: exit 0 with a warning; fail: exit 3),
@@ -27,7 +27,7 @@ read -r -a perf_tests <<< "${PERF_TESTS:-tests/perf}"
 
 case "$mode" in
     record)
-        ./suite gate record baseline --storage "$storage" --runs "${BASELINE_RUNS:-5}" \
+        ./suite gate record baseline --storage "$storage" --runs "${BASELINE_RUNS:-10}" \
             -- "${perf_args[@]}" "${benchmark_args[@]}" 2>&1 | tee "$reports/gate.txt"
         ;;
     gate)

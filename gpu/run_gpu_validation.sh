@@ -153,7 +153,7 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
     local bench=(--triton-repos "$repo" --triton-ready-timeout 300 --triton-memory gpu
                  --load-processes "$load_processes" -k c6)
     run python3 -m pnsuite.cli.gate record h200 --runs 3 --storage "$work/storage" -- "${bench[@]}"
-    python3 -m pnsuite.cli.gate check h200 --label unchanged --min-runs 3 --max-runs 3 \
+    python3 -m pnsuite.cli.gate check h200 --label unchanged --min-runs 3 --max-runs 3 --budget-s 900 \
         --ignore-noise --storage "$work/storage" -- "${bench[@]}" | tee "$logs/gate-check-aa.txt"
     [[ ${PIPESTATUS[0]} -ne 1 ]] || { echo "=== FAILED: the unchanged build was red"; status=1; }
     cp "$logs"/gate-*.txt "$results/"

@@ -2,16 +2,20 @@
 
 Two modes, as a CI job would use them:
 
-- **baseline**: a stored baseline (BASELINE_RUNS undisturbed runs of the unchanged `A`,
+- **baseline**: a stored baseline (`--baseline-runs` undisturbed runs of the unchanged `A`,
   taken in a row, as `peoplenet-gate record` takes them), then the current build's runs one
-  at a time (`peoplenet-gate check`: the noise preflight first, a look after each run from
-  MIN_RUNS on, stop when decided or after MAX_RUNS), judged by `pnsuite.perf.gate`.
-  Each baseline serves several decisions; baselines are disjoint.
-- **ab**: pairs of runs (`A`, and `B0`/`B10`/`B15` of the same block: taken in turns, in
-  random order), judged by `pnsuite.perf.ab.sequential` with the plan's defaults.
+  at a time, judged by `pnsuite.perf.gate.sequential_check` as `peoplenet-gate check` judges
+  them: the noise preflight first, as many runs as fit the time budget on the pool's clock,
+  a look on the schedule, stop when decided. Each baseline serves
+  `--decisions-per-baseline` decisions; baselines are disjoint.
+- **ab**: pairs of runs (`A`, and `B0`/`B10`/`B15`), judged by `pnsuite.perf.ab.sequential`
+  with the plan's defaults. Each side's runs are taken in time order; a disturbed run is
+  taken again from that side's next run in the pool (`ab.undisturbed_run`, as
+  `peoplenet-gate ab` measures a disturbed side again), so a pair's two runs are from the
+  same block of four or a nearby one.
 
 Within a mode, no two decisions share a current-side run: every decision consumes the
-current-side runs it looks at (a disturbed one too), in time order. Reference-side runs
+current-side runs it takes (disturbed ones too), in time order. Reference-side runs
 (`A`) are shared between the conditions. For unchanged builds (`B0`) the A/B mode also
 draws decisions the other way round (current `A` against reference `B0`), each `A` run
 being the current side of at most one such decision. The two modes draw from the same
@@ -29,6 +33,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from pnsuite.cli import gate as gate_cli
 from pnsuite.perf import ab, gate, runsets, verdicts
 from pnsuite.perf.runsets import BenchmarkRun, RunSet
 from pnsuite.perf.sampling import METRICS, RunSample
@@ -74,10 +79,9 @@ def duration(times: dict[float, float], runs: list[RunSample]) -> float:
     return sum(times[r.started] for r in runs)
 
 
-def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: int,
-                       max_runs: int, decisions_per_baseline: int,
-                       policy: verdicts.Policy, ignore_noise: bool = False
-                       ) -> Iterator[dict[str, Any]]:
+def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.CheckPlan,
+                       decisions_per_baseline: int, policy: verdicts.Policy,
+                       ignore_noise: bool = False) -> Iterator[dict[str, Any]]:
     times = run_times(samples)
     by = collections.defaultdict(list)
     for s in samples:
@@ -85,82 +89,78 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, min_runs: i
     clean_a = [s for s in by["A"] if not ab.disturbed(s)]
     baselines = [clean_a[i:i + baseline_runs]
                  for i in range(0, len(clean_a) - baseline_runs + 1, baseline_runs)]
-    looks = dataclasses.replace(policy, looks=len(verdicts.look_schedule(min_runs, max_runs)))
     for condition in CONDITIONS:
         queue = list(by[condition])
         for k, base in enumerate(baselines):
-            if not queue:
-                break
             baseline = run_set(base, "baseline")
-            planned = gate.preflight(baseline, max_runs, looks)
             for _ in range(decisions_per_baseline):
-                if not ignore_noise and \
-                        any(p.detectable > looks.threshold_of(p.metric) for p in planned):
-                    yield {"mode": "baseline", "condition": condition, "baseline": k,
-                           "verdict": "inconclusive (preflight)", "runs": 0, "seconds": 0.0,
-                           "detectable": max(p.detectable for p in planned)}
-                    continue
                 taken: list[RunSample] = []
-                report = None
-                due = verdicts.Looks(min_runs, max_runs)
-                while len(taken) < max_runs and queue:
+
+                def measure() -> RunSet:
+                    if not queue:
+                        raise PoolExhausted
                     taken.append(queue.pop(0))
-                    current = run_set(taken, "current")
-                    if due.due(len(current.runs_of(BENCH))):
-                        report = gate.compare_sets(baseline, current, looks)
-                        if report.verdict != verdicts.INCONCLUSIVE:
-                            break
-                if report is None and not queue:
+                    return run_set(taken, "current")
+
+                def clock() -> float:  # the pool's own time: the runs this decision took
+                    return duration(times, taken)
+
+                try:
+                    result = gate.sequential_check(baseline, measure, plan, policy, clock,
+                                                   ignore_noise)
+                except PoolExhausted:
                     break  # this condition's runs are used up mid-decision: not counted
-                if report is None:
-                    report = gate.compare_sets(baseline, run_set(taken, "current"), looks)
-                row = next(r for r in report.rows if r.comparison.metric == "round_s") \
-                    if report.rows else None
+                rows = result.report.rows if result.report else []
+                row = next((r for r in rows if r.comparison.metric == "round_s"), None)
                 yield {"mode": "baseline", "condition": condition, "baseline": k,
-                       "verdict": report.verdict, "runs": len(taken),
-                       "left_out": len(report.left_out),
+                       "verdict": result.verdict if result.runs
+                       else f"{result.verdict} (preflight)",
+                       "runs": len(taken), "planned": result.planned,
+                       "detectable": round(max((p.detectable for p in result.preflight),
+                                               default=float("nan")), 4),
+                       "left_out": len(result.report.left_out) if result.report else 0,
                        "change": row.comparison.change if row else None,
+                       "stopped": result.stopped_because,
                        "seconds": round(duration(times, taken), 1)}
 
 
 def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                  policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
     times = run_times(samples)
-    blocks: dict[int, dict[str, RunSample]] = collections.defaultdict(dict)
-    for s in samples:
-        blocks[s.labels["block"]][s.labels["condition"]] = s
-    ordered = [blocks[b] for b in sorted(blocks)]
+    by = collections.defaultdict(list)
+    for s in sorted(samples, key=lambda s: s.started):
+        by[s.labels["condition"]].append(s)
     directions = [(c, "A", c) for c in CONDITIONS] + [("B0 (reversed)", "B0", "A")]
     for name, reference, current in directions:
-        pairs = [(b[reference], b[current]) for b in ordered if reference in b and current in b]
-        position = 0
-        while position < len(pairs):
-            used: list[tuple[RunSample, RunSample]] = []
+        queues = {reference: list(by[reference]), current: list(by[current])}
+        while all(queues.values()):
+            used: list[RunSample] = []
+
+            def take(condition: str) -> RunSample:
+                if not queues[condition]:
+                    raise PoolExhausted
+                used.append(queues[condition].pop(0))
+                return used[-1]
 
             def measure(_: int) -> tuple[RunSample, RunSample]:
-                nonlocal position
-                if position >= len(pairs):
-                    raise PoolExhausted
-                pair = pairs[position]
-                position += 1
-                used.append(pair)
-                return pair
+                # a disturbed run is taken again from its condition's next run in the pool
+                return (ab.undisturbed_run(lambda: take(reference), plan.retries),
+                        ab.undisturbed_run(lambda: take(current), plan.retries))
 
             def clock() -> float:  # the pool's own time: the runs this decision took
-                runs = [r for pair in used for r in pair]
-                return duration(times, runs) if runs else 0.0
+                return duration(times, used) if used else 0.0
 
             try:
                 result = ab.sequential(measure, plan, policy, reference, current, clock=clock)
             except PoolExhausted:
                 break  # the pool ran out in the middle of a decision: not counted
             row = next((r for r in result.rows if r.comparison.metric == "round_s"), None)
-            runs = [r for pair in used for r in pair]
             yield {"mode": "ab", "condition": name, "verdict": result.verdict,
-                   "pairs": len(result.pairs), "tried": len(used),
+                   "pairs": len(result.pairs), "runs": len(used),
+                   "left_out": len(result.left_out),
                    "change": row.comparison.change if row else None,
                    "stopped": result.stopped_because,
-                   "seconds": round(duration(times, runs), 1)}
+                   "seconds": round(duration(times, used), 1)}
 
 
 def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -185,9 +185,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pool", type=Path)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--baseline-runs", type=int, default=10)
-    parser.add_argument("--min-runs", type=int, default=3)
-    parser.add_argument("--max-runs", type=int, default=10)
+    parser.add_argument("--baseline-runs", type=int, default=gate_cli.DEFAULT_RECORD_RUNS,
+                        help="runs of each stored baseline (default: `peoplenet-gate record`'s)")
+    check = gate.CheckPlan()  # the defaults of `peoplenet-gate check`
+    parser.add_argument("--min-runs", type=int, default=check.min_runs)
+    parser.add_argument("--max-runs", type=int, default=check.max_runs)
+    parser.add_argument("--budget-s", type=float, default=check.budget_s,
+                        help="a check's time budget, on the pool's clock")
     parser.add_argument("--decisions-per-baseline", type=int, default=4)
     parser.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD)
     parser.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA)
@@ -203,7 +207,8 @@ def main() -> None:
     samples = load(args.pool)
     policy = verdicts.Policy(args.threshold, args.alpha)
     plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
-    decisions = [*baseline_decisions(samples, args.baseline_runs, args.min_runs, args.max_runs,
+    check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
+    decisions = [*baseline_decisions(samples, args.baseline_runs, check,
                                      args.decisions_per_baseline, policy, args.ignore_noise),
                  *ab_decisions(samples, plan, policy)]
     disturbed = sum(max(s.foreign_cores, default=0.0) > 0.25 * s.cores for s in samples)
@@ -215,7 +220,7 @@ def main() -> None:
         args.out.write_text(json.dumps({
             "pool": str(args.pool), "runs": len(samples), "disturbed": disturbed,
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "plan": dataclasses.asdict(plan),
+            "plan": dataclasses.asdict(plan), "check_plan": dataclasses.asdict(check),
             "summary": summary, "decisions": decisions}, indent=1) + "\n")
 
 

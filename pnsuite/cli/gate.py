@@ -1,8 +1,9 @@
 """`peoplenet-gate`: perf verdicts a CI gate can trust, with independent runs as the unit.
 
-    peoplenet-gate record NAME [--runs 5] [-- PYTEST ARGS]     record a baseline: NAME's runs
+    peoplenet-gate record NAME [--runs 10] [-- PYTEST ARGS]    record a baseline: NAME's runs
     peoplenet-gate check NAME [--label L] [-- PYTEST ARGS]     record runs of this build until
                                                                the verdict against NAME is decided
+                                                               (at most --budget-s, 330 s)
     peoplenet-gate compare BASELINE CURRENT                    judge two recorded run sets
     peoplenet-gate noise BASELINE                              this runner's run-to-run noise
     peoplenet-gate ab --a REPO --b REPO [...]                  A against B, measured in turns
@@ -27,6 +28,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,8 +46,8 @@ PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
 EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
               verdicts.INCONCLUSIVE: INCONCLUSIVE}
 COMMANDS = ("record", "check", "compare", "noise", "ab")
-#: what a default `check` may spend: runs of this build, the first decision after MIN
-DEFAULT_RECORD_RUNS, DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS = 5, 3, 6
+#: a baseline's runs; `record` says when this runner's noise needs more (`baseline_advice`)
+DEFAULT_RECORD_RUNS = 10
 def policy_of(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:
@@ -111,8 +113,31 @@ def cmd_noise(args: argparse.Namespace) -> int:
         else PASSED
 
 
+def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Policy) -> list[str]:
+    """What a default `check` against a baseline of runs taking `run_s` each could do: the
+    runs that fit its budget, the noise preflight for them, and what to do if too noisy."""
+    plan = gate.CheckPlan()
+    runs = plan.runs_within(run_s)
+    if runs < plan.min_runs:
+        return [f"record: a default check fits only {runs} run(s) of {run_s:.0f} s in "
+                f"{plan.budget_s:.0f} s: give `check` --budget-s {plan.min_runs * run_s:.0f} "
+                "or more, or fewer benchmarks (-- -k ...)"]
+    policy = dataclasses.replace(policy, looks=len(verdicts.look_schedule(plan.min_runs, runs)))
+    items = gate.preflight(baseline, runs, policy)
+    lines = [f"record: a default check fits {runs} runs like these in {plan.budget_s:.0f} s",
+             *format_preflight(items, policy)]
+    weak = [p for p in items if p.detectable > policy.threshold_of(p.metric)]
+    if weak:
+        needed = [p.baseline_runs_needed for p in weak]
+        more = f" (--runs {max(needed)})" if None not in needed else ""
+        lines.append(f"record: too noisy to gate: a default check against this baseline would "
+                     f"stop inconclusive. Record more runs{more}, or on a quieter runner.")
+    return lines
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     kept, disturbed = [], []
+    began = time.monotonic()
     for attempt in range(2 * args.runs):
         if len(kept) >= args.runs:
             break
@@ -133,8 +158,8 @@ def cmd_record(args: argparse.Namespace) -> int:
               "not complete. Record it on a quiet runner.", file=sys.stderr)
         return INCONCLUSIVE
     baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
-    policy = policy_of(args, looks=len(verdicts.look_schedule(DEFAULT_MIN_RUNS, DEFAULT_MAX_RUNS)))
-    for line in format_preflight(gate.preflight(baseline, DEFAULT_MAX_RUNS, policy), policy):
+    run_s = (time.monotonic() - began) / (len(kept) + len(disturbed))
+    for line in baseline_advice(baseline, run_s, policy_of(args)):
         print(line)
     print(f"record: baseline {args.name!r}: {len(kept)} runs in {args.storage}")
     return PASSED
@@ -142,36 +167,35 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     baseline = run_set(args.baseline, args)
-    looks = verdicts.Looks(args.min_runs, args.max_runs)
-    policy = policy_of(args, looks=len(looks))
+    plan = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
     label = args.label or "current-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    planned = gate.preflight(baseline, args.max_runs, policy)
-    print("\n".join(format_preflight(planned, policy)), flush=True)
-    weak = [p for p in planned if p.detectable > policy.threshold_of(p.metric)]
-    if weak and not args.ignore_noise:
-        print(f"\ngate: INCONCLUSIVE before measuring: with {args.max_runs} runs this runner's "
-              f"noise hides a {policy.threshold:.0%} slowdown in {len(weak)} comparison(s) "
-              "(see noise: above). Raise --max-runs, record a larger baseline, or quiet the "
-              "runner; --ignore-noise measures anyway.")
-        return INCONCLUSIVE
     files: list[Path] = []
-    report = None
-    for i in range(args.max_runs):
+    notes: list[str] = []
+
+    def measure() -> runsets.RunSet:
         files.append(recorder.record_run(label, args.storage, args.pytest_args,
                                          store=args.store))
         current = runsets.load_set([str(f) for f in files], args.storage, label=label)
-        notes = gate.check_sets(baseline, current, args.new_release)
+        notes[:] = gate.check_sets(baseline, current, args.new_release)
         runs = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
-        print(f"check: run {i + 1} of at most {args.max_runs} ({files[-1].name}); "
-              f"{runs} undisturbed", flush=True)
-        if looks.due(runs):
-            report = gate.compare_sets(baseline, current, policy)
-            if report.verdict != verdicts.INCONCLUSIVE:
-                break
+        print(f"check: run {len(files)} ({files[-1].name}); {runs} undisturbed", flush=True)
+        return current
+
+    result = gate.sequential_check(baseline, measure, plan, policy_of(args),
+                                   ignore_noise=args.ignore_noise)
+    if result.planned < plan.max_runs and files:
+        print(f"check: {result.planned} runs fit the budget of {plan.budget_s:.0f} s "
+              f"at the first run's time")
+    print(f"check: stopped: {result.stopped_because}, {result.runs} runs, "
+          f"{result.seconds:.0f} s")
+    if result.report is None:
+        print("\n".join(format_preflight(result.preflight, result.policy)))
+        print(f"\ngate: INCONCLUSIVE: {result.stopped_because}. Raise --max-runs or "
+              "--budget-s, record a larger baseline, or quiet the runner; --ignore-noise "
+              "measures anyway.")
+        return INCONCLUSIVE
     current = runsets.load_set([str(f) for f in files], args.storage, label=label)
-    if report is None or (report.verdict == verdicts.INCONCLUSIVE and looks.remaining):
-        report = gate.compare_sets(baseline, current, policy)  # a look the schedule had left
-    return _print_report(baseline, current, report, notes)
+    return _print_report(baseline, current, result.report, notes)
 
 
 def _side(args: argparse.Namespace, which: str) -> ab.Side:
@@ -187,7 +211,8 @@ def _side(args: argparse.Namespace, which: str) -> ab.Side:
 
 def cmd_ab(args: argparse.Namespace) -> int:
     plan = ab.Plan(args.concurrency, args.requests, args.rounds, 1, args.min_pairs,
-                   args.max_pairs, args.budget_s, args.memory, args.load_processes)
+                   args.max_pairs, args.budget_s, args.memory, args.load_processes,
+                   args.retries)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
@@ -204,6 +229,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
     print(f"A: {a.repo} ({a.launcher.name})\nB: {b.repo} ({b.launcher.name})")
     for line in result.left_out:
         print(f"left out: {line}")
+    retried = sum(s.labels.get("retries", 0) for pair in result.pairs for s in pair)
+    if retried:
+        print(f"measured again: {retried} run(s) that others disturbed")
     print(f"stopped: {result.stopped_because}, {result.seconds:.0f} s")
     if result.rows:
         print(format_rows(result.rows))
@@ -247,9 +275,10 @@ def common_options() -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     common = common_options()
     runs = argparse.ArgumentParser(add_help=False)
-    runs.add_argument("--min-runs", type=int, default=DEFAULT_MIN_RUNS,
+    check_plan = gate.CheckPlan()
+    runs.add_argument("--min-runs", type=int, default=check_plan.min_runs,
                       help="current runs before the first look (default %(default)s)")
-    runs.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+    runs.add_argument("--max-runs", type=int, default=check_plan.max_runs,
                       help="current runs at most (default %(default)s)")
     parser = argparse.ArgumentParser(prog="peoplenet-gate", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n")[-1],
@@ -263,6 +292,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[common, runs], help="gate this build against a baseline")
     p.add_argument("baseline")
     p.add_argument("--label", help="name the current runs are saved under")
+    p.add_argument("--budget-s", type=float, default=check_plan.budget_s,
+                   help="stop taking runs after this many seconds; the first run's time "
+                        "says how many fit (default %(default)s)")
     p.add_argument("--ignore-noise", action="store_true",
                    help="measure even when the preflight says the noise hides the threshold")
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
@@ -287,6 +319,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop after this many seconds (default %(default)s)")
     p.add_argument("--memory", default=plan.memory, help="system, gpu or none")
     p.add_argument("--load-processes", type=int, default=plan.load_processes)
+    p.add_argument("--retries", type=int, default=plan.retries,
+                   help="new runs of a side whose run others disturbed (default %(default)s)")
     p.add_argument("--seed", type=int, help="seed of the order of each pair")
     p.add_argument("--json", help="write the pairs and the verdict here")
     return parser

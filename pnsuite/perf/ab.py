@@ -10,7 +10,10 @@ From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 20
 default); the comparison stops at the first decided look (regression, or ok on every
 metric), or when `max_pairs` or the time budget is spent (then inconclusive, with how many
 pairs would decide). Alpha is split over the looks the plan allows, as Chromium's
-Pinpoint stops a bisection once it is sure. A pair with a disturbed run (others took the CPU) is left out and said so.
+Pinpoint stops a bisection once it is sure. A run that others disturbed (they took the CPU)
+is measured again, up to `retries` times, while the other run of its pair stands: on a
+shared runner a neighbour comes and goes, and a pair is only left out (and said so) when
+its side stayed disturbed.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class Plan:
     budget_s: float = 330.0
     memory: str = "system"
     load_processes: int = 1
+    #: new runs of a side whose run was disturbed, before its pair is left out
+    retries: int = 2
 
     def __post_init__(self) -> None:
         if self.min_pairs < verdicts.MIN_RUNS:
@@ -67,6 +72,8 @@ class Plan:
         if self.max_pairs < self.min_pairs:
             raise verdicts.VerdictError(f"max_pairs ({self.max_pairs}) < min_pairs "
                                         f"({self.min_pairs})")
+        if self.retries < 0:
+            raise verdicts.VerdictError(f"retries must be >= 0, got {self.retries}")
         if self.requests < self.concurrency:
             raise verdicts.VerdictError(f"requests ({self.requests}) < concurrency "
                                         f"({self.concurrency})", "send at least one request per worker")
@@ -100,6 +107,16 @@ class ABResult:
 def disturbed(sample: RunSample) -> bool:
     """Whether others took more than DISTURBED_SHARE of the cores in a round of the run."""
     return max(sample.foreign_cores, default=0.0) > DISTURBED_SHARE * sample.cores
+
+
+def undisturbed_run(measure: Callable[[], RunSample], retries: int) -> RunSample:
+    """A run from `measure()`, measured again (at most `retries` times) while others
+    disturbed it; the last one if they always did. Its label `retries` says how many."""
+    sample, tried = measure(), 0
+    while disturbed(sample) and tried < retries:
+        sample, tried = measure(), tried + 1
+    sample.labels["retries"] = tried
+    return sample
 
 
 def judge(pairs: Sequence[tuple[RunSample, RunSample]], policy: verdicts.Policy,
@@ -178,13 +195,14 @@ class PairRunner:
                                      self.plan.warmup)
         finally:
             pool.stop_all()
-        sample.labels = {"side": side.name}
+        sample.labels.update({"side": side.name})
         return sample
 
     def pair(self, index: int) -> tuple[RunSample, RunSample]:
         order = list(self.sides)
         self.rng.shuffle(order)
-        samples = {side.name: self.run_once(side) for side in order}
+        samples = {side.name: undisturbed_run(lambda: self.run_once(side), self.plan.retries)
+                   for side in order}
         a, b = samples[self.sides[0].name], samples[self.sides[1].name]
         for sample, first in ((a, order[0] is self.sides[0]), (b, order[0] is self.sides[1])):
             sample.labels.update({"pair": index, "first": first})

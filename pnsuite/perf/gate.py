@@ -9,14 +9,17 @@ Runs from a different machine identity (device, board, power mode, clocks, launc
 transport, and Triton/JetPack release unless a new release is being validated) are
 refused with a message instead of compared.
 
-`pnsuite.cli.gate` (`peoplenet-gate`) records the runs, prints the report and sets the
-exit code; `pnsuite.perf.ab` measures both sides itself, in turns.
+`sequential_check` takes the current build's runs one at a time until the verdict is
+decided, the planned runs are measured or the time budget is spent; `pnsuite.cli.gate`
+(`peoplenet-gate`) records those runs, prints the report and sets the exit code;
+`pnsuite.perf.ab` measures both sides itself, in turns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
 
 from pnsuite.errors import SuiteError
 from pnsuite.perf import verdicts
@@ -103,6 +106,8 @@ class Preflight:
     runs_for_threshold: int | None
     #: runs on each side that would, with a baseline re-recorded as large
     runs_per_side: int | None = None
+    #: baseline runs that would, against `current_runs` current runs
+    baseline_runs_needed: int | None = None
 
 
 @dataclass
@@ -152,7 +157,9 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
                 verdicts.detectable_slowdown(sigma, len(values), current_runs, alpha, hypotheses),
                 verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
                                         old_runs=len(values)),
-                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses)))
+                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses),
+                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
+                                        old_runs=current_runs)))
     return found
 
 
@@ -191,3 +198,113 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
                                                 for n in current.benchmarks), default=0),
                                  policy, metrics)
     return report
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """How many current runs a check may take, and for how long."""
+
+    min_runs: int = 3
+    #: a cap for short benchmarks: the time budget is what usually decides how many runs
+    #: are taken (about 50 of the reduced benchmark of results/gate-decisions fit 330 s)
+    max_runs: int = 50
+    #: the most a check should take on a CI runner, as for `peoplenet-gate ab`
+    budget_s: float = 330.0
+
+    def __post_init__(self) -> None:
+        verdicts.look_schedule(self.min_runs, self.max_runs)  # refuses a bad pair
+        if self.budget_s <= 0:
+            raise GateError(f"the time budget must be > 0 s, got {self.budget_s}")
+
+    def runs_within(self, run_s: float) -> int:
+        """Runs of `run_s` seconds each that fit the budget (1 to max_runs)."""
+        return max(1, min(self.max_runs, int(self.budget_s // max(run_s, 1e-9))))
+
+
+@dataclass
+class CheckResult:
+    """A sequential check: the last look's report (None if none was taken) and why it stopped."""
+
+    report: GateReport | None
+    #: the noise preflight for the runs planned, under the policy the looks use
+    preflight: list[Preflight]
+    policy: verdicts.Policy
+    planned: int
+    runs: int = 0
+    stopped_because: str = ""
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        return self.report.verdict if self.report is not None else verdicts.INCONCLUSIVE
+
+
+def _too_noisy(items: Sequence[Preflight], policy: verdicts.Policy) -> list[Preflight]:
+    return [p for p in items if p.detectable > policy.threshold_of(p.metric)]
+
+
+def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdicts.Policy,
+          runs: int, ignore_noise: bool) -> verdicts.Looks | None:
+    """Plan `runs` current runs: the looks, the policy over them and the preflight for them;
+    None (with the reason in `result`) if the noise hides the threshold at that many."""
+    looks = verdicts.Looks(plan.min_runs, runs)
+    result.policy, result.planned = replace(policy, looks=len(looks)), runs
+    result.preflight = preflight(baseline, runs, result.policy)
+    weak = _too_noisy(result.preflight, result.policy)
+    if weak and not ignore_noise:
+        result.stopped_because = (
+            f"with {runs} current runs this runner's noise hides a {policy.threshold:.0%} "
+            f"slowdown in {len(weak)} comparison(s) (see noise:)")
+        return None
+    return looks
+
+
+def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: CheckPlan,
+                     policy: verdicts.Policy, clock: Callable[[], float] = time.monotonic,
+                     ignore_noise: bool = False) -> CheckResult:
+    """Judge the current build's runs against `baseline`, one more run per `measure()` call
+    (it returns every current run so far), until the verdict is decided or the plan is spent.
+
+    The noise preflight comes first, for `plan.max_runs` runs. The first run's time says how
+    many fit the budget; when fewer, the looks and the preflight are planned for those. Both
+    are fixed before the first look, from timings only, so splitting alpha over the looks
+    keeps the error rate. A check the noise would leave undecided stops before measuring
+    (unless `ignore_noise`), inconclusive.
+    """
+    result = CheckResult(None, [], policy, plan.max_runs)
+    looks = _plan(result, baseline, plan, policy, plan.max_runs, ignore_noise)
+    if looks is None:
+        return result
+    began = clock()
+    current, result.runs = measure(), 1
+    first_s = clock() - began
+    fits = plan.runs_within(first_s)
+    if fits < plan.min_runs:
+        result.stopped_because = (f"the budget of {plan.budget_s:.0f} s fits {fits} run(s) of "
+                                  f"{first_s:.0f} s, fewer than the {plan.min_runs} of the "
+                                  "first look")
+    elif fits < plan.max_runs:
+        looks = _plan(result, baseline, plan, policy, fits, ignore_noise)
+    while looks is not None and not result.stopped_because:
+        undisturbed = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
+        if looks.due(undisturbed):
+            result.report = compare_sets(baseline, current, result.policy)
+            if result.verdict != verdicts.INCONCLUSIVE:
+                result.stopped_because = f"decided after {undisturbed} runs"
+                break
+        elapsed = clock() - began
+        if undisturbed >= result.planned:
+            result.stopped_because = f"{result.planned} runs measured (the most planned)"
+        elif elapsed + elapsed / result.runs > plan.budget_s:
+            result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
+        elif result.runs >= 2 * result.planned:
+            result.stopped_because = f"{result.runs} runs taken, too many disturbed"
+        else:
+            current = measure()
+            result.runs += 1
+    if looks is not None and looks.remaining and result.verdict == verdicts.INCONCLUSIVE and \
+            min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0) \
+            >= verdicts.MIN_RUNS:
+        result.report = compare_sets(baseline, current, result.policy)  # a look left over
+    result.seconds = clock() - began
+    return result

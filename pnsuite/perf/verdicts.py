@@ -48,7 +48,7 @@ MIN_RUNS = 2
 class VerdictError(SuiteError):
     """The runs cannot give a verdict (too few runs, no values)."""
 
-    default_hint = ("record more independent runs (`peoplenet-gate record NAME --runs 5`; "
+    default_hint = ("record more independent runs (`peoplenet-gate record NAME --runs 10`; "
                     "each pytest session of the benchmarks is one run)")
 
 

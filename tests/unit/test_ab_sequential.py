@@ -82,7 +82,40 @@ def test_alpha_is_split_over_the_plans_looks():
 
 
 @pytest.mark.parametrize("bad", [dict(min_pairs=1), dict(min_pairs=5, max_pairs=4),
-                                 dict(concurrency=4, requests=2)])
+                                 dict(concurrency=4, requests=2), dict(retries=-1)])
 def test_a_plan_that_cannot_work_is_refused(bad):
     with pytest.raises(verdicts.VerdictError):
         ab.Plan(**bad)
+
+
+def test_a_disturbed_run_is_measured_again_until_undisturbed():
+    runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
+    clean = ab.undisturbed_run(lambda: next(runs), retries=2)
+    assert not ab.disturbed(clean) and clean.round_s == pytest.approx(0.1)
+    assert clean.labels["retries"] == 2
+
+
+def test_a_side_that_stays_disturbed_gives_its_last_run_after_the_retries():
+    runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
+    last = ab.undisturbed_run(lambda: next(runs), retries=1)
+    assert ab.disturbed(last) and last.labels["retries"] == 1
+    assert next(runs).round_s == pytest.approx(0.1), "measured more than the retries allow"
+
+
+def test_an_undisturbed_run_is_not_measured_again():
+    runs = iter([sample(1.0), sample(2.0)])
+    assert ab.undisturbed_run(lambda: next(runs), retries=2).labels["retries"] == 0
+
+
+def test_a_pair_measures_a_disturbed_side_again_and_keeps_the_other_run(tmp_path, monkeypatch):
+    from pnsuite.server.factory import make_launcher
+
+    launcher = make_launcher("embedded")
+    a, b = ab.Side("A", tmp_path / "a", launcher), ab.Side("B", tmp_path / "b", launcher)
+    runner = ab.PairRunner(a, b, ab.Plan(), np.zeros(1), lambda name: tmp_path / name)
+    measured = {"A": iter([sample(1.0)]), "B": iter([sample(2.0, foreign=1.2), sample(1.1)])}
+    monkeypatch.setattr(runner, "run_once", lambda side: next(measured[side.name]))
+    got_a, got_b = runner.pair(0)
+    assert not ab.disturbed(got_a) and not ab.disturbed(got_b)
+    assert got_b.round_s == pytest.approx(0.11) and got_b.labels["retries"] == 1
+    assert got_a.labels["retries"] == 0
