@@ -109,8 +109,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
                                     "undisturbed runs of any benchmark: no spread to measure")
     for line in format_preflight(items, policy):
         print(line)
-    return INCONCLUSIVE if any(p.detectable > policy.threshold_of(p.metric) for p in items) \
-        else PASSED
+    return INCONCLUSIVE if gate.too_noisy(items, policy) else PASSED
 
 
 def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Policy) -> list[str]:
@@ -126,7 +125,7 @@ def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Pol
     items = gate.preflight(baseline, runs, policy)
     lines = [f"record: a default check fits {runs} runs like these in {plan.budget_s:.0f} s",
              *format_preflight(items, policy)]
-    weak = [p for p in items if p.detectable > policy.threshold_of(p.metric)]
+    weak = gate.too_noisy(items, policy)
     if weak:
         needed = [p.baseline_runs_needed for p in weak]
         more = f" (--runs {max(needed)})" if None not in needed else ""
@@ -177,7 +176,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                                          store=args.store))
         current = runsets.load_set([str(f) for f in files], args.storage, label=label)
         notes[:] = gate.check_sets(baseline, current, args.new_release)
-        runs = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
+        runs = gate.undisturbed_runs(baseline, current)
         print(f"check: run {len(files)} ({files[-1].name}); {runs} undisturbed", flush=True)
         return current
 

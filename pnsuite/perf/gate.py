@@ -125,7 +125,7 @@ class GateReport:
 
     @property
     def underpowered(self) -> list[Preflight]:
-        return [p for p in self.preflight if p.detectable > self.policy.threshold_of(p.metric)]
+        return too_noisy(self.preflight, self.policy)
 
     @property
     def verdict(self) -> str:
@@ -239,8 +239,14 @@ class CheckResult:
         return self.report.verdict if self.report is not None else verdicts.INCONCLUSIVE
 
 
-def _too_noisy(items: Sequence[Preflight], policy: verdicts.Policy) -> list[Preflight]:
+def too_noisy(items: Sequence[Preflight], policy: verdicts.Policy) -> list[Preflight]:
+    """The preflight items whose detectable slowdown is above their threshold."""
     return [p for p in items if p.detectable > policy.threshold_of(p.metric)]
+
+
+def undisturbed_runs(baseline: RunSet, current: RunSet) -> int:
+    """The current side's undisturbed runs of the benchmark that has fewest."""
+    return min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
 
 
 def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdicts.Policy,
@@ -250,7 +256,7 @@ def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdic
     looks = verdicts.Looks(plan.min_runs, runs)
     result.policy, result.planned = replace(policy, looks=len(looks)), runs
     result.preflight = preflight(baseline, runs, result.policy)
-    weak = _too_noisy(result.preflight, result.policy)
+    weak = too_noisy(result.preflight, result.policy)
     if weak and not ignore_noise:
         result.stopped_because = (
             f"with {runs} current runs this runner's noise hides a {policy.threshold:.0%} "
@@ -286,7 +292,7 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     elif fits < plan.max_runs:
         looks = _plan(result, baseline, plan, policy, fits, ignore_noise)
     while looks is not None and not result.stopped_because:
-        undisturbed = min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
+        undisturbed = undisturbed_runs(baseline, current)
         if looks.due(undisturbed):
             result.report = compare_sets(baseline, current, result.policy)
             if result.verdict != verdicts.INCONCLUSIVE:
@@ -303,8 +309,7 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
             current = measure()
             result.runs += 1
     if looks is not None and looks.remaining and result.verdict == verdicts.INCONCLUSIVE and \
-            min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0) \
-            >= verdicts.MIN_RUNS:
+            undisturbed_runs(baseline, current) >= verdicts.MIN_RUNS:
         result.report = compare_sets(baseline, current, result.policy)  # a look left over
     result.seconds = clock() - began
     return result
