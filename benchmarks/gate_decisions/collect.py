@@ -9,6 +9,9 @@ Each *block* is four runs in random order, every run a fresh embedded Triton ser
   model file the gate cannot see (the config, and so its digest and identity, is the same;
   only `model.py` busy-waits for the given fraction of each execute() call).
 
+Beside each run, with its server up and idle, the runner-speed probe
+(`pnsuite.perf.runner_speed`) is measured.
+
 With `--drift`, a neighbour process that spins on one core runs during randomly chosen
 whole runs (half of them), as a shared CI runner sees it.
 
@@ -35,6 +38,7 @@ from pathlib import Path
 from pnsuite.client.load import ClosedLoopLoad
 from pnsuite.detection import detectnet
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
+from pnsuite.perf.runner_speed import probe_ms
 from pnsuite.perf.sampling import measure_run
 from pnsuite.server.factory import make_launcher
 from pnsuite.server.pool import ServerPool
@@ -91,6 +95,7 @@ def main() -> None:
                         server = pool.start(repos[condition])
                         with ClosedLoopLoad(server.grpc_url, tensor, 1) as load:
                             sample = measure_run(server, load, args.requests, args.rounds)
+                        sample.probe_ms = probe_ms()
                     finally:
                         if spinner is not None:
                             spinner.kill()
@@ -109,7 +114,8 @@ def main() -> None:
                     print(f"block {block} {condition:>3} neighbour={spinner is not None!s:5} "
                           f"round {sample.round_s * 1e3:7.1f} ms  infer "
                           f"{sample.compute_infer_ms:6.1f} ms  p99 {sample.latency_p99_ms:6.1f} ms"
-                          f"  foreign {max(sample.foreign_cores):.2f}", flush=True)
+                          f"  foreign {max(sample.foreign_cores):.2f}"
+                          f"  probe {sample.probe_ms:5.1f} ms", flush=True)
                 block += 1
         finally:
             for stopper in stopping:

@@ -54,7 +54,7 @@ def load(path: Path) -> list[RunSample]:
 def as_bench(sample: RunSample, index: int) -> BenchmarkRun:
     return BenchmarkRun(Path(f"run-{index}"), BENCH,
                         {m: sample.metric(m) for m in METRICS},
-                        max(sample.foreign_cores, default=0.0), sample.cores)
+                        max(sample.foreign_cores, default=0.0), sample.cores, sample.probe_ms)
 
 
 def run_set(samples: list[RunSample], label: str) -> RunSet:
@@ -112,9 +112,13 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
                     break  # this condition's runs are used up mid-decision: not counted
                 rows = result.report.rows if result.report else []
                 row = next((r for r in rows if r.comparison.metric == "round_s"), None)
+                runner = result.report.runner if result.report else None
                 yield {"mode": "baseline", "condition": condition, "baseline": k,
                        "verdict": result.verdict if result.runs
                        else f"{result.verdict} (preflight)",
+                       "measured": result.report.measured_verdict if result.report else None,
+                       "runner_change": round(runner.comparison.change, 4) if runner else None,
+                       "runner_refused": bool(result.report and result.report.runner_moved),
                        "runs": len(taken), "planned": result.planned,
                        "detectable": round(max((p.detectable for p in result.preflight),
                                                default=float("nan")), 4),
@@ -168,8 +172,9 @@ def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for d in decisions:
         key = f"{d['mode']} {d['condition']}"
         row = table.setdefault(key, {"decisions": 0, "red": 0, "ok": 0, "inconclusive": 0,
-                                     "seconds": []})
+                                     "runner_refused": 0, "seconds": []})
         row["decisions"] += 1
+        row["runner_refused"] += bool(d.get("runner_refused"))
         verdict = d["verdict"]
         row["red" if verdict == verdicts.REGRESSION else
             "ok" if verdict in (verdicts.OK, verdicts.IMPROVED) else "inconclusive"] += 1
@@ -198,6 +203,9 @@ def main() -> None:
     parser.add_argument("--ignore-noise", action="store_true",
                         help="baseline mode: measure even where the preflight says the noise "
                              "hides the threshold (peoplenet-gate check --ignore-noise)")
+    parser.add_argument("--no-runner-check", action="store_true",
+                        help="baseline mode: leave the runner-speed probe out, as a check "
+                             "against a baseline recorded without it")
     parser.add_argument("--keep-disturbed", action="store_true",
                         help="judge disturbed runs too, as a gate without the neighbour "
                              "check would (what the statistics alone do under drift)")
@@ -205,6 +213,9 @@ def main() -> None:
     if args.keep_disturbed:
         ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
     samples = load(args.pool)
+    if args.no_runner_check:
+        for sample in samples:
+            sample.probe_ms = None
     policy = verdicts.Policy(args.threshold, args.alpha)
     plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
     check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)

@@ -36,7 +36,8 @@ from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.perf import ab, gate, recorder, runsets, verdicts
-from pnsuite.perf.gate_text import closing_line, format_preflight, format_rows
+from pnsuite.perf.gate_text import (closing_line, format_preflight, format_rows,
+                                    report_closing, runner_line)
 from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.perf.sampling import METRICS
 from pnsuite.server.factory import LAUNCHERS, make_launcher
@@ -78,6 +79,7 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
         print(f"note: {note}")
     for line in report.left_out:
         print(f"left out: {line}")
+    print(runner_line(report))
     for line in format_preflight(report.preflight, report.policy):
         print(line)
     for name in report.missing:
@@ -89,7 +91,7 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
     if report.rows:
         print(format_rows(report.rows))
     print()
-    print(closing_line(report.verdict, len(report.rows), report.policy, len(report.missing)))
+    print(report_closing(report))
     return EXIT_CODES[report.verdict]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from pnsuite.errors import SuiteError
-from pnsuite.perf import verdicts
+from pnsuite.perf import runner_speed, verdicts
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.perf.runsets import RunSet
 from pnsuite.perf.sampling import METRICS
@@ -122,13 +122,16 @@ class GateReport:
     undecided: list[str] = field(default_factory=list)
     preflight: list[Preflight] = field(default_factory=list)
     policy: verdicts.Policy = field(default_factory=verdicts.Policy)
+    #: how the runner's own speed moved between the sides (None: not probed on both)
+    runner: runner_speed.RunnerShift | None = None
 
     @property
     def underpowered(self) -> list[Preflight]:
         return too_noisy(self.preflight, self.policy)
 
     @property
-    def verdict(self) -> str:
+    def measured_verdict(self) -> str:
+        """What the rows say, before the runner's own move is taken into account."""
         if self.missing:
             return verdicts.REGRESSION  # a benchmark that vanished hides its result
         if any(r.verdict == verdicts.REGRESSION for r in self.rows):
@@ -136,6 +139,17 @@ class GateReport:
         if self.undecided or not self.rows:
             return verdicts.INCONCLUSIVE
         return verdicts.overall(self.rows)
+
+    @property
+    def runner_moved(self) -> bool:
+        """The runner's own speed moved in the direction that could have faked the measured
+        verdict (runner_speed.RunnerShift.refuses): more runs will not take that away."""
+        return (not self.missing and self.runner is not None
+                and self.runner.refuses(self.measured_verdict))
+
+    @property
+    def verdict(self) -> str:
+        return verdicts.INCONCLUSIVE if self.runner_moved else self.measured_verdict
 
 
 def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
@@ -197,6 +211,7 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
     report.preflight = preflight(baseline, max((len(current.runs_of(n))
                                                 for n in current.benchmarks), default=0),
                                  policy, metrics)
+    report.runner = runner_speed.shift(baseline.probes(), current.probes(), policy)
     return report
 
 
@@ -297,6 +312,9 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
             result.report = compare_sets(baseline, current, result.policy)
             if result.verdict != verdicts.INCONCLUSIVE:
                 result.stopped_because = f"decided after {undisturbed} runs"
+                break
+            if result.report.runner_moved:
+                result.stopped_because = "the runner's own speed moved (see runner:)"
                 break
         elapsed = clock() - began
         if undisturbed >= result.planned:

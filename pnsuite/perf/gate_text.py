@@ -49,6 +49,22 @@ def format_preflight(items: Sequence[gate.Preflight], policy: verdicts.Policy) -
     return lines
 
 
+def runner_line(report: gate.GateReport) -> str:
+    """What the runner-speed probe says about the runner between the two sides."""
+    shift = report.runner
+    if shift is None:
+        return ("runner: not probed on both sides (runs recorded without the runner-speed "
+                "probe): a move of the runner's own speed is not checked")
+    if report.runner_moved:
+        what = (f"so the measured {report.measured_verdict} may be the runner's, not the "
+                "build's: refused")
+    elif shift.moved:
+        what = "a move that cannot have faked this verdict"
+    else:
+        what = f"within the {shift.tolerance:.0%} tolerated, or not significant"
+    return f"runner: {shift.describe()}: {what}"
+
+
 def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0) -> str:
     where = f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} over {report_rows} comparisons)"
     if verdict == verdicts.REGRESSION:
@@ -58,3 +74,12 @@ def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missin
         return f"gate: passed: every benchmark within the threshold {where}"
     return (f"gate: INCONCLUSIVE: the runs cannot tell yet {where}; record more runs "
             "(see runs/side), or gate on a quieter runner")
+
+
+def report_closing(report: gate.GateReport) -> str:
+    """A gate report's closing line."""
+    if report.runner_moved:
+        return ("gate: INCONCLUSIVE: the runner's own speed moved since the baseline (see "
+                "runner:); compare the builds on one runner in turns (`peoplenet-gate ab`), "
+                "or record the baseline again")
+    return closing_line(report.verdict, len(report.rows), report.policy, len(report.missing))

@@ -112,6 +112,8 @@ class BenchmarkRun:
     #: the most CPU (cores) others used in any one round, and the machine's core count
     foreign_cores: float
     cores: int
+    #: the runner-speed probe beside the benchmark (pnsuite.perf.runner_speed), if recorded
+    probe_ms: float | None = None
 
     @property
     def disturbed(self) -> bool:
@@ -139,7 +141,9 @@ def benchmark_runs(run: dict[str, Any], source: Path) -> list[BenchmarkRun]:
                 values[metric] = float(extra[key])
         per_round = extra.get("foreign_cpu_cores_per_round")
         foreign = max(per_round) if per_round else float(extra.get("foreign_cpu_cores", 0.0))
-        found.append(BenchmarkRun(source, bench["fullname"], values, float(foreign), cores))
+        probe = extra.get("runner_probe_ms")
+        found.append(BenchmarkRun(source, bench["fullname"], values, float(foreign), cores,
+                                  float(probe) if probe else None))
     return found
 
 
@@ -162,6 +166,16 @@ class RunSet:
 
     def disturbed(self) -> list[BenchmarkRun]:
         return [r for runs in self.benchmarks.values() for r in runs if r.disturbed]
+
+    def probes(self) -> list[float]:
+        """One runner-speed probe per run (the median over its undisturbed benchmarks), for
+        the runs that recorded it."""
+        per_run: dict[Path, list[float]] = {}
+        for runs in self.benchmarks.values():
+            for r in runs:
+                if r.probe_ms and not r.disturbed:
+                    per_run.setdefault(r.source, []).append(r.probe_ms)
+        return [statistics.median(v) for v in per_run.values()]
 
 
 def load_set(refs: Sequence[str], storage: Path, label: str = "") -> RunSet:

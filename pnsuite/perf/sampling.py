@@ -47,6 +47,8 @@ class RunSample:
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: wall-clock time the run began (seconds since the epoch)
     started: float = field(default_factory=time.time)
+    #: the runner-speed probe measured beside the run (pnsuite.perf.runner_speed), in ms
+    probe_ms: float | None = None
     #: free-form labels a caller adds (side, block, condition...)
     labels: dict[str, Any] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pnsuite.perf.gate_text import UNITS, closing_line, format_preflight
+from pnsuite.perf.gate_text import UNITS, format_preflight, report_closing, runner_line
 from pnsuite.perf import verdicts
 from pnsuite.perf.gate import GateReport
 from pnsuite.perf.runsets import RunSet
@@ -94,12 +94,12 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
     context = {
         "baseline": _side(baseline), "current": _side(current),
         "verdict": report.verdict,
-        "closing": closing_line(report.verdict, len(report.rows), report.policy,
-                                len(report.missing)),
+        "closing": report_closing(report),
         "rows": [_row(r) for r in report.rows], "alpha": alpha,
         "notes": list(notes), "left_out": report.left_out, "missing": report.missing,
         "new": report.new, "undecided": report.undecided,
         "preflight": format_preflight(report.preflight, report.policy),
+        "runner": runner_line(report),
         "identity": identity_rows(baseline.machine_info, current.machine_info),
         "baseline_file": baseline.files[0].name if baseline.files else "",
         "current_file": current.files[0].name if current.files else "",

@@ -12,7 +12,7 @@ run serially.
 import pytest
 
 from pnsuite.errors import SuiteError
-from pnsuite.perf import records, triton_stats
+from pnsuite.perf import records, runner_speed, triton_stats
 from pnsuite.perf.answer_check import check_answers
 from pnsuite.repository import model_config
 from pnsuite.perf.cpu_load import ForeignLoadPerRound
@@ -54,6 +54,9 @@ def test_throughput(benchmark, triton_server, closed_loop, suite_settings, golde
     # CPU that other processes took in each round: the gate leaves a disturbed run out.
     benchmark.extra_info["foreign_cpu_cores_per_round"] = foreign.cores
     benchmark.extra_info["answer_check"] = answers
+    # The runner's own speed beside the rounds: a check refuses a verdict that the runner
+    # moving since the baseline could have faked (pnsuite/perf/runner_speed.py).
+    benchmark.extra_info["runner_probe_ms"] = runner_speed.probe_ms()
     if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures
         benchmark.extra_info["tegrastats"] = monitor.summary()
     assert delta.inference_count == ROUNDS * requests, delta

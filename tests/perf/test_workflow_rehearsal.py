@@ -89,3 +89,6 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     assert labels.count("baseline") == 2 and labels.count("jp-rehearsal") == 2, labels
     current = json.loads(next(storage.glob("*/*_jp-rehearsal.json")).read_text())
     assert current["benchmarks"][0]["extra_info"]["foreign_cpu_cores_per_round"], gated
+    # and the runner's speed beside it, which the gate compares with the baseline's
+    assert current["benchmarks"][0]["extra_info"]["runner_probe_ms"] > 0, gated
+    assert "runner: " in text, text

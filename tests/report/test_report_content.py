@@ -15,6 +15,7 @@ import pytest
 
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import report as report_cli
+from pnsuite.perf.gate_text import runner_line
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import PNG_SIGNATURE
@@ -313,6 +314,7 @@ def test_left_out_runs_missing_and_new_benchmarks_and_preflight_are_listed(compa
     assert f"new: {report.new[0]} (no baseline yet)" in lines
     preflight = gate_cli.format_preflight(report.preflight, report.policy)
     assert preflight and all(line in page.texts["preflight"] for line in preflight)
+    assert page.texts["runner"] == " ".join(runner_line(report).split())
     assert all(f"note: {note}" in page.texts["notes"] for note in comparison_inputs.notes)
 
 
