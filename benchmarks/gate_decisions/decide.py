@@ -203,6 +203,9 @@ def main() -> None:
     parser.add_argument("--ignore-noise", action="store_true",
                         help="baseline mode: measure even where the preflight says the noise "
                              "hides the threshold (peoplenet-gate check --ignore-noise)")
+    parser.add_argument("--probed-only", action="store_true",
+                        help="draw decisions from the runs that carry the runner-speed probe "
+                             "only (both sides of every check probed)")
     parser.add_argument("--no-runner-check", action="store_true",
                         help="baseline mode: leave the runner-speed probe out, as a check "
                              "against a baseline recorded without it")
@@ -213,6 +216,8 @@ def main() -> None:
     if args.keep_disturbed:
         ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
     samples = load(args.pool)
+    if args.probed_only:
+        samples = [s for s in samples if s.probe_ms]
     if args.no_runner_check:
         for sample in samples:
             sample.probe_ms = None

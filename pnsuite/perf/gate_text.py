@@ -60,8 +60,10 @@ def runner_line(report: gate.GateReport) -> str:
                 "build's: refused")
     elif shift.moved:
         what = "a move that cannot have faked this verdict"
+    elif abs(shift.comparison.change) <= shift.tolerance:
+        what = f"within the {shift.tolerance:.0%} tolerated"
     else:
-        what = f"within the {shift.tolerance:.0%} tolerated, or not significant"
+        what = "not told from the probe's noise"
     return f"runner: {shift.describe()}: {what}"
 
 

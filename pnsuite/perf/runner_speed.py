@@ -1,4 +1,4 @@
-"""How fast this runner's CPU is right now: a fixed workload, timed.
+"""How fast this runner's CPU and memory are right now: a fixed workload, timed.
 
 A stored baseline is compared with runs measured later, maybe on another day. When the
 runner itself got slower or faster in between (a host that is busier, a board on another
@@ -6,8 +6,8 @@ power mode, a throttled clock), the whole build seems to have changed. The probe
 measured beside every recorded benchmark, so a check can see that the runner moved and
 refuse the verdicts such a move could fake (`RunnerShift.refuses`, used by
 `pnsuite.perf.gate`). It is single-threaded on purpose: it measures a core's speed, not how
-many cores are free (the foreign-CPU check does that), and it sees the CPU only: a GPU
-clock that moved alone is not seen.
+many cores are free (the foreign-CPU check does that), and it sees the CPU and memory
+only: a GPU clock that moved alone is not seen.
 """
 
 from __future__ import annotations

@@ -93,8 +93,11 @@ def test_a_runner_within_the_tolerance_changes_nothing():
 
 
 def test_a_move_the_noise_cannot_show_is_not_flagged():
-    noisy = [runner_speed.shift([10.0, 14.0, 8.0], [12.0, 9.0, 16.0], POLICY)]
-    assert noisy[0] is not None and not noisy[0].moved
+    noisy = runner_speed.shift([10.0, 14.0, 8.0], [12.0, 9.0, 16.0], POLICY)
+    assert noisy is not None and noisy.comparison.change > 0.05 and not noisy.moved
+    report = gate.compare_sets(BASELINE, _set("current", 1.0, 1.0, seed=1), POLICY)
+    report.runner = noisy
+    assert "not told from the probe's noise" in runner_line(report)
 
 
 def test_runs_without_the_probe_are_not_checked_and_say_so():
