@@ -39,7 +39,7 @@ from pnsuite.client.load import ClosedLoopLoad
 from pnsuite.detection import detectnet
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
 from pnsuite.perf.runner_speed import probe_ms
-from pnsuite.perf.sampling import measure_run
+from pnsuite.perf.sampling import RunSample, measure_run
 from pnsuite.server.factory import make_launcher
 from pnsuite.server.pool import ServerPool
 from slowed_repo import write_slowed  # beside this script
@@ -59,6 +59,26 @@ def neighbour() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+def blocks_done(out: Path) -> int:
+    """The blocks already in the pool file: a resumed collection numbers on from there."""
+    if not out.exists():
+        return 0
+    return 1 + max((json.loads(line)["labels"]["block"]
+                    for line in out.read_text().splitlines() if line), default=-1)
+
+
+def append_run(out: Path, sample: RunSample) -> None:
+    """One run appended to the pool file, and a line about it on the terminal."""
+    with out.open("a") as fh:
+        fh.write(json.dumps(sample.to_json()) + "\n")
+    labels = sample.labels
+    print(f"block {labels['block']} {labels['condition']:>3} "
+          f"neighbour={labels['neighbour']!s:5} round {sample.round_s * 1e3:7.1f} ms  infer "
+          f"{sample.compute_infer_ms:6.1f} ms  p99 {sample.latency_p99_ms:6.1f} ms"
+          f"  foreign {max(sample.foreign_cores):.2f}  probe {sample.probe_ms:5.1f} ms",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
@@ -74,17 +94,13 @@ def main() -> None:
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
     tensor = chw[None]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    done_blocks = 0
-    if args.out.exists():
-        done_blocks = 1 + max((json.loads(line)["labels"]["block"]
-                               for line in args.out.read_text().splitlines() if line), default=-1)
     deadline = time.monotonic() + args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="gate-decisions-") as tmp:
         repos = write_repos(Path(tmp))
         pool = ServerPool(make_launcher("embedded"),
                           lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)))
         stopping: list[threading.Thread] = []
-        block = done_blocks
+        block = blocks_done(args.out)
         try:
             while time.monotonic() < deadline:
                 order = list(CONDITIONS)
@@ -109,13 +125,7 @@ def main() -> None:
                     sample.labels = {"block": block, "position": position,
                                      "condition": condition, "slowdown": CONDITIONS[condition],
                                      "neighbour": spinner is not None}
-                    with args.out.open("a") as fh:
-                        fh.write(json.dumps(sample.to_json()) + "\n")
-                    print(f"block {block} {condition:>3} neighbour={spinner is not None!s:5} "
-                          f"round {sample.round_s * 1e3:7.1f} ms  infer "
-                          f"{sample.compute_infer_ms:6.1f} ms  p99 {sample.latency_p99_ms:6.1f} ms"
-                          f"  foreign {max(sample.foreign_cores):.2f}"
-                          f"  probe {sample.probe_ms:5.1f} ms", flush=True)
+                    append_run(args.out, sample)
                 block += 1
         finally:
             for stopper in stopping:

@@ -172,11 +172,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     label = args.label or "current-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     files: list[Path] = []
     notes: list[str] = []
+    latest: list[runsets.RunSet] = []  # every current run so far, as the last look read them
 
     def measure() -> runsets.RunSet:
         files.append(recorder.record_run(label, args.storage, args.pytest_args,
                                          store=args.store))
         current = runsets.load_set([str(f) for f in files], args.storage, label=label)
+        latest[:] = [current]
         notes[:] = gate.check_sets(baseline, current, args.new_release)
         runs = gate.undisturbed_runs(baseline, current)
         print(f"check: run {len(files)} ({files[-1].name}); {runs} undisturbed", flush=True)
@@ -195,8 +197,7 @@ def cmd_check(args: argparse.Namespace) -> int:
               "--budget-s, record a larger baseline, or quiet the runner; --ignore-noise "
               "measures anyway.")
         return INCONCLUSIVE
-    current = runsets.load_set([str(f) for f in files], args.storage, label=label)
-    return _print_report(baseline, current, result.report, notes)
+    return _print_report(baseline, latest[0], result.report, notes)
 
 
 def _side(args: argparse.Namespace, which: str) -> ab.Side:
