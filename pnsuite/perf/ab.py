@@ -9,11 +9,11 @@ alike: the verdict is a paired test on per-pair log ratios (pnsuite/perf/verdict
 From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 20 pairs by
 default); the comparison stops at the first decided look (regression, or ok on every
 metric), or when `max_pairs` or the time budget is spent (then inconclusive, with how many
-pairs would decide). Alpha is split over the looks the plan allows, as Chromium's
-Pinpoint stops a bisection once it is sure. A run that others disturbed (they took the CPU)
-is measured again, up to `retries` times, while the other run of its pair stands: on a
-shared runner a neighbour comes and goes, and a pair is only left out (and said so) when
-its side stayed disturbed.
+pairs would decide); a pair that would likely end past the budget is not begun. Alpha is
+split over the looks the plan allows, as Chromium's Pinpoint stops a bisection once it is
+sure. A run that others disturbed (they took the CPU) is measured again, up to `retries`
+times, while the other run of its pair stands: on a shared runner a neighbour comes and
+goes, and a pair is only left out (and said so) when its side stayed disturbed.
 """
 
 from __future__ import annotations
@@ -140,7 +140,10 @@ def sequential(measure_pair: Callable[[int], tuple[RunSample, RunSample]],
     attempts = 0
     looks = verdicts.Looks(plan.min_pairs, plan.max_pairs)
     while len(result.pairs) < plan.max_pairs:
-        if clock() - began > plan.budget_s:
+        elapsed = clock() - began
+        # stop before a pair that would likely end past the budget (pairs so far say how
+        # long one takes, retries included), not after it: the budget is a CI job's limit
+        if attempts and elapsed + elapsed / attempts > plan.budget_s:
             result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
             break
         if attempts >= 2 * plan.max_pairs:

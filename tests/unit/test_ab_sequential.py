@@ -72,6 +72,18 @@ def test_the_time_budget_stops_the_comparison():
     assert "time budget of 150 s spent" in result.stopped_because
 
 
+def test_no_pair_is_begun_that_would_end_past_the_budget():
+    clock, measure = [0.0], pairs(1.10, spread=0.05)
+
+    def timed(i):  # every pair takes 100 s on the test's clock
+        clock[0] += 100.0
+        return measure(i)
+    result = ab.sequential(timed, ab.Plan(budget_s=330), verdicts.Policy(), "A", "B",
+                           clock=lambda: clock[0])
+    assert len(result.pairs) == 3 and result.seconds == 300.0
+    assert "time budget of 330 s spent" in result.stopped_because
+
+
 def test_alpha_is_split_over_the_plans_looks():
     def first_look(max_pairs):
         seen = []
