@@ -11,8 +11,9 @@ Two modes, as a CI job would use them:
 - **ab**: pairs of runs (`A`, and `B0`/`B10`/`B15`), judged by `pnsuite.perf.ab.sequential`
   with the plan's defaults. Each side's runs are taken in time order; a disturbed run is
   taken again from that side's next run in the pool (`ab.undisturbed_run`, as
-  `peoplenet-gate ab` measures a disturbed side again), so a pair's two runs are from the
-  same block of four or a nearby one.
+  `peoplenet-gate ab` measures a disturbed side again); before each pair the side whose
+  next run is older drops runs until both next runs start within two blocks (`align`), so
+  a pair's two runs are from the same block of four or a nearby one.
 
 Within a mode, no two decisions share a current-side run: every decision consumes the
 current-side runs it takes (disturbed ones too), in time order. Reference-side runs
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import datetime
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -81,11 +83,15 @@ def duration(times: dict[float, float], runs: list[RunSample]) -> float:
 
 def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.CheckPlan,
                        decisions_per_baseline: int, policy: verdicts.Policy,
-                       ignore_noise: bool = False) -> Iterator[dict[str, Any]]:
+                       ignore_noise: bool = False,
+                       across: float | None = None) -> Iterator[dict[str, Any]]:
+    """Checks against stored baselines; with `across` (a time), the baselines are from the
+    runs started before it and the current runs from those started after it."""
     times = run_times(samples)
     by = collections.defaultdict(list)
     for s in samples:
-        by[s.labels["condition"]].append(s)
+        if across is None or (s.started < across) == (s.labels["condition"] == "A"):
+            by[s.labels["condition"]].append(s)
     clean_a = [s for s in by["A"] if not ab.disturbed(s)]
     baselines = [clean_a[i:i + baseline_runs]
                  for i in range(0, len(clean_a) - baseline_runs + 1, baseline_runs)]
@@ -128,6 +134,22 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
                        "seconds": round(duration(times, taken), 1)}
 
 
+#: how far apart in time a pair's two runs may start: two blocks of the pool (a real `ab`
+#: measures them back to back)
+PAIR_SPAN_S = 60.0
+
+
+def align(a: list[RunSample], b: list[RunSample]) -> None:
+    """Drop the older head of the two queues until their next runs are within PAIR_SPAN_S.
+
+    Retries take a side's runs faster than the other's, so without this the two queues
+    drift apart over the pool, until a pair holds runs from minutes or hours (another
+    stretch of the pool, at another level of the runner) apart. Dropped runs are used by no
+    decision."""
+    while a and b and abs(a[0].started - b[0].started) > PAIR_SPAN_S:
+        (a if a[0].started < b[0].started else b).pop(0)
+
+
 def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                  policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
     times = run_times(samples)
@@ -147,6 +169,7 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                 return used[-1]
 
             def measure(_: int) -> tuple[RunSample, RunSample]:
+                align(queues[reference], queues[current])
                 # a disturbed run is taken again from its condition's next run in the pool
                 return (ab.undisturbed_run(lambda: take(reference), plan.retries),
                         ab.undisturbed_run(lambda: take(current), plan.retries))
@@ -186,7 +209,7 @@ def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pool", type=Path)
     parser.add_argument("--out", type=Path)
@@ -209,10 +232,18 @@ def main() -> None:
     parser.add_argument("--no-runner-check", action="store_true",
                         help="baseline mode: leave the runner-speed probe out, as a check "
                              "against a baseline recorded without it")
+    parser.add_argument("--across", metavar="TIME",
+                        help="baseline mode only: baselines from the runs started before TIME "
+                             "(ISO 8601, UTC), current runs from those started after it, as a "
+                             "check against a baseline recorded in an earlier session")
     parser.add_argument("--keep-disturbed", action="store_true",
                         help="judge disturbed runs too, as a gate without the neighbour "
                              "check would (what the statistics alone do under drift)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.keep_disturbed:
         ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
     samples = load(args.pool)
@@ -224,9 +255,12 @@ def main() -> None:
     policy = verdicts.Policy(args.threshold, args.alpha)
     plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
     check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
+    across = (datetime.datetime.fromisoformat(args.across).replace(
+        tzinfo=datetime.timezone.utc).timestamp() if args.across else None)
     decisions = [*baseline_decisions(samples, args.baseline_runs, check,
-                                     args.decisions_per_baseline, policy, args.ignore_noise),
-                 *ab_decisions(samples, plan, policy)]
+                                     args.decisions_per_baseline, policy, args.ignore_noise,
+                                     across),
+                 *(ab_decisions(samples, plan, policy) if across is None else ())]
     disturbed = sum(max(s.foreign_cores, default=0.0) > 0.25 * s.cores for s in samples)
     summary = summarise(decisions)
     print(f"{args.pool}: {len(samples)} runs, {disturbed} disturbed")
