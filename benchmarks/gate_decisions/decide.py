@@ -209,6 +209,12 @@ def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def utc_timestamp(text: str) -> float:
+    """An ISO 8601 time without a zone, read as UTC, as the pool's `started` seconds."""
+    return datetime.datetime.fromisoformat(text).replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pool", type=Path)
@@ -232,7 +238,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-runner-check", action="store_true",
                         help="baseline mode: leave the runner-speed probe out, as a check "
                              "against a baseline recorded without it")
-    parser.add_argument("--across", metavar="TIME",
+    parser.add_argument("--across", metavar="TIME", type=utc_timestamp,
                         help="baseline mode only: baselines from the runs started before TIME "
                              "(ISO 8601, UTC), current runs from those started after it, as a "
                              "check against a baseline recorded in an earlier session")
@@ -255,12 +261,10 @@ def main() -> None:
     policy = verdicts.Policy(args.threshold, args.alpha)
     plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
     check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
-    across = (datetime.datetime.fromisoformat(args.across).replace(
-        tzinfo=datetime.timezone.utc).timestamp() if args.across else None)
     decisions = [*baseline_decisions(samples, args.baseline_runs, check,
                                      args.decisions_per_baseline, policy, args.ignore_noise,
-                                     across),
-                 *(ab_decisions(samples, plan, policy) if across is None else ())]
+                                     args.across),
+                 *(ab_decisions(samples, plan, policy) if args.across is None else ())]
     disturbed = sum(max(s.foreign_cores, default=0.0) > 0.25 * s.cores for s in samples)
     summary = summarise(decisions)
     print(f"{args.pool}: {len(samples)} runs, {disturbed} disturbed")
