@@ -125,6 +125,7 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
                        "measured": result.report.measured_verdict if result.report else None,
                        "runner_change": round(runner.comparison.change, 4) if runner else None,
                        "runner_refused": bool(result.report and result.report.runner_moved),
+                       "runner_held": bool(result.report and result.report.runner_unseen),
                        "runs": len(taken), "planned": result.planned,
                        "detectable": round(max((p.detectable for p in result.preflight),
                                                default=float("nan")), 4),
@@ -195,9 +196,10 @@ def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for d in decisions:
         key = f"{d['mode']} {d['condition']}"
         row = table.setdefault(key, {"decisions": 0, "red": 0, "ok": 0, "inconclusive": 0,
-                                     "runner_refused": 0, "seconds": []})
+                                     "runner_refused": 0, "runner_held": 0, "seconds": []})
         row["decisions"] += 1
         row["runner_refused"] += bool(d.get("runner_refused"))
+        row["runner_held"] += bool(d.get("runner_held"))
         verdict = d["verdict"]
         row["red" if verdict == verdicts.REGRESSION else
             "ok" if verdict in (verdicts.OK, verdicts.IMPROVED) else "inconclusive"] += 1

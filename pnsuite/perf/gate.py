@@ -90,6 +90,10 @@ def check_sets(baseline: RunSet, current: RunSet, new_release: bool = False) -> 
     return notes
 
 
+#: the preflight item of the runner-speed probe (its metric is probe_ms)
+PROBE_BENCHMARK = "runner-speed probe"
+
+
 @dataclass(frozen=True)
 class Preflight:
     """What the baseline's own runs say about this runner's noise, per benchmark."""
@@ -99,7 +103,8 @@ class Preflight:
     sigma: float
     baseline_runs: int
     current_runs: int
-    #: the smallest slowdown that many runs tell from noise 95% of the time
+    #: the smallest slowdown that many runs tell from noise 95% of the time (the probe's:
+    #: a move, told runner_speed.SEE_POWER of the time)
     detectable: float
     #: current runs that would detect a slowdown of the threshold against this baseline
     #: (None: no number would, the baseline is too small)
@@ -148,8 +153,18 @@ class GateReport:
                 and self.runner.refuses(self.measured_verdict))
 
     @property
+    def runner_unseen(self) -> bool:
+        """The measured verdict is one the runner's move could fake, and the probe runs so
+        far would likely have missed a move of the threshold (runner_speed.RunnerShift.holds):
+        more current runs can give the verdict."""
+        return (not self.missing and self.runner is not None
+                and self.runner.holds(self.measured_verdict))
+
+    @property
     def verdict(self) -> str:
-        return verdicts.INCONCLUSIVE if self.runner_moved else self.measured_verdict
+        if self.runner_moved or self.runner_unseen:
+            return verdicts.INCONCLUSIVE
+        return self.measured_verdict
 
 
 def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
@@ -174,7 +189,25 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
                 verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses),
                 verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
                                         old_runs=current_runs)))
+    probes = baseline.probes()
+    if len(probes) >= verdicts.MIN_RUNS:
+        found.append(_probe_preflight(probes, current_runs, policy))
     return found
+
+
+def _probe_preflight(probes: Sequence[float], current_runs: int,
+                     policy: verdicts.Policy) -> Preflight:
+    """The runner-speed probe's own preflight: whether `current_runs` probed runs would see
+    a move of the threshold (runner_speed.RunnerShift.sees_threshold; a check holds its
+    verdict until they do). Its one test is taken once, so at the whole alpha."""
+    sigma, n, see = verdicts.log_spread(probes), len(probes), runner_speed.SEE_POWER
+    return Preflight(
+        PROBE_BENCHMARK, "probe_ms", sigma, n, current_runs,
+        verdicts.detectable_slowdown(sigma, n, current_runs, policy.alpha, power=see),
+        verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see, old_runs=n),
+        verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see),
+        verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see,
+                                old_runs=current_runs))
 
 
 def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = verdicts.Policy(),
@@ -280,6 +313,22 @@ def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdic
     return looks
 
 
+def _stop_at_look(result: CheckResult, undisturbed: int) -> str:
+    """Why a check stops at the look just taken ("" to measure on)."""
+    report = result.report
+    assert report is not None
+    if result.verdict != verdicts.INCONCLUSIVE:
+        return f"decided after {undisturbed} runs"
+    if report.runner_moved:
+        return "the runner's own speed moved (see runner:)"
+    if report.runner_unseen:
+        assert report.runner is not None
+        if report.runner.runs_to_see_threshold(baseline_noise_only=True) is None:
+            return ("the runner-speed probe cannot see a move of the threshold against this "
+                    "baseline, with any number of runs (see runner:)")
+    return ""
+
+
 def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: CheckPlan,
                      policy: verdicts.Policy, clock: Callable[[], float] = time.monotonic,
                      ignore_noise: bool = False) -> CheckResult:
@@ -290,7 +339,9 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     many fit the budget; when fewer, the looks and the preflight are planned for those. Both
     are fixed before the first look, from timings only, so splitting alpha over the looks
     keeps the error rate. A check the noise would leave undecided stops before measuring
-    (unless `ignore_noise`), inconclusive.
+    (unless `ignore_noise`), inconclusive. Where both sides carry the runner-speed probe, a
+    verdict the runner's own move could fake is refused when the probe saw one, and held
+    until the probe runs could have seen one of the threshold.
     """
     result = CheckResult(None, [], policy, plan.max_runs)
     looks = _plan(result, baseline, plan, policy, plan.max_runs, ignore_noise)
@@ -310,11 +361,8 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
         undisturbed = undisturbed_runs(baseline, current)
         if looks.due(undisturbed):
             result.report = compare_sets(baseline, current, result.policy)
-            if result.verdict != verdicts.INCONCLUSIVE:
-                result.stopped_because = f"decided after {undisturbed} runs"
-                break
-            if result.report.runner_moved:
-                result.stopped_because = "the runner's own speed moved (see runner:)"
+            result.stopped_because = _stop_at_look(result, undisturbed)
+            if result.stopped_because:
                 break
         elapsed = clock() - began
         if undisturbed >= result.planned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pnsuite.perf import gate, verdicts
+from pnsuite.perf import gate, runner_speed, verdicts
 
 #: how each metric is shown: scale from its stored unit, and the unit's name
 UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}
@@ -58,6 +58,10 @@ def runner_line(report: gate.GateReport) -> str:
     if report.runner_moved:
         what = (f"so the measured {report.measured_verdict} may be the runner's, not the "
                 "build's: refused")
+    elif report.runner_unseen:
+        what = (f"these probe runs see a move of {shift.resolution:.0%}, not yet one of the "
+                f"{shift.threshold:.0%} threshold, so the measured {report.measured_verdict} "
+                f"is held ({_runs_to_see(shift)})")
     elif shift.moved:
         what = "a move that cannot have faked this verdict"
     elif abs(shift.comparison.change) <= shift.tolerance:
@@ -65,6 +69,14 @@ def runner_line(report: gate.GateReport) -> str:
     else:
         what = "not told from the probe's noise"
     return f"runner: {shift.describe()}: {what}"
+
+
+def _runs_to_see(shift: runner_speed.RunnerShift) -> str:
+    needed = shift.runs_to_see_threshold()
+    if needed is None:
+        return (f"the baseline's {len(shift.comparison.old)} probed runs are too few for the "
+                "probe's noise: record the baseline with more runs")
+    return f"~{needed} current runs would see it"
 
 
 def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0) -> str:
@@ -84,4 +96,9 @@ def report_closing(report: gate.GateReport) -> str:
         return ("gate: INCONCLUSIVE: the runner's own speed moved since the baseline (see "
                 "runner:); compare the builds on one runner in turns (`peoplenet-gate ab`), "
                 "or record the baseline again")
+    if report.runner_unseen:
+        return (f"gate: INCONCLUSIVE: the measured {report.measured_verdict} waits for the "
+                "runner-speed probe to rule out a move of the runner's own speed (see "
+                "runner:); measure more current runs, or compare the builds on one runner in "
+                "turns (`peoplenet-gate ab`)")
     return closing_line(report.verdict, len(report.rows), report.policy, len(report.missing))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pnsuite.perf import gate, runner_speed, runsets, verdicts
-from pnsuite.perf.gate_text import report_closing, runner_line
+from pnsuite.perf.gate_text import format_preflight, report_closing, runner_line
 
 POLICY = verdicts.Policy()
 
@@ -27,19 +27,32 @@ def _jitter(n, seed, spread=0.01):
     return np.exp(np.random.default_rng(seed).normal(0, spread, n))
 
 
-def _runs(label, build, runner, n=10, seed=0, probed=True):
+def _runs(label, build, runner, n=10, seed=0, probed=True, probe_noise=0.01):
     """`n` runs of a build `build` times as slow as the reference, on a runner `runner`
     times as slow as the baseline's: the benchmark scales with both, the probe with the
     runner only."""
-    jitter = _jitter(2 * n, seed)
+    jitter, probe_jitter = _jitter(n, seed), _jitter(n, seed + 100, probe_noise)
     return [(Path(f"{label}-{i}.json"),
              _document(build * runner * jitter[i],
-                       10.0 * runner * jitter[n + i] if probed else None))
+                       10.0 * runner * probe_jitter[i] if probed else None))
             for i in range(n)]
 
 
-def _set(label, build, runner, n=10, seed=0, probed=True):
-    return runsets.set_of(label, _runs(label, build, runner, n, seed, probed))
+def _set(label, build, runner, n=10, seed=0, probed=True, probe_noise=0.01):
+    return runsets.set_of(label, _runs(label, build, runner, n, seed, probed, probe_noise))
+
+
+def _check(baseline, runs, ignore_noise=False):
+    """A sequential check of `runs` against `baseline`, one run a second; the runs it took."""
+    taken = []
+
+    def measure():
+        taken.append(runs[len(taken)])
+        return runsets.set_of("current", taken)
+
+    return gate.sequential_check(baseline, measure, gate.CheckPlan(), POLICY,
+                                 clock=lambda: float(len(taken)),
+                                 ignore_noise=ignore_noise), taken
 
 
 BASELINE = _set("baseline", 1.0, 1.0)
@@ -93,11 +106,71 @@ def test_a_runner_within_the_tolerance_changes_nothing():
 
 
 def test_a_move_the_noise_cannot_show_is_not_flagged():
-    noisy = runner_speed.shift([10.0, 14.0, 8.0], [12.0, 9.0, 16.0], POLICY)
-    assert noisy is not None and noisy.comparison.change > 0.05 and not noisy.moved
+    # 12 probed runs a side, enough to see a move of the threshold; a 5.2% move in their noise
+    rng = np.random.default_rng(12)
+    noisy = runner_speed.shift(10 * np.exp(rng.normal(0, 0.08, 12)),
+                               10.6 * np.exp(rng.normal(0, 0.08, 12)), POLICY)
+    assert noisy is not None and noisy.comparison.change > 0.05 and noisy.sees_threshold
+    assert not noisy.moved
     report = gate.compare_sets(BASELINE, _set("current", 1.0, 1.0, seed=1), POLICY)
     report.runner = noisy
+    assert report.verdict == verdicts.OK
     assert "not told from the probe's noise" in runner_line(report)
+
+
+def test_each_verdict_is_refused_on_a_one_sided_test_of_its_own_direction():
+    # the probe 6.2% faster at p = 0.028 over 12 runs a side: a two-sided test at alpha
+    # would not see it, yet an ok next to it may be a regression the faster runner hid
+    rng = np.random.default_rng(24)
+    old, new = 10 * np.exp(rng.normal(0, 0.08, 12)), 9.4 * np.exp(rng.normal(0, 0.08, 12))
+    faster = runner_speed.shift(old, new, POLICY)
+    assert faster.sees_threshold and 0.025 < faster.comparison.p_faster < POLICY.alpha
+    assert faster.refuses(verdicts.OK) and faster.refuses(verdicts.IMPROVED)
+    assert not faster.refuses(verdicts.REGRESSION) and not faster.refuses(verdicts.INCONCLUSIVE)
+    slower = runner_speed.shift(new, old, POLICY)
+    assert slower.refuses(verdicts.REGRESSION) and not slower.refuses(verdicts.OK)
+
+
+def test_a_verdict_waits_until_the_probe_could_have_seen_a_move_of_the_threshold():
+    # the probe as noisy as on the project's CI VM (10% per run): a few runs would miss a
+    # runner 10% faster, so an unchanged build's ok waits for enough of them
+    baseline = _set("baseline", 1.0, 1.0, probe_noise=0.10)
+    result, taken = _check(baseline, _runs("current", 1.0, 1.0, n=50, seed=1, probe_noise=0.10))
+    assert result.verdict == verdicts.OK and result.report.runner.sees_threshold
+    assert len(taken) > 12 and result.stopped_because == f"decided after {len(taken)} runs"
+    held = gate.compare_sets(baseline, runsets.set_of("current", taken[:5]), POLICY)
+    assert held.measured_verdict == verdicts.OK and held.verdict == verdicts.INCONCLUSIVE
+    assert held.runner_unseen and "is held (~" in runner_line(held)
+    assert "waits for the runner-speed probe" in report_closing(held)
+
+
+def test_a_move_too_large_to_miss_stops_a_check_before_the_probe_sees_the_threshold():
+    # a 15% slower build on a runner 30% faster measures ok; 3 noisy probe runs cannot see
+    # every 10% move, but this one is significant even at alpha split over the looks
+    baseline = _set("baseline", 1.0, 1.0, probe_noise=0.10)
+    result, taken = _check(baseline, _runs("current", 1.15, 1 / 1.3, n=50, seed=1,
+                                           probe_noise=0.10))
+    assert result.report.measured_verdict == verdicts.OK and len(taken) == 3
+    assert not result.report.runner.sees_threshold and result.report.runner_moved
+    assert result.stopped_because == "the runner's own speed moved (see runner:)"
+
+
+def test_a_baseline_the_probe_could_never_vouch_for_is_refused_by_the_preflight():
+    # three baseline runs of a probe this noisy: no number of current runs sees 10%
+    baseline = _set("baseline", 1.0, 1.0, n=3, probe_noise=0.15)
+    runs = _runs("current", 1.0, 1.0, n=50, seed=1, probe_noise=0.15)
+    result, taken = _check(baseline, runs)
+    assert result.verdict == verdicts.INCONCLUSIVE and not taken
+    probe = next(p for p in result.preflight if p.benchmark == gate.PROBE_BENCHMARK)
+    assert probe.runs_for_threshold is None and "see noise:" in result.stopped_because
+    assert any(line.startswith("noise: runner-speed probe probe_ms: ") and "ABOVE" in line
+               for line in format_preflight(result.preflight, POLICY))
+    # measured all the same (--ignore-noise), it stops at its first look
+    result, taken = _check(baseline, runs, ignore_noise=True)
+    assert result.verdict == verdicts.INCONCLUSIVE and len(taken) == 3
+    assert result.report.runner.runs_to_see_threshold(baseline_noise_only=True) is None
+    assert "cannot see a move of the threshold" in result.stopped_because
+    assert "record the baseline with more runs" in runner_line(result.report)
 
 
 def test_runs_without_the_probe_are_not_checked_and_say_so():
@@ -110,13 +183,6 @@ def test_runs_without_the_probe_are_not_checked_and_say_so():
 
 def test_a_check_stops_when_the_runner_moved():
     # an unchanged build on a runner 20% slower: more runs cannot give a verdict back
-    runs, taken = _runs("current", 1.0, 1.2, n=50, seed=1), []
-
-    def measure():
-        taken.append(runs[len(taken)])
-        return runsets.set_of("current", taken)
-
-    result = gate.sequential_check(BASELINE, measure, gate.CheckPlan(), POLICY,
-                                   clock=lambda: float(len(taken)))
+    result, taken = _check(BASELINE, _runs("current", 1.0, 1.2, n=50, seed=1))
     assert result.verdict == verdicts.INCONCLUSIVE and len(taken) == 3
     assert result.stopped_because == "the runner's own speed moved (see runner:)"
