@@ -41,7 +41,8 @@ def ok_outcome(baseline: np.ndarray, current: np.ndarray, plan: gate.CheckPlan,
                policy: verdicts.Policy) -> tuple[str, int]:
     """What the rule makes of an ok measured at every look: given, refused or held, and at
     how many current runs."""
-    never = None
+    # the baseline's probes alone say whether any number of runs could see the threshold
+    never = gate.probe_preflight(baseline, plan.max_runs, policy).runs_for_threshold is None
     for n in verdicts.look_schedule(plan.min_runs, plan.max_runs):
         shift = runner_speed.shift(baseline, current[:n], policy)
         assert shift is not None
@@ -49,8 +50,6 @@ def ok_outcome(baseline: np.ndarray, current: np.ndarray, plan: gate.CheckPlan,
             return "refused", n
         if not shift.holds(verdicts.OK):
             return "given", n
-        if never is None:  # the baseline's alone: the same at every look
-            never = shift.runs_to_see_threshold(baseline_noise_only=True) is None
         if never:
             return "held", n
     return "held", plan.max_runs

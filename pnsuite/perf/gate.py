@@ -191,11 +191,11 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
                                         old_runs=current_runs)))
     probes = baseline.probes()
     if len(probes) >= verdicts.MIN_RUNS:
-        found.append(_probe_preflight(probes, current_runs, policy))
+        found.append(probe_preflight(probes, current_runs, policy))
     return found
 
 
-def _probe_preflight(probes: Sequence[float], current_runs: int,
+def probe_preflight(probes: Sequence[float], current_runs: int,
                      policy: verdicts.Policy) -> Preflight:
     """The runner-speed probe's own preflight: whether `current_runs` probed runs would see
     a move of the threshold (runner_speed.RunnerShift.sees_threshold; a check holds its
@@ -321,11 +321,10 @@ def _stop_at_look(result: CheckResult, undisturbed: int) -> str:
         return f"decided after {undisturbed} runs"
     if report.runner_moved:
         return "the runner's own speed moved (see runner:)"
-    if report.runner_unseen:
-        assert report.runner is not None
-        if report.runner.runs_to_see_threshold(baseline_noise_only=True) is None:
-            return ("the runner-speed probe cannot see a move of the threshold against this "
-                    "baseline, with any number of runs (see runner:)")
+    if report.runner_unseen and any(p.benchmark == PROBE_BENCHMARK and p.runs_for_threshold
+                                    is None for p in result.preflight):
+        return ("the runner-speed probe cannot see a move of the threshold against this "
+                "baseline, with any number of runs (see runner:)")
     return ""
 
 

@@ -128,14 +128,13 @@ class RunnerShift:
         """Whether the probe runs so far would likely have seen a move of the threshold."""
         return self.resolution <= self.threshold
 
-    def runs_to_see_threshold(self, baseline_noise_only: bool = False) -> int | None:
+    def runs_to_see_threshold(self) -> int | None:
         """Current probe runs, against the baseline's, that see a move of the threshold at
-        the noise of both sides (or of the baseline's runs only: fixed for a baseline, where
-        a few current runs' noise would be a guess); None if no number would (the baseline
-        has too few runs for the probe's noise)."""
+        the noise of both sides; None if no number would (the baseline has too few runs for
+        the probe's noise; `pnsuite.perf.gate.probe_preflight` says so from the baseline's
+        runs alone, before a check measures)."""
         c = self.comparison
-        sigma = verdicts.log_spread(c.old) if baseline_noise_only else c.sigma
-        return verdicts.runs_to_detect(sigma, self.threshold, self.alpha, power=SEE_POWER,
+        return verdicts.runs_to_detect(c.sigma, self.threshold, self.alpha, power=SEE_POWER,
                                        old_runs=len(c.old))
 
     def refuses(self, verdict: str) -> bool:

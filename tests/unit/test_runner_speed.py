@@ -168,7 +168,7 @@ def test_a_baseline_the_probe_could_never_vouch_for_is_refused_by_the_preflight(
     # measured all the same (--ignore-noise), it stops at its first look
     result, taken = _check(baseline, runs, ignore_noise=True)
     assert result.verdict == verdicts.INCONCLUSIVE and len(taken) == 3
-    assert result.report.runner.runs_to_see_threshold(baseline_noise_only=True) is None
+    assert gate.probe_preflight(baseline.probes(), 50, POLICY).runs_for_threshold is None
     assert "cannot see a move of the threshold" in result.stopped_because
     assert "record the baseline with more runs" in runner_line(result.report)
 
