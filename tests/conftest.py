@@ -47,7 +47,7 @@ def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Ca
     client threads spread over --load-processes processes."""
     def make(url: str, concurrency: int, tensor: np.ndarray | None = None) -> Load:
         return make_load(url, capture_tensor if tensor is None else tensor, concurrency,
-                         suite_settings.memory,  # type: ignore[arg-type]
+                         suite_settings.memory,
                          suite_settings.load_processes)
     return make
 

@@ -17,8 +17,7 @@ from typing import Sequence
 import cv2
 
 from pnsuite.client.load import LoadRun, run_threads
-from pnsuite.client.memory import NAMES as MEMORY_NAMES
-from pnsuite.client.memory import Memory
+from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.shared_memory import require_gpu
 from pnsuite.detection import detectnet
 from pnsuite.errors import ConfigError, SuiteError
@@ -53,7 +52,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="concurrent inference threads, one request each (default 6)")
     parser.add_argument("-s", "--save", type=_bool, default=False, metavar="true|false",
                         help="write an overlay per thread (default false)")
-    parser.add_argument("-m", "--memory", choices=MEMORY_NAMES, default="system",
+    parser.add_argument("-m", "--memory", type=argument_type(), choices=tuple(Memory),
+                        default=Memory.SYSTEM,
                         help="system: tensors through system shared memory (default); "
                              "gpu: CUDA shared memory (needs the gpu extra and a GPU); "
                              "none: in the gRPC messages")
@@ -103,7 +103,7 @@ def check_inputs(args: argparse.Namespace, kind: str) -> None:
             raise ConfigError(f"model repository not found: {', '.join(missing)}",
                               "-r takes a directory holding <model>/config.pbtxt, e.g. "
                               f"{DEFAULT_REPOS[0]}")
-    if args.memory == Memory.GPU:
+    if args.memory is Memory.GPU:
         require_gpu()
 
 

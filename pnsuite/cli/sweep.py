@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
 from pnsuite import ownership
 from pnsuite.errors import SuiteError
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="leading configurations re-measured in independent runs (0: none)")
     p.add_argument("--confirm-runs", type=int, default=3,
                    help="independent runs (fresh servers) for each leader")
-    p.add_argument("--memory", choices=("system", "gpu", "none"), default="system",
+    p.add_argument("--memory", type=argument_type(), choices=tuple(Memory),
+                   default=Memory.SYSTEM,
                    help="where request tensors travel (default %(default)s shared memory)")
     p.add_argument("--load-processes", type=int, default=1,
                    help="processes the client load is spread over")

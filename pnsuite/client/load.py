@@ -127,7 +127,7 @@ class ClosedLoopLoad:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load")
         try:
             for _ in range(concurrency):
-                client = PeopleNetClient(url, model, memory, timeout_s, device_id)
+                client = PeopleNetClient(url, model, self.memory, timeout_s, device_id)
                 self._clients.append(client)
                 if self.memory.shared:
                     client.stage(self.tensor)  # once: like perf_analyzer, no copy per request

@@ -2,11 +2,17 @@
 
 `--triton-memory` and the demo's `-m` take the value; benchmark records name the
 transport; perf_analyzer's `--shared-memory` has its own word for each.
+
+Text becomes a Memory once, where it comes in (a setting, a command's option through
+`argument_type`, a JSON file read back, with `Memory.parse`); code past that point takes
+and hands on a Memory.
 """
 
 from __future__ import annotations
 
+import argparse
 import enum
+from typing import Callable, Sequence
 
 from pnsuite.errors import ConfigError
 
@@ -46,3 +52,18 @@ class Memory(str, enum.Enum):
 
 
 NAMES: tuple[str, ...] = tuple(m.value for m in Memory)
+
+
+def argument_type(choices: Sequence[Memory] = tuple(Memory)) -> Callable[[str], Memory]:
+    """argparse's `type=` for a memory option: its text parsed once into a Memory; a name
+    outside `choices` is argparse's own usage error, naming the choices. Give the option
+    `choices=` too (the same Memory values) so that its help lists them."""
+    names = tuple(m.value for m in choices)
+
+    def memory(text: str) -> Memory:
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {text!r} (choose from {', '.join(names)})")
+        return Memory(text)
+
+    return memory

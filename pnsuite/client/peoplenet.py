@@ -17,8 +17,9 @@ _OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE, detectnet.BBOX_NAME: 
 
 
 class PeopleNetClient:
-    """Infers batches on `model`, its tensors in `memory` ("none": inside the gRPC
-    messages; "system" or "gpu": shared memory, see pnsuite.client.shared_memory).
+    """Infers batches on `model`, its tensors in `memory` (a Memory; its name is taken
+    too, for callers' convenience): NONE inside the gRPC messages, SYSTEM or GPU shared
+    memory (see pnsuite.client.shared_memory).
 
     Shared-memory regions are sized for the largest batch seen, registered once, and
     always unregistered and freed by `close()` (also as a context manager).

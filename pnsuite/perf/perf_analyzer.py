@@ -84,11 +84,11 @@ class PerfAnalyzerResult:
 
 
 def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
-        model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
+        model: str = "peoplenet", memory: Memory = Memory.SYSTEM,
         measurement_ms: int = 2000, stability_pct: int = 30, max_trials: int = 10,
         timeout_s: float = 240.0) -> PerfAnalyzerResult:
-    """One perf_analyzer measurement at one concurrency, its tensors in `memory` (none,
-    system or gpu: pnsuite.client.memory.Memory); raise with its output on failure."""
+    """One perf_analyzer measurement at one concurrency, its tensors in `memory`;
+    raise with its output on failure."""
     binary = find_binary()
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
@@ -96,7 +96,7 @@ def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
     csv_path = workdir / f"perf_analyzer_c{concurrency}.csv"
     command = [str(binary), "-m", model, "-u", url, "-i", "grpc",
                "--input-data", str(write_input_data(tensor, workdir)),
-               "--shared-memory", Memory.parse(memory).perf_analyzer_flag,
+               "--shared-memory", memory.perf_analyzer_flag,
                "--concurrency-range", str(concurrency),
                "--measurement-interval", str(measurement_ms),
                "--stability-percentage", str(stability_pct),

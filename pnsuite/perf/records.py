@@ -41,8 +41,9 @@ def server_identity(server: TritonServer, model: str = "peoplenet") -> dict[str,
 
 
 def extra_info(runs: Sequence[ClosedLoopRun], delta: ModelStats,
-               config: model_config.ModelConfig, repo: str, memory: str) -> dict[str, Any]:
-    """The figures a benchmark keeps beside its round times."""
+               config: model_config.ModelConfig, repo: str, memory: Memory) -> dict[str, Any]:
+    """The figures a benchmark keeps beside its round times (`memory`: where the runs'
+    tensors travelled, recorded as its transport)."""
     latencies = np.concatenate([r.latencies_s for r in runs]) if runs else np.zeros(1)
     requests = sum(r.requests for r in runs)
     seconds = sum(r.total_s for r in runs)
@@ -60,7 +61,7 @@ def extra_info(runs: Sequence[ClosedLoopRun], delta: ModelStats,
         "instance_count": model_config.instance_count(config),
         "dynamic_batching": model_config.batches_dynamically(config),
         "concurrency": runs[0].concurrency if runs else 0,
-        "transport": Memory.parse(memory).transport,
+        "transport": memory.transport,
         "model_config_digest": model_config.config_digest(config),
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pnsuite.report import charts
 from pnsuite.report.html import flatten, write_report
-from pnsuite.sweep.points import PHASES, Candidate, SweepDocument, SweepPoint
+from pnsuite.sweep.points import PHASES, SweepDocument, SweepPoint
 
 TEMPLATE = "sweep.html.j2"
 #: rows of the best-configuration table
@@ -108,16 +108,6 @@ def _plots(doc: SweepDocument) -> tuple[list[dict[str, str]], dict[str, bytes]]:
     return plots, pngs
 
 
-def _confirmation(doc: SweepDocument) -> dict[str, Any] | None:
-    """The independent runs of the leading candidates, as the noise section shows them."""
-    if not doc.confirmation:
-        return None
-    data = doc.confirmation
-    candidates = [Candidate.from_json(c).to_json() for c in data.get("candidates", [])]
-    return {"runs": data.get("runs"), "candidates": candidates,
-            "versus": data.get("best_vs_runner_up")}
-
-
 def write_sweep_report(doc: SweepDocument, out_dir: str | Path) -> Path:
     """Write the sweep's report.html and its PNGs into `out_dir`; the page's path."""
     plots, pngs = _plots(doc)
@@ -134,6 +124,7 @@ def write_sweep_report(doc: SweepDocument, out_dir: str | Path) -> Path:
         "best": rows.get(doc.best) if doc.best else None, "ranked": ranked,
         "any_energy": any(p.energy_mj_per_inference is not None for p in doc.points),
         "points": [rows[p.key.label] for p in ordered],
-        "confirmation": _confirmation(doc),
+        # The leaders' independent runs (a Confirmation), as the noise section shows them.
+        "confirmation": doc.confirmation,
     }
     return write_report(out_dir, TEMPLATE, context, pngs)

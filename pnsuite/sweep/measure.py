@@ -30,7 +30,8 @@ class PointPlan:
     rounds: int = 3
     #: the length a round aims at, seconds: its request count comes from the warm-up's rate
     round_s: float = 2.0
-    memory: str = "system"
+    #: where request tensors travel
+    memory: Memory = Memory.SYSTEM
     load_processes: int = 1
     #: a resolved monitor kind (pnsuite.sweep.monitors)
     monitor: str = "none"
@@ -49,7 +50,7 @@ def measure_point(server: TritonServer, key: PointKey, plan: PointPlan, tensor: 
     measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     c = key.concurrency
     with server.grpc_client() as client, \
-            make_load(server.grpc_url, tensor, c, Memory.parse(plan.memory),
+            make_load(server.grpc_url, tensor, c, plan.memory,
                       plan.load_processes, model) as load:
         start = triton_stats.snapshot(client, model)
         warm_requests = max(2 * c, 4)

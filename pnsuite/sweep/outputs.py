@@ -63,12 +63,13 @@ def best_table(doc: SweepDocument, top: int = 10) -> str:
                      f"{p.per_inference_ms.get('compute_infer', 0):.2f} | "
                      f"{'' if energy is None else f'{energy:.1f}'} |")
     lines += ["", f"Best: **{doc.best}**."]
-    verdict = (doc.confirmation or {}).get("best_vs_runner_up")
-    if verdict:
-        lines.append(f"Confirmed in {doc.confirmation['runs']} independent runs each: "
-                     f"{verdict['best']} / {verdict['runner_up']} = {verdict['ratio']:.3f} "
-                     f"(95% {verdict['low']:.3f}..{verdict['high']:.3f}): {verdict['verdict']}"
-                     + ("." if verdict["verdict"] == "distinct" else
+    confirmation = doc.confirmation
+    verdict = confirmation.best_vs_runner_up if confirmation else None
+    if confirmation and verdict:
+        lines.append(f"Confirmed in {confirmation.runs} independent runs each: "
+                     f"{verdict.best} / {verdict.runner_up} = {verdict.ratio:.3f} "
+                     f"(95% {verdict.low:.3f}..{verdict.high:.3f}): {verdict.verdict}"
+                     + ("." if verdict.distinct else
                         ": noise cannot tell them apart, so the cheaper is chosen."))
     return "\n".join(lines + [""])
 

@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from pnsuite.client.memory import Memory
 from pnsuite.perf import verdicts
 from pnsuite.sweep.errors import SweepError
 
@@ -218,25 +219,103 @@ def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Candidate:
     """A leading configuration re-measured in independent runs (a fresh server each)."""
 
     key: PointKey
     #: each run's throughput: runs are the unit the noise is judged by
-    runs_throughput: list[float] = field(default_factory=list)
+    runs_throughput: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs_throughput", tuple(map(float, self.runs_throughput)))
+
+    @property
+    def label(self) -> str:
+        return self.key.label
+
+    @property
+    def geomean(self) -> float | None:
+        """The runs' geometric mean throughput (None without runs)."""
+        runs = self.runs_throughput
+        return verdicts.geometric_mean(runs) if runs else None
+
+    @property
+    def spread(self) -> float | None:
+        """The runs' spread on the log scale (None with fewer than two)."""
+        runs = self.runs_throughput
+        return verdicts.log_spread(runs) if len(runs) > 1 else None
 
     def to_json(self) -> dict[str, Any]:
-        runs = self.runs_throughput
-        return {"label": self.key.label, "variant": self.key.variant.to_json(),
-                "concurrency": self.key.concurrency, "runs_throughput": runs,
-                "geomean": verdicts.geometric_mean(runs) if runs else None,
-                "spread": verdicts.log_spread(runs) if len(runs) > 1 else None}
+        return {"label": self.label, "variant": self.key.variant.to_json(),
+                "concurrency": self.key.concurrency, "runs_throughput": list(self.runs_throughput),
+                "geomean": self.geomean, "spread": self.spread}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Candidate":
         return cls(PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
-                   [float(v) for v in data.get("runs_throughput", [])])
+                   tuple(float(v) for v in data.get("runs_throughput", [])))
+
+
+#: a confirmation's verdicts: the leader told apart from the runner-up by the runs, or not
+DISTINCT, TIED = "distinct", "tied"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BestVsRunnerUp:
+    """The confirmed leader against the runner-up, judged on their independent runs: the
+    ratio of their throughputs (best over runner-up) with its 95% interval, and whether
+    the interval tells them apart (DISTINCT) or not (TIED)."""
+
+    best: str
+    runner_up: str
+    ratio: float
+    low: float
+    high: float
+    verdict: str
+
+    @property
+    def distinct(self) -> bool:
+        return self.verdict == DISTINCT
+
+    def to_json(self) -> dict[str, Any]:
+        return {"best": self.best, "runner_up": self.runner_up, "ratio": self.ratio,
+                "low": self.low, "high": self.high, "verdict": self.verdict}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "BestVsRunnerUp":
+        return cls(best=str(data["best"]), runner_up=str(data["runner_up"]),
+                   ratio=float(data["ratio"]), low=float(data["low"]),
+                   high=float(data["high"]), verdict=str(data["verdict"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Confirmation:
+    """The sweep's leaders re-measured in independent runs (a fresh server each): how
+    many runs each had, the candidates best first (by their runs' geometric mean), and
+    the first against the second (None: fewer than two candidates, or too few runs)."""
+
+    runs: int
+    candidates: tuple[Candidate, ...] = ()
+    best_vs_runner_up: BestVsRunnerUp | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+
+    def to_json(self) -> dict[str, Any]:
+        """The sweep document's `confirmation` (the format sweeps have always written)."""
+        out: dict[str, Any] = {"runs": self.runs,
+                               "candidates": [c.to_json() for c in self.candidates]}
+        if self.best_vs_runner_up is not None:
+            out["best_vs_runner_up"] = self.best_vs_runner_up.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Confirmation":
+        versus = data.get("best_vs_runner_up")
+        return cls(runs=int(data["runs"]),
+                   candidates=tuple(Candidate.from_json(c) for c in data.get("candidates", [])),
+                   best_vs_runner_up=BestVsRunnerUp.from_json(versus) if versus else None)
 
 
 @dataclass
@@ -247,7 +326,8 @@ class SweepDocument:
     model: str = "peoplenet"
     model_identity: str = ""
     launcher: str = "embedded"
-    memory: str = "system"
+    #: where request tensors travelled
+    memory: Memory = Memory.SYSTEM
     #: tritonserver options every server had: the best configuration is served with them
     server_args: list[str] = field(default_factory=list)
     #: the space as given: {"instances": [...], "batching": [labels], "concurrency": [...]}
@@ -270,7 +350,7 @@ class SweepDocument:
     #: the winning configuration's config.pbtxt text, ready to deploy
     best_config: str | None = None
     #: the leading candidates' independent runs and what they tell apart (None: not run)
-    confirmation: dict[str, Any] | None = None
+    confirmation: Confirmation | None = None
 
     def point(self, label: str) -> SweepPoint:
         for p in self.points:
@@ -281,13 +361,14 @@ class SweepDocument:
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "repository": self.repository, "model": self.model,
                 "model_identity": self.model_identity, "launcher": self.launcher,
-                "memory": self.memory, "server_args": self.server_args,
+                "memory": self.memory.value, "server_args": self.server_args,
                 "space": self.space, "search": self.search, "objective": self.objective,
                 "constraints": self.constraints,
                 "machine": self.machine, "started": self.started, "finished": self.finished,
                 "wall_s": self.wall_s, "points": [p.to_json() for p in self.points],
                 "best": self.best, "ranking": self.ranking, "pareto": self.pareto,
-                "best_config": self.best_config, "confirmation": self.confirmation}
+                "best_config": self.best_config,
+                "confirmation": self.confirmation.to_json() if self.confirmation else None}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SweepDocument":
@@ -297,8 +378,13 @@ class SweepDocument:
                              "re-run the sweep with this suite, or read it with the suite "
                              "that wrote it")
         fields = {k: data[k] for k in ("repository", "model", "model_identity", "launcher",
-                                       "memory", "server_args", "space", "search", "objective",
+                                       "server_args", "space", "search", "objective",
                                        "constraints", "machine", "started", "finished",
-                                       "wall_s", "best", "ranking", "pareto", "best_config",
-                                       "confirmation") if k in data}
-        return cls(points=[SweepPoint.from_json(p) for p in data.get("points", [])], **fields)
+                                       "wall_s", "best", "ranking", "pareto", "best_config")
+                  if k in data}
+        if "memory" in data:
+            fields["memory"] = Memory.parse(data["memory"], "the sweep document's memory")
+        confirmation = data.get("confirmation")
+        return cls(points=[SweepPoint.from_json(p) for p in data.get("points", [])],
+                   confirmation=Confirmation.from_json(confirmation) if confirmation else None,
+                   **fields)

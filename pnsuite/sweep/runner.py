@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 from google.protobuf import text_format
 
+from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
 from pnsuite.perf import verdicts
 from pnsuite.perf.answer_check import check_answers
@@ -27,7 +28,8 @@ from pnsuite.sweep import objectives, search
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.journal import Journal
 from pnsuite.sweep.measure import PointPlan, measure_point
-from pnsuite.sweep.points import Candidate, PointKey, SweepDocument, SweepPoint, Variant
+from pnsuite.sweep.points import (DISTINCT, TIED, BestVsRunnerUp, Candidate, Confirmation,
+                                  PointKey, SweepDocument, SweepPoint, Variant)
 from pnsuite.sweep.space import SweepSpace, check_against_config
 
 SEARCHES = ("brute", "hill")
@@ -106,16 +108,16 @@ class SweepRunner:
                 tick: Callable[[], None] = lambda: None) -> list[Candidate]:
         """Each key re-measured in `runs` independent runs, a fresh server each, the keys
         in a new random order every round so drift falls on all of them alike."""
-        candidates = {key: Candidate(key) for key in keys}
+        throughputs: dict[PointKey, list[float]] = {key: [] for key in keys}
         for _ in range(runs):
             order = list(keys)
             rng.shuffle(order)
             for key in order:
                 point = measure_point(self.server_for(key.variant, fresh=True), key,
                                       self.plan, self.tensor, self.model)
-                candidates[key].runs_throughput.append(round(point.throughput, 3))
+                throughputs[key].append(round(point.throughput, 3))
                 tick()
-        return [candidates[key] for key in keys]
+        return [Candidate(key, tuple(throughputs[key])) for key in keys]
 
     def close(self) -> None:
         self._pool.stop_all()
@@ -151,7 +153,7 @@ def journal_header(request: SweepRequest, launcher: Launcher) -> dict[str, objec
             "config_digest": model_config.config_digest(config),
             "launcher": launcher.name, "space": request.space.to_json(),
             "rounds": request.plan.rounds, "round_s": request.plan.round_s,
-            "memory": request.plan.memory, "load_processes": request.plan.load_processes,
+            "memory": request.plan.memory.value, "load_processes": request.plan.load_processes,
             "monitor": request.plan.monitor,
             # Only where given, so that journals of sweeps without any still resume.
             **({"server_args": list(request.server_args)} if request.server_args else {})}
@@ -173,27 +175,26 @@ def check_request(request: SweepRequest) -> None:
                          f"give at least {verdicts.MIN_RUNS}, or --confirm-top 0 to skip")
 
 
-def judge_candidates(candidates: list[Candidate], alpha: float = 0.05) -> dict[str, object]:
+def judge_candidates(candidates: list[Candidate], alpha: float = 0.05) -> Confirmation:
     """The leaders ranked by their runs' geometric mean, and whether the first is told
     apart from the second: a paired t interval (runs of one round share their drift)."""
     ranked = sorted(candidates, key=lambda c: -verdicts.geometric_mean(c.runs_throughput))
-    out: dict[str, object] = {"runs": len(ranked[0].runs_throughput) if ranked else 0,
-                              "candidates": [c.to_json() for c in ranked]}
-    if len(ranked) >= 2 and len(ranked[0].runs_throughput) >= verdicts.MIN_RUNS:
+    runs = len(ranked[0].runs_throughput) if ranked else 0
+    versus = None
+    if len(ranked) >= 2 and runs >= verdicts.MIN_RUNS:
         best, second = ranked[0], ranked[1]
         # As time per inference, lower is better, as verdicts.compare reasons.
-        c = verdicts.compare(f"{best.key.label} vs {second.key.label}", "s_per_inference",
+        c = verdicts.compare(f"{best.label} vs {second.label}", "s_per_inference",
                              [1 / v for v in second.runs_throughput],
                              [1 / v for v in best.runs_throughput], paired=True)
         low, high = c.bounds(alpha / 2)
-        out["best_vs_runner_up"] = {
-            "best": best.key.label, "runner_up": second.key.label,
-            "ratio": 1 / c.ratio, "low": 1 / high, "high": 1 / low,
-            "verdict": "distinct" if high < 1 else "tied"}
-    return out
+        versus = BestVsRunnerUp(best=best.label, runner_up=second.label, ratio=1 / c.ratio,
+                                low=1 / high, high=1 / low,
+                                verdict=DISTINCT if high < 1 else TIED)
+    return Confirmation(runs=runs, candidates=tuple(ranked), best_vs_runner_up=versus)
 
 
-def choose_best(ranked: list[SweepPoint], confirmation: dict[str, object] | None,
+def choose_best(ranked: list[SweepPoint], confirmation: Confirmation | None,
                 objective: objectives.Objective) -> SweepPoint | None:
     """The sweep's answer. Throughput leaders re-measured in independent runs are judged by
     those runs: the confirmed leader where it is told apart from the runner-up, else the
@@ -201,12 +202,12 @@ def choose_best(ranked: list[SweepPoint], confirmation: dict[str, object] | None
     cannot choose between them. Without confirmation, the ranking's first."""
     if not ranked:
         return None
-    verdict = (confirmation or {}).get("best_vs_runner_up")
-    if not verdict or objective.metric != "throughput":
+    verdict = confirmation.best_vs_runner_up if confirmation else None
+    if verdict is None or objective.metric != "throughput":
         return ranked[0]
     by_label = {p.key.label: p for p in ranked}
-    leader, second = by_label[verdict["best"]], by_label[verdict["runner_up"]]
-    if verdict["verdict"] == "distinct":
+    leader, second = by_label[verdict.best], by_label[verdict.runner_up]
+    if verdict.distinct:
         return leader
     return min((leader, second), key=objectives.cheapness)
 
@@ -248,7 +249,7 @@ def run_sweep(request: SweepRequest, launcher: Launcher, tensor: np.ndarray, out
                                            request.constraints, done,
                                            max_points=request.max_points)
             ranked = objectives.rank(points, request.objective, request.constraints)
-            confirmation = None
+            confirmation: Confirmation | None = None
             leaders = [p.key for p in ranked[:request.confirm_top]]
             if len(leaders) >= 2 and request.confirm_runs >= verdicts.MIN_RUNS:
                 bar.reset(total=len(leaders) * request.confirm_runs)
@@ -264,7 +265,7 @@ def run_sweep(request: SweepRequest, launcher: Launcher, tensor: np.ndarray, out
 
 
 def summarize(request: SweepRequest, launcher: str, points: list[SweepPoint],
-              confirmation: dict[str, object] | None = None,
+              confirmation: Confirmation | None = None,
               machine: dict[str, object] | None = None, started: str = "",
               wall_s: float = 0.0) -> SweepDocument:
     """The sweep document of measured points: ranking, Pareto front, best and its config."""
@@ -301,7 +302,8 @@ def summarize_journal(journal_path: Path, request: SweepRequest) -> SweepDocumen
     swept = SweepSpace.from_json(header["space"])
     measured = journal.points()
     points = [measured[key] for key in swept.keys() if key in measured]
-    plan = PointPlan(int(header["rounds"]), float(header["round_s"]), header["memory"],
+    plan = PointPlan(int(header["rounds"]), float(header["round_s"]),
+                     Memory.parse(header["memory"], f"{journal_path}'s memory"),
                      int(header["load_processes"]), header["monitor"])
     summary = SweepRequest(request.repo, swept, plan, request.search, request.max_points,
                            request.objective, request.constraints, 0, 0, request.model,

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pnsuite.detection import box_matching, detectnet, goldens
+from pnsuite.client.memory import Memory
 from pnsuite.client.peoplenet import PeopleNetClient, infer_images
 from pnsuite.client.load import run_threads
 from pnsuite.client.shared_memory import SharedMemoryUnavailable, require_gpu
@@ -58,7 +59,7 @@ def test_six_concurrent_threads_give_the_same_boxes_as_one(triton_server, images
             f"thread {i} of {THREADS} (got) vs a single thread (expected)", tolerances)
 
 
-def _tensors(url: str, batch: np.ndarray, memory: str,
+def _tensors(url: str, batch: np.ndarray, memory: Memory,
              sources: list[str]) -> tuple[np.ndarray, np.ndarray]:
     with PeopleNetClient(url, memory=memory) as client:
         cov, bbox = client.infer(batch)
@@ -66,9 +67,9 @@ def _tensors(url: str, batch: np.ndarray, memory: str,
     return cov, bbox
 
 
-@pytest.mark.parametrize("memory", ["system", "gpu"])
+@pytest.mark.parametrize("memory", [Memory.SYSTEM, Memory.GPU], ids=str)
 def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, images, memory):
-    if memory == "gpu":
+    if memory is Memory.GPU:
         try:
             require_gpu()
         except SharedMemoryUnavailable as err:
@@ -76,7 +77,7 @@ def test_shared_memory_and_plain_grpc_give_the_same_tensors(triton_server, image
     # Two different images: a batch shows that every element comes back in its place.
     names = [CAPTURE_IMAGE.name, "vtest_0790.jpg"]
     batch = np.stack([detectnet.preprocess(images[n])[0] for n in names])
-    plain = _tensors(triton_server.grpc_url, batch, "none", names)
+    plain = _tensors(triton_server.grpc_url, batch, Memory.NONE, names)
     shared = _tensors(triton_server.grpc_url, batch, memory, names)
     for (name, shape), a, b in zip(OUTPUT_SHAPES.items(), plain, shared):
         assert a.shape == b.shape == (2, *shape), (name, a.shape, b.shape)

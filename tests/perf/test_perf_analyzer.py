@@ -17,7 +17,6 @@ import statistics
 import pytest
 
 from pnsuite.perf import perf_analyzer
-from pnsuite.client.memory import Memory
 
 MEASURE_S = 3.0
 #: perf_analyzer turns (the suite has one more); a median of three rejects a turn caught
@@ -58,7 +57,7 @@ def test_suite_generator_keeps_up_with_perf_analyzer(benchmark, shared_server, i
     ratios = [(ours[i] + ours[i + 1]) / 2 / pa.throughput for i, pa in enumerate(theirs)]
     ratio = statistics.median(ratios)
     benchmark.extra_info.update({
-        "concurrency": concurrency, "transport": Memory.parse(memory).transport,
+        "concurrency": concurrency, "transport": memory.transport,
         "suite_throughput_infer_per_s": [round(x, 3) for x in ours],
         "perf_analyzer_throughput_infer_per_s": [round(pa.throughput, 3) for pa in theirs],
         "ratio_each_turn": [round(r, 4) for r in ratios],

@@ -71,16 +71,15 @@ def test_the_best_meets_the_constraint_and_is_confirmed_in_independent_runs(smal
     ranked = [doc.point(label).throughput for label in doc.ranking]
     assert ranked == sorted(ranked, reverse=True)
     confirmation = doc.confirmation
-    assert confirmation is not None and confirmation["runs"] == 2
-    assert {c["label"] for c in confirmation["candidates"]} == set(doc.ranking[:2])
-    assert all(len(c["runs_throughput"]) == 2 for c in confirmation["candidates"])
+    assert confirmation is not None and confirmation.runs == 2
+    assert {c.label for c in confirmation.candidates} == set(doc.ranking[:2])
+    assert all(len(c.runs_throughput) == 2 for c in confirmation.candidates)
     # The leaders' independent runs decide: the confirmed leader when told apart, else
     # the cheaper of the two.
-    verdict = confirmation["best_vs_runner_up"]
-    assert verdict["best"] == confirmation["candidates"][0]["label"]
-    pair = sorted((doc.point(verdict["best"]), doc.point(verdict["runner_up"])), key=cheapness)
-    assert doc.best == (verdict["best"] if verdict["verdict"] == "distinct"
-                        else pair[0].key.label)
+    verdict = confirmation.best_vs_runner_up
+    assert verdict is not None and verdict.best == confirmation.candidates[0].label
+    pair = sorted((doc.point(verdict.best), doc.point(verdict.runner_up)), key=cheapness)
+    assert doc.best == (verdict.best if verdict.distinct else pair[0].key.label)
 
 
 def test_the_winning_config_is_served_as_written(small_sweep, instances_repo, make_server,

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from pnsuite.client.memory import Memory
 from pnsuite.perf import gate, history, runsets, verdicts
 from pnsuite.sweep.points import (
     Batching,
+    BestVsRunnerUp,
     Candidate,
+    Confirmation,
     Platform,
     PointKey,
     SweepDocument,
@@ -92,7 +95,7 @@ def make_sweep_document(power: bool = True, confirmation: bool = True,
     ranking = [p.key.label for p in feasible]
     doc = SweepDocument(
         repository, model_identity="peoplenet-2.3.3-pruned-int8", launcher="embedded",
-        memory="system",
+        memory=Memory.SYSTEM,
         space={"instances": [1, 2], "batching": ["off", "on-d100-p4.8"],
                "concurrency": list(CONCURRENCIES)},
         search="brute", objective="max:throughput",
@@ -109,11 +112,11 @@ def make_sweep_document(power: bool = True, confirmation: bool = True,
                       for p in leaders]
         means = [verdicts.geometric_mean(c.runs_throughput) for c in candidates]
         ratio = means[0] / means[1]
-        doc.confirmation = {
-            "runs": 3, "candidates": [c.to_json() for c in candidates],
-            "best_vs_runner_up": {"best": ranking[0], "runner_up": ranking[1], "ratio": ratio,
-                                  "low": ratio * 0.97, "high": ratio * 1.03,
-                                  "verdict": "distinct"}}
+        doc.confirmation = Confirmation(
+            runs=3, candidates=tuple(candidates),
+            best_vs_runner_up=BestVsRunnerUp(best=ranking[0], runner_up=ranking[1],
+                                             ratio=ratio, low=ratio * 0.97,
+                                             high=ratio * 1.03, verdict="distinct"))
     return doc
 
 

@@ -227,15 +227,15 @@ def test_without_power_there_is_no_energy_plot_or_column(tmp_path):
 def test_the_noise_section_shows_each_candidates_runs_and_the_verdict(sweep_document,
                                                                      sweep_report):
     page = sweep_report.page
-    versus = sweep_document.confirmation["best_vs_runner_up"]
+    versus = sweep_document.confirmation.best_vs_runner_up
     rows = page.tables["confirmation"]
-    assert [r["cells"][0] for r in rows] == [versus["best"], versus["runner_up"]]
-    first = sweep_document.confirmation["candidates"][0]
-    assert rows[0]["cells"][2] == f"{first['geomean']:.1f}"
-    assert rows[0]["cells"][3] == f"{first['spread']:.1%}"
-    assert rows[0]["cells"][1] == ", ".join(f"{v:.1f}" for v in first["runs_throughput"])
+    assert [r["cells"][0] for r in rows] == [versus.best, versus.runner_up]
+    first = sweep_document.confirmation.candidates[0]
+    assert rows[0]["cells"][2] == f"{first.geomean:.1f}"
+    assert rows[0]["cells"][3] == f"{first.spread:.1%}"
+    assert rows[0]["cells"][1] == ", ".join(f"{v:.1f}" for v in first.runs_throughput)
     line = page.texts["best-vs-runner-up"]
-    assert f"{versus['ratio']:.3f}" in line and f"{versus['low']:.3f}..{versus['high']:.3f}" \
+    assert f"{versus.ratio:.3f}" in line and f"{versus.low:.3f}..{versus.high:.3f}" \
         in line and "distinct" in line
 
 

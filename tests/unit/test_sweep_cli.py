@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pnsuite.cli import sweep
+from pnsuite.client.memory import Memory
 from pnsuite.paths import EMBEDDED_REPOS
 
 REPO = str(EMBEDDED_REPOS / "sample_1_instances")
@@ -34,3 +35,17 @@ def test_bad_input_is_refused_with_what_is_wrong(args, says, capsys, tmp_path):
 def test_a_folder_without_a_model_is_refused(capsys, tmp_path):
     assert sweep.main([str(tmp_path), "-o", str(tmp_path / "out")]) == sweep.ERROR
     assert "no peoplenet/config.pbtxt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given, memory", [
+    ([], Memory.SYSTEM), (["--memory", "gpu"], Memory.GPU), (["--memory", "none"], Memory.NONE)])
+def test_the_memory_option_is_parsed_once_into_a_memory(given, memory):
+    request = sweep.request_of(sweep._parser().parse_args([REPO, *given, "--monitor", "none"]))
+    assert request.plan.memory is memory
+
+
+def test_an_unknown_memory_is_a_usage_error_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        sweep._parser().parse_args([REPO, "--memory", "pinned"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'pinned' (choose from none, system, gpu)" in capsys.readouterr().err

@@ -18,8 +18,10 @@ from pnsuite.sweep.measure import MAX_ROUND_REQUESTS, PointPlan
 from pnsuite.sweep.objectives import parse_objective
 from pnsuite.sweep.outputs import write_outputs
 from pnsuite.server.launcher import check_server_args
-from pnsuite.sweep.points import (Batching, Candidate, PointKey, SweepDocument, SweepPoint,
-                                  Variant)
+from pnsuite.client.memory import Memory
+from pnsuite.errors import SuiteError
+from pnsuite.sweep.points import (Batching, BestVsRunnerUp, Candidate, Confirmation, PointKey,
+                                  SweepDocument, SweepPoint, Variant)
 from pnsuite.sweep.runner import (SweepRequest, choose_best, journal_header, judge_candidates,
                                   summarize_journal)
 from pnsuite.sweep.space import SweepSpace
@@ -39,12 +41,13 @@ def point(key: PointKey, throughput: float, p99: float = 50.0) -> SweepPoint:
 def test_leaders_far_apart_are_distinct_and_the_faster_is_first():
     judged = judge_candidates([Candidate(CHEAP, [100.0, 102.0, 98.0]),
                                Candidate(DEAR, [150.0, 149.0, 152.0])])
-    verdict = judged["best_vs_runner_up"]
-    assert [c["label"] for c in judged["candidates"]] == [DEAR.label, CHEAP.label]
-    assert verdict["best"] == DEAR.label and verdict["verdict"] == "distinct"
-    assert verdict["low"] < verdict["ratio"] < verdict["high"]
-    assert verdict["ratio"] == pytest.approx(150.33 / 99.99, rel=1e-3)
-    assert verdict["low"] > 1
+    verdict = judged.best_vs_runner_up
+    assert judged.runs == 3
+    assert [c.key for c in judged.candidates] == [DEAR, CHEAP]
+    assert verdict.best == DEAR.label and verdict.verdict == "distinct" and verdict.distinct
+    assert verdict.low < verdict.ratio < verdict.high
+    assert verdict.ratio == pytest.approx(150.33 / 99.99, rel=1e-3)
+    assert verdict.low > 1
 
 
 @pytest.mark.parametrize("cheap, dear", [
@@ -53,17 +56,31 @@ def test_leaders_far_apart_are_distinct_and_the_faster_is_first():
 ])
 def test_leaders_within_noise_are_tied(cheap, dear):
     verdict = judge_candidates([Candidate(CHEAP, cheap),
-                                Candidate(DEAR, dear)])["best_vs_runner_up"]
-    assert verdict["verdict"] == "tied" and verdict["low"] < 1 < verdict["high"]
+                                Candidate(DEAR, dear)]).best_vs_runner_up
+    assert verdict.verdict == "tied" and not verdict.distinct
+    assert verdict.low < 1 < verdict.high
+
+
+def test_too_few_runs_or_candidates_give_no_verdict():
+    assert judge_candidates([Candidate(CHEAP, [100.0]),
+                             Candidate(DEAR, [150.0])]).best_vs_runner_up is None
+    alone = judge_candidates([Candidate(DEAR, [150.0, 149.0, 152.0])])
+    assert alone.runs == 3 and alone.best_vs_runner_up is None
+    assert "best_vs_runner_up" not in alone.to_json()
 
 
 def test_a_tie_goes_to_the_cheaper_configuration_a_distinct_leader_wins():
     ranked = [point(DEAR, 120.0), point(CHEAP, 118.0)]
-    tied = {"best_vs_runner_up": {"best": DEAR.label, "runner_up": CHEAP.label,
-                                  "verdict": "tied"}}
+
+    def confirmed(verdict: str) -> Confirmation:
+        return Confirmation(runs=3, candidates=(), best_vs_runner_up=BestVsRunnerUp(
+            best=DEAR.label, runner_up=CHEAP.label, ratio=1.02, low=0.99, high=1.05,
+            verdict=verdict))
+
+    tied = confirmed("tied")
     assert choose_best(ranked, tied, THROUGHPUT).key == CHEAP
-    distinct = {"best_vs_runner_up": {**tied["best_vs_runner_up"], "verdict": "distinct"}}
-    assert choose_best(ranked, distinct, THROUGHPUT).key == DEAR
+    assert choose_best(ranked, confirmed("distinct"), THROUGHPUT).key == DEAR
+    assert choose_best(ranked, Confirmation(runs=1), THROUGHPUT).key == DEAR
     # The confirmation measures throughput: another objective keeps the ranking's first.
     assert choose_best(ranked, tied, parse_objective("min:p99")).key == DEAR
     assert choose_best([], None, THROUGHPUT) is None
@@ -152,3 +169,69 @@ def test_the_sweeps_tritonserver_options_reach_its_document_and_best_table(tmp_p
     plain = summarize_journal(tmp_path / "plain" / "journal.jsonl", SweepRequest(REPO, space))
     assert plain.server_args == [] and "Every server ran" not in \
         write_outputs(plain, tmp_path / "plain-out", report=False)["best"].read_text()
+
+
+def test_the_memory_is_a_memory_and_written_as_its_name(tmp_path):
+    space = SweepSpace((1,), (Batching(False),), (1,))
+    header = journal_header(SweepRequest(REPO, space, PointPlan(memory=Memory.GPU)), _Embedded())
+    assert type(header["memory"]) is str and header["memory"] == "gpu"
+    space = _journal(tmp_path, [point(CHEAP, 100.0)], memory="none")
+    doc = summarize_journal(tmp_path / "journal.jsonl", SweepRequest(REPO, space))
+    assert doc.memory is Memory.NONE
+    data = json.loads(json.dumps(doc.to_json()))
+    assert data["memory"] == "none"
+    assert SweepDocument.from_json(data).memory is Memory.NONE
+
+
+def test_a_journal_of_an_unknown_memory_is_refused_naming_it(tmp_path):
+    space = _journal(tmp_path, [point(CHEAP, 100.0)], memory="pinned")
+    with pytest.raises(SuiteError, match="memory must be one of.*'pinned'"):
+        summarize_journal(tmp_path / "journal.jsonl", SweepRequest(REPO, space))
+
+
+#: a sweep document's confirmation as sweeps wrote it before it had a type
+OLD_CONFIRMATION = {
+    "runs": 3,
+    "candidates": [
+        {"label": DEAR.label, "variant": DEAR.variant.to_json(), "concurrency": 8,
+         "runs_throughput": [150.0, 149.0, 152.0], "geomean": 150.3, "spread": 0.02},
+        {"label": CHEAP.label, "variant": CHEAP.variant.to_json(), "concurrency": 2,
+         "runs_throughput": [100.0, 102.0, 98.0], "geomean": 99.99, "spread": 0.04}],
+    "best_vs_runner_up": {"best": DEAR.label, "runner_up": CHEAP.label, "ratio": 1.503,
+                          "low": 1.45, "high": 1.56, "verdict": "distinct"}}
+
+
+def test_a_confirmation_written_before_it_had_a_type_still_loads(tmp_path):
+    space = _journal(tmp_path, [point(DEAR, 150.0), point(CHEAP, 100.0)])
+    data = summarize_journal(tmp_path / "journal.jsonl", SweepRequest(REPO, space)).to_json()
+    data["confirmation"] = OLD_CONFIRMATION
+    doc = SweepDocument.from_json(json.loads(json.dumps(data)))
+    confirmation = doc.confirmation
+    assert isinstance(confirmation, Confirmation) and confirmation.runs == 3
+    assert [c.key for c in confirmation.candidates] == [DEAR, CHEAP]
+    assert confirmation.candidates[1].runs_throughput == (100.0, 102.0, 98.0)
+    assert confirmation.best_vs_runner_up == BestVsRunnerUp(
+        best=DEAR.label, runner_up=CHEAP.label, ratio=1.503, low=1.45, high=1.56,
+        verdict="distinct")
+    # Written again, it reads as it did (geomean and spread recomputed from the runs).
+    again = doc.to_json()["confirmation"]
+    assert again["best_vs_runner_up"] == OLD_CONFIRMATION["best_vs_runner_up"]
+    assert [{k: c[k] for k in ("label", "variant", "concurrency", "runs_throughput")}
+            for c in again["candidates"]] == \
+        [{k: c[k] for k in ("label", "variant", "concurrency", "runs_throughput")}
+         for c in OLD_CONFIRMATION["candidates"]]
+    assert again["candidates"][1]["geomean"] == pytest.approx(99.99, rel=1e-4)
+    written = write_outputs(doc, tmp_path / "out", report=False)
+    assert "Confirmed in 3 independent runs each: i3-bon-d100-c8 / i1-boff-c2 = 1.503 " \
+        "(95% 1.450..1.560): distinct." in written["best"].read_text()
+    assert SweepDocument.from_json({**data, "confirmation": None}).confirmation is None
+
+
+def test_a_confirmation_is_frozen_and_built_with_keywords():
+    confirmation = judge_candidates([Candidate(CHEAP, [100.0, 102.0, 98.0]),
+                                     Candidate(DEAR, [150.0, 149.0, 152.0])])
+    with pytest.raises(AttributeError):
+        confirmation.runs = 4  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Confirmation(3)  # type: ignore[misc]
+    assert Confirmation.from_json(json.loads(json.dumps(confirmation.to_json()))) == confirmation

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pnsuite.client.memory import Memory
 from pnsuite.perf import perf_analyzer, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad
@@ -141,7 +142,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
         try:
             with server:
                 for c in levels:
-                    for memory in ("system", "gpu"):
+                    for memory in (Memory.SYSTEM, Memory.GPU):
                         with server.grpc_client() as client:
                             before = _stats_entry(client)
                             try:
@@ -153,7 +154,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                             except Exception as err:  # noqa: BLE001
                                 row = {"error": str(err)[-800:]}
                             row["batch_stats"] = batch_stats_delta(_stats_entry(client), before)
-                        row.update({"concurrency": c, "shared_memory": memory})
+                        row.update({"concurrency": c, "shared_memory": memory.value})
                         case["runs"].append(row)
                         print(json.dumps({"repo": name, **{k: v for k, v in row.items()
                                                            if k != "batch_stats"}}), flush=True)

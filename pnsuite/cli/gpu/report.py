@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pnsuite.client.memory import Memory
+
 #: the targets of the GPU validation (docs/gpu-validation.md)
 MIN_BATCHING_SPEEDUP = 4.0        # dynamic batching at c16 over 1 instance unbatched
 MIN_FRACTION_OF_BOUND = 0.40      # best configuration over the network's own bound
@@ -33,16 +35,21 @@ def _f(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
 
-MEMORY_NAMES = {"system": "system shm", "gpu": "CUDA shm"}
+MEMORY_NAMES = {Memory.SYSTEM: "system shm", Memory.GPU: "CUDA shm"}
 CONTRAST = "perf_analyzer_contrast"
 
 
-def memories(cross: dict[str, Any]) -> tuple[str, str | None]:
-    """(memory of both generators' turns, memory of perf_analyzer's contrast run). Runs
-    made before `--memory` existed used system shm, with a CUDA shm contrast."""
+def memories(cross: dict[str, Any]) -> tuple[Memory, Memory | None]:
+    """(memory of both generators' turns, memory of perf_analyzer's contrast run), read
+    from crosscheck.json. Runs made before `--memory` existed used system shm, with a
+    CUDA shm contrast."""
     legacy = any("perf_analyzer_cuda_shm" in row for repo in cross.get("repos", [])
                  for row in repo.get("concurrency", {}).values())
-    return cross.get("memory", "system"), cross.get("contrast_memory") or ("gpu" if legacy else None)
+    turns = Memory.parse(cross.get("memory", "system"), "crosscheck.json's memory")
+    contrast = cross.get("contrast_memory")
+    if contrast:
+        return turns, Memory.parse(contrast, "crosscheck.json's contrast_memory")
+    return turns, Memory.GPU if legacy else None
 
 
 def contrast_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +192,7 @@ def _throughput_row(repo_name: str, c: str, row: dict[str, Any]) -> str:
             f"| {_f(s.get('server_queue_ms'), 2)} |")
 
 
-def throughput_section(cross: dict[str, Any], main: str, other_name: str) -> list[str]:
+def throughput_section(cross: dict[str, Any], main: Memory, other_name: str) -> list[str]:
     """The suite's load against perf_analyzer: one row per repository and concurrency."""
     lines = ["## Throughput and latency: the suite's load vs perf_analyzer", "",
              f"Same server, same image (capture.jpg), {MEMORY_NAMES[main]}. Suite = "
@@ -212,7 +219,7 @@ def throughput_section(cross: dict[str, Any], main: str, other_name: str) -> lis
     return lines
 
 
-def batch_size_sections(cross: dict[str, Any], main: str, other_name: str) -> list[str]:
+def batch_size_sections(cross: dict[str, Any], main: Memory, other_name: str) -> list[str]:
     """compute_infer per batch size: the turns' runs, then perf_analyzer's contrast runs."""
     lines: list[str] = []
     for title, steps in ((f"{MEMORY_NAMES[main]}: the suite's and perf_analyzer's runs",

@@ -35,7 +35,7 @@ from pnsuite.detection import detectnet
 from pnsuite.perf import perf_analyzer, records, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.peoplenet import PeopleNetClient
-from pnsuite.client.shared_memory import Memory
+from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.paths import GOLDEN_IMAGES
 from pnsuite.server.embedded import EmbeddedLauncher
@@ -48,6 +48,8 @@ MODEL = "peoplenet"
 #: fp16 answers of the same network: batch composition may change cuDNN's kernels.
 COV_TOLERANCE = 0.02
 BBOX_TOLERANCE = 0.1
+#: the memories both load generators can share the tensors through
+SHARED = (Memory.SYSTEM, Memory.GPU)
 
 
 def capture_tensor() -> np.ndarray:
@@ -202,7 +204,7 @@ def _mean_of_pa_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency: int,
                           workdir: Path, csv_dir: Path, measurement_ms: int,
-                          tag: str = "", memory: Memory = "gpu") -> dict[str, Any]:
+                          tag: str = "", memory: Memory = Memory.GPU) -> dict[str, Any]:
     """perf_analyzer at one concurrency (pnsuite.perf.perf_analyzer: the same image
     in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
@@ -284,7 +286,8 @@ def _add_ratios(row: dict[str, Any]) -> None:
         row["ratio_median_of_turns"] = round(statistics.median(row["ratio_each_turn"]), 4)
 
 
-def _print_point(repo: Path, c: int, row: dict[str, Any], contrast_memory: str | None) -> None:
+def _print_point(repo: Path, c: int, row: dict[str, Any],
+                 contrast_memory: Memory | None) -> None:
     pa, ours = row["perf_analyzer"], row["suite"]
     print(f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
           f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
@@ -363,12 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--triton-arg", action="append", default=[], metavar="--NAME=VALUE",
                         help="a tritonserver option for every server (repeatable)")
-    parser.add_argument("--memory", choices=("system", "gpu"), default="gpu",
+    parser.add_argument("--memory", type=argument_type(SHARED), choices=SHARED,
+                        default=Memory.GPU,
                         help="where both load generators put the tensors (default gpu: CUDA "
                              "shared memory)")
     parser.add_argument("--load-processes", type=int, default=1,
                         help="processes the suite's client threads are spread over")
-    parser.add_argument("--contrast-memory", choices=("system", "gpu"),
+    parser.add_argument("--contrast-memory", type=argument_type(SHARED), choices=SHARED,
                         help="also run perf_analyzer once with its tensors in this memory")
     parser.add_argument("--contrast-at", type=int, nargs="+", default=[16],
                         help="concurrencies of the contrast run (default 16)")
@@ -380,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "argv": sys.argv, "concurrency": args.concurrency,
                               "measure_s": args.measure_s, "pa_interval_ms": args.pa_interval_ms,
-                              "memory": args.memory, "contrast_memory": args.contrast_memory,
+                              "memory": args.memory.value,
+                              "contrast_memory": None if args.contrast_memory is None
+                              else args.contrast_memory.value,
                               "load_processes": args.load_processes,
                               "server_args": list(args.triton_arg),
                               "repos": []}
