@@ -8,14 +8,37 @@
 #
 # Environment: BENCHMARK_DIR (the runner's storage, outside the checkout; required),
 # REPORTS (default reports), GATE_LABEL (name of this build's runs), BASELINE_RUNS
-# (default 10), PERF_TESTS (default tests/perf), PERF_ARGS (more pytest arguments for the
-# tests and the benchmark runs, split on spaces), BENCHMARK_ARGS (pytest arguments for the
-# benchmark runs only), GATE_ARGS (more `peoplenet-gate check` arguments, e.g.
-# --new-release), GATE_INCONCLUSIVE (warn, the default: exit 0 with a warning; fail: exit 3),
-# TRITON_SUITE_RESULTS_STORE (a results store: every run is written there, and the gate
-# reads the baseline from it, so the runner needs no baseline file).
+# (runs `record` records, a whole number, default 10), PERF_TESTS (default tests/perf),
+# PERF_ARGS (more pytest arguments for the tests and the benchmark runs, split on spaces),
+# BENCHMARK_ARGS (pytest arguments for the benchmark runs only), GATE_ARGS (more
+# `peoplenet-gate check` arguments, e.g. --new-release), GATE_INCONCLUSIVE (what an
+# inconclusive gate, exit 3, does to the job: fail, the default, exits 3 with an error;
+# warn exits 0 with a warning, an opt-in of the runner's owner; any other value is a
+# usage error, exit 2), TRITON_SUITE_RESULTS_STORE (a results store: every run is written
+# there, and the gate reads the baseline from it, so the runner needs no baseline file).
 set -euo pipefail
-mode=${1:?usage: ci/jetson-perf.sh record|gate}
+mode=${1:-}
+# The mode and settings are checked before anything runs: a typo must not turn into a default.
+case "$mode" in
+    record | gate) ;;
+    *)
+        echo "usage: ci/jetson-perf.sh record|gate" >&2
+        exit 2
+        ;;
+esac
+gate_inconclusive=${GATE_INCONCLUSIVE:-fail}
+case "$gate_inconclusive" in
+    fail | warn) ;;
+    *)
+        echo "ci/jetson-perf.sh: GATE_INCONCLUSIVE must be fail (the default) or warn, got '$gate_inconclusive'" >&2
+        exit 2
+        ;;
+esac
+baseline_runs=${BASELINE_RUNS:-10}
+if ! [[ "$baseline_runs" =~ ^[1-9][0-9]*$ ]]; then
+    echo "ci/jetson-perf.sh: BASELINE_RUNS must be a whole number of runs (default 10), got '$baseline_runs'" >&2
+    exit 2
+fi
 : "${BENCHMARK_DIR:?BENCHMARK_DIR must name the benchmark storage of this runner}"
 reports=${REPORTS:-reports}
 storage="$BENCHMARK_DIR/storage"
@@ -27,7 +50,7 @@ read -r -a perf_tests <<< "${PERF_TESTS:-tests/perf}"
 
 case "$mode" in
     record)
-        ./suite gate record baseline --storage "$storage" --runs "${BASELINE_RUNS:-10}" \
+        ./suite gate record baseline --storage "$storage" --runs "$baseline_runs" \
             -- "${perf_args[@]}" "${benchmark_args[@]}" 2>&1 | tee "$reports/gate.txt"
         ;;
     gate)
@@ -56,14 +79,18 @@ case "$mode" in
             || echo "::warning::no comparison report: see compare.txt"
         ./suite report history "$storage" -o "$reports/history" > "$reports/history.txt" 2>&1 \
             || echo "::warning::no history report: see history.txt"
-        if [ "$status" -eq 3 ] && [ "${GATE_INCONCLUSIVE:-warn}" = warn ]; then
-            echo "::warning::perf gate inconclusive: see gate.txt (the runs could not tell)"
-            exit 0
+        # Inconclusive (exit 3): the gate could not tell whether this build is slower, so it
+        # was not shown to be fine. That fails the job unless the runner's owner chose
+        # GATE_INCONCLUSIVE=warn. The line also goes into gate.txt, the job summary.
+        if [ "$status" -eq 3 ]; then
+            if [ "$gate_inconclusive" = warn ]; then
+                echo "::warning::perf gate inconclusive (exit 3): it could not tell whether this build is slower (gate.txt says why); the job passes only because GATE_INCONCLUSIVE=warn" \
+                    | tee -a "$reports/gate.txt"
+                exit 0
+            fi
+            echo "::error::perf gate inconclusive (exit 3): it could not tell whether this build is slower, so the job fails (GATE_INCONCLUSIVE=fail, the default). gate.txt says why (too few or too noisy runs, disturbed runs, or the runner's own speed moved) and what would decide it, e.g. a baseline of more runs (BASELINE_RUNS); the runner's owner can make this a warning with GATE_INCONCLUSIVE=warn" \
+                | tee -a "$reports/gate.txt"
         fi
         exit "$status"
-        ;;
-    *)
-        echo "usage: ci/jetson-perf.sh record|gate" >&2
-        exit 2
         ;;
 esac

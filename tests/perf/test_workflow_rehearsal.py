@@ -1,11 +1,16 @@
 """A rehearsal of the Jetson workflow's perf steps (ci/jetson-perf.sh, as
 .github/workflows/jetson.yml runs them) on a model that ignores every stand-in parameter,
 as TensorRT PeopleNet does: record the runner's baseline, then run the perf tests and
-gate this build against it. Both steps must pass; the gate must give a verdict.
+gate this build against it, and what an inconclusive gate does to the job.
 
 Reduced to what a rehearsal needs: one repository, the concurrency-1 benchmark, two
 baseline runs and two current runs (so the gate measures even though two runs cannot
-detect 10% here: --ignore-noise).
+detect 10% here: --ignore-noise). The gate is made inconclusive for certain (--alpha
+1e-6: no two runs against two are significant, and no interval clears the threshold),
+since how the script treats exit 3 is what the job's colour hangs on: with the default
+GATE_INCONCLUSIVE (fail) the step fails and says why; with warn it passes with a warning.
+The caller's own GATE_INCONCLUSIVE never reaches the script. The usage errors are checked
+without a server in tests/unit/test_jetson_perf_script.py.
 """
 
 import json
@@ -41,11 +46,18 @@ def _ignoring_repo(instances_repo, root):
     return repo
 
 
-def _step(mode, env):
+#: no verdict can be reached: every gate of this rehearsal is inconclusive (exit 3)
+UNDECIDABLE = "--min-runs 2 --max-runs 2 --alpha 1e-6"
+INCONCLUSIVE_ERROR = "::error::perf gate inconclusive (exit 3)"
+INCONCLUSIVE_WARNING = "::warning::perf gate inconclusive (exit 3)"
+
+
+def _step(mode, env, expect=0):
     done = subprocess.run(["ci/jetson-perf.sh", mode], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"ci/jetson-perf.sh {mode}: exit {done.returncode}\n" \
-                                 f"{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == expect, f"ci/jetson-perf.sh {mode}: exit {done.returncode}, " \
+                                      f"expected {expect}\n{done.stdout[-4000:]}\n" \
+                                      f"{done.stderr[-3000:]}"
     return done.stdout
 
 
@@ -54,12 +66,14 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     reports = tmp_path / "reports"
     # The workflow always names a store (the fleet's database, else a SQLite file here).
     store = tmp_path / "runner" / "results.db"
-    env = {**os.environ, "BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
-           "TRITON_SUITE_RESULTS_STORE": str(store),
-           "BASELINE_RUNS": "2", "GATE_LABEL": "jp-rehearsal",
-           "PERF_TESTS": "tests/perf/test_regression_gate.py",
-           "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
-           "GATE_ARGS": "--min-runs 2 --max-runs 2 --ignore-noise"}
+    # The script's defaults are what is rehearsed, whatever the caller's environment says.
+    env = {key: value for key, value in os.environ.items() if key != "GATE_INCONCLUSIVE"}
+    env.update({"BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
+                "TRITON_SUITE_RESULTS_STORE": str(store),
+                "BASELINE_RUNS": "2", "GATE_LABEL": "jp-rehearsal",
+                "PERF_TESTS": "tests/perf/test_regression_gate.py",
+                "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
+                "GATE_ARGS": f"{UNDECIDABLE} --ignore-noise"})
     recorded = _step("record", env)
     assert "record: baseline 'baseline': 2 runs" in recorded, recorded
     # A reimaged runner: its baseline files are gone, the store still has the baseline.
@@ -68,10 +82,14 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     assert len(baseline_files) == 2, baseline_files
     for path in baseline_files:
         path.rename(tmp_path / path.name)
-    gated = _step("gate", env)
+    # The default: an inconclusive gate fails the step (exit 3), and says why, in the log
+    # and in gate.txt (the job summary).
+    gated = _step("gate", env, expect=3)
     assert "<- last good baseline" in (reports / "baseline.txt").read_text()
     text = (reports / "gate.txt").read_text()
-    assert "gate: " in text and "gate: FAILED" not in text, text
+    assert "gate: INCONCLUSIVE" in text, text
+    assert INCONCLUSIVE_ERROR in gated and INCONCLUSIVE_ERROR in text, gated
+    assert "GATE_INCONCLUSIVE=warn" in gated and INCONCLUSIVE_WARNING not in gated, gated
     # the pages the workflow uploads: this build against the baseline, and the history
     for page in ("compare", "history"):
         assert (reports / page / "report.html").is_file(), (reports / f"{page}.txt").read_text()
@@ -92,3 +110,13 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     # and the runner's speed beside it, which the gate compares with the baseline's
     assert current["benchmarks"][0]["extra_info"]["runner_probe_ms"] > 0, gated
     assert "runner: " in text, text
+
+    # The owner's opt-in: the same inconclusive gate is a warning and the step passes. The
+    # same baseline, gated again; without --ignore-noise the preflight says at once that two
+    # runs cannot decide, so this gate records no runs.
+    warned = _step("gate", {**env, "GATE_INCONCLUSIVE": "warn", "GATE_ARGS": UNDECIDABLE})
+    text = (reports / "gate.txt").read_text()
+    assert "gate: INCONCLUSIVE" in text, text
+    assert INCONCLUSIVE_WARNING in warned and INCONCLUSIVE_WARNING in text, warned
+    assert INCONCLUSIVE_ERROR not in warned, warned
+    assert len(list(storage.glob("*/*_jp-rehearsal.json"))) == 2
