@@ -35,8 +35,9 @@
 #               (pnsuite.cli.gpu.diagnose)
 #
 # Needs python3 with torch (CUDA), torchvision, numpy, opencv, grpcio, pytest,
-# pytest-benchmark and scipy, and .carry/triton-gpu-bundle.tar.xz (gpu/make_carry.sh: the
-# server, its python backend and 3.12 stub, tritonclient with perf_analyzer). Results go
+# pytest-benchmark, scipy, requests, urllib3 and tqdm (gpu/carry_check.py's ON_DEVICE), and
+# .carry/triton-gpu-bundle.tar.xz (gpu/make_carry.sh: the server, its python backend and
+# 3.12 stub, tritonclient with perf_analyzer, the results store's SQLAlchemy). Results go
 # to $RESULTS (default /tmp/pnsuite-gpu/results); a tarball of them and the summary to
 # $OUT when set (a directory that is collected after the run).
 set -uo pipefail
@@ -69,7 +70,7 @@ export PATH="$work/site/bin:$PATH"
     python3 - <<'EOF'
 import importlib, platform, os
 for name in ("torch", "torchvision", "numpy", "cv2", "grpc", "google.protobuf", "tritonclient", "cuda.bindings",
-             "pytest", "pytest_benchmark", "scipy"):
+             "pytest", "pytest_benchmark", "scipy", "sqlalchemy", "alembic"):
     try:
         mod = importlib.import_module(name)
         print(f"{name}: {getattr(mod, '__version__', '?')} ({os.path.dirname(mod.__file__ or '')})")
