@@ -39,7 +39,8 @@ from pnsuite.perf import ab, gate, recorder, runsets, verdicts
 from pnsuite.perf.gate_text import (closing_line, format_preflight, format_rows,
                                     report_closing, runner_line)
 from pnsuite.perf.history import SOURCE_KEY
-from pnsuite.perf.sampling import METRICS
+from pnsuite.client.memory import Memory
+from pnsuite.measure.windows import WindowPlan
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.store import open_store, queries
 
@@ -53,11 +54,12 @@ def policy_of(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:
         name, sep, value = item.partition("=")
-        if not sep or name not in METRICS:
+        if not sep or name not in verdicts.GATE_METRICS:
             raise verdicts.VerdictError(f"--metric-threshold {item!r}: expected METRIC=FRACTION "
-                                        f"with METRIC one of {', '.join(METRICS)}")
+                                        f"with METRIC one of {', '.join(verdicts.GATE_METRICS)}")
         thresholds[name] = float(value)
-    return verdicts.Policy(args.threshold, args.alpha, looks, thresholds)
+    return verdicts.Policy(threshold=args.threshold, tail_threshold=args.tail_threshold,
+                           alpha=args.alpha, looks=looks, metric_thresholds=thresholds)
 
 
 def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
@@ -212,9 +214,12 @@ def _side(args: argparse.Namespace, which: str) -> ab.Side:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    plan = ab.Plan(args.concurrency, args.requests, args.rounds, 1, args.min_pairs,
-                   args.max_pairs, args.budget_s, args.memory, args.load_processes,
-                   args.retries)
+    windows = WindowPlan(seconds=args.window_s, stable=args.stable_windows,
+                         tolerance=args.window_tolerance, max_windows=args.max_windows,
+                         warmup_s=args.warmup_s)
+    plan = ab.Plan(concurrency=args.concurrency, windows=windows, min_pairs=args.min_pairs,
+                   max_pairs=args.max_pairs, budget_s=args.budget_s, memory=args.memory,
+                   load_processes=args.load_processes, retries=args.retries)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
@@ -245,12 +250,21 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 
 def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict[str, Any]:
-    return {"a": str(a.repo), "b": str(b.repo), "plan": dataclasses.asdict(plan), "verdict": result.verdict, "stopped": result.stopped_because,
+    plan_json = {**dataclasses.asdict(plan), "memory": plan.memory.value}
+    return {"a": str(a.repo), "b": str(b.repo), "plan": plan_json, "verdict": result.verdict,
+            "stopped": result.stopped_because,
             "seconds": round(result.seconds, 1), "left_out": result.left_out,
             "pairs": [[x.to_json(), y.to_json()] for x, y in result.pairs],
             "rows": [{"metric": r.comparison.metric, "change": r.comparison.change,
                       "low": r.low - 1, "high": r.high - 1, "p_adjusted": r.p_adjusted,
                       "verdict": r.verdict} for r in result.rows]}
+
+
+def _memory(text: str) -> Memory:
+    try:
+        return Memory.parse(text, "--memory")
+    except SuiteError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -264,8 +278,11 @@ def common_options() -> argparse.ArgumentParser:
                              "baseline or current NAME is read from it (docs/results-store.md)")
     common.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD,
                         help="slowdown that counts (default %(default)s = 10%%)")
+    common.add_argument("--tail-threshold", type=float, default=verdicts.DEFAULT_TAIL_THRESHOLD,
+                        help="p99 slowdown that turns the gate red (red-only rule; default "
+                             "%(default)s = 25%%)")
     common.add_argument("--metric-threshold", action="append", metavar="METRIC=FRACTION",
-                        help=f"another threshold for one metric ({', '.join(METRICS)})")
+                        help=f"another threshold for one metric ({', '.join(verdicts.GATE_METRICS)})")
     common.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA,
                         help="error rate of a red verdict, over all comparisons (default %(default)s)")
     common.add_argument("--new-release", action="store_true",
@@ -313,13 +330,24 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{side}-image", help="docker launcher: the Triton image")
     plan = ab.Plan()
     p.add_argument("--concurrency", type=int, default=plan.concurrency)
-    p.add_argument("--requests", type=int, default=plan.requests, help="requests per round")
-    p.add_argument("--rounds", type=int, default=plan.rounds, help="timed rounds per run")
+    w = plan.windows
+    p.add_argument("--window-s", type=float, default=w.seconds,
+                   help="seconds per measurement window (default %(default)s)")
+    p.add_argument("--stable-windows", type=int, default=w.stable,
+                   help="windows in a row that must agree; they are the run's value "
+                        "(default %(default)s)")
+    p.add_argument("--window-tolerance", type=float, default=w.tolerance,
+                   help="how far those windows' throughputs may differ (default %(default)s)")
+    p.add_argument("--max-windows", type=int, default=w.max_windows,
+                   help="windows a run measures at most (default %(default)s)")
+    p.add_argument("--warmup-s", type=float, default=w.warmup_s,
+                   help="seconds of warm-up before the windows (default %(default)s)")
     p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
     p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
     p.add_argument("--budget-s", type=float, default=plan.budget_s,
                    help="stop after this many seconds (default %(default)s)")
-    p.add_argument("--memory", default=plan.memory, help="system, gpu or none")
+    p.add_argument("--memory", type=_memory, default=plan.memory,
+                   help="where request tensors go: system, gpu or none (default system)")
     p.add_argument("--load-processes", type=int, default=plan.load_processes)
     p.add_argument("--retries", type=int, default=plan.retries,
                    help="new runs of a side whose run others disturbed (default %(default)s)")

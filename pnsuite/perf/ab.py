@@ -2,9 +2,11 @@
 
 The common CI question is "is B slower than A?" where both can run here: two model
 repositories or plans, two Triton installs or images, two configs. Runs of A and B are
-taken in pairs, the order of each pair a coin toss, each run a fresh server (so a slow
-start lands on either side by chance), and drift on the runner moves both runs of a pair
-alike: the verdict is a paired test on per-pair log ratios (pnsuite/perf/verdicts.py).
+taken in pairs: both sides' servers start afresh, side by side, for every pair (so a slow
+start lands on either side by chance, and a pair costs one start's wait, not two), then
+each is measured alone, in time windows until stable (pnsuite/measure/run.py), the order a
+coin toss. Drift on the runner moves both runs of a pair alike: the verdict is a paired
+test on per-pair log ratios (pnsuite/perf/verdicts.py).
 
 From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 20 pairs by
 default); the comparison stops at the first decided look (regression, or ok on every
@@ -18,9 +20,9 @@ goes, and a pair is only left out (and said so) when its side stayed disturbed.
 
 from __future__ import annotations
 
-
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,10 +31,11 @@ import numpy as np
 
 from pnsuite.client.memory import Memory
 from pnsuite.client.multiprocess_load import make_load
+from pnsuite.measure.run import MeasuredRun, measure
+from pnsuite.measure.windows import WindowPlan
 from pnsuite.perf import verdicts
 from pnsuite.perf.runsets import DISTURBED_SHARE
-from pnsuite.perf.sampling import METRICS, RunSample, measure_run
-from pnsuite.server import Launcher
+from pnsuite.server import Launcher, TritonServer
 from pnsuite.server.pool import ServerPool
 
 
@@ -47,20 +50,18 @@ class Side:
     server_args: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """What each run measures, and when the comparison stops."""
 
     concurrency: int = 1
-    requests: int = 3
-    rounds: int = 3
-    warmup: int = 1
+    windows: WindowPlan = field(default_factory=WindowPlan)
     min_pairs: int = 3
-    #: on this 2-core CI machine one unchanged run differs from the next by about 10%
+    #: on the 2-core CI machine one unchanged run differs from the next by about 10%
     #: (results/gate-decisions): 20 pairs tell 15% from a 10% threshold most of the time
     max_pairs: int = 20
     budget_s: float = 330.0
-    memory: str = "system"
+    memory: Memory = Memory.SYSTEM
     load_processes: int = 1
     #: new runs of a side whose run was disturbed, before its pair is left out
     retries: int = 2
@@ -74,9 +75,8 @@ class Plan:
                                         f"({self.min_pairs})")
         if self.retries < 0:
             raise verdicts.VerdictError(f"retries must be >= 0, got {self.retries}")
-        if self.requests < self.concurrency:
-            raise verdicts.VerdictError(f"requests ({self.requests}) < concurrency "
-                                        f"({self.concurrency})", "send at least one request per worker")
+        if self.concurrency < 1:
+            raise verdicts.VerdictError(f"concurrency must be >= 1, got {self.concurrency}")
 
     @property
     def looks(self) -> int:
@@ -87,13 +87,16 @@ class Plan:
         return replace(policy, looks=self.looks)
 
 
+Pair = tuple[MeasuredRun, MeasuredRun]
+
+
 @dataclass
 class ABResult:
     """The pairs measured, those left out, and the rows of the last look."""
 
     a: str
     b: str
-    pairs: list[tuple[RunSample, RunSample]] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     rows: list[verdicts.Row] = field(default_factory=list)
     stopped_because: str = ""
@@ -104,31 +107,33 @@ class ABResult:
         return verdicts.overall(self.rows) if self.rows else verdicts.INCONCLUSIVE
 
 
-def disturbed(sample: RunSample) -> bool:
-    """Whether others took more than DISTURBED_SHARE of the cores in a round of the run."""
-    return max(sample.foreign_cores, default=0.0) > DISTURBED_SHARE * sample.cores
+def disturbed(run: MeasuredRun) -> bool:
+    """Whether others took more than DISTURBED_SHARE of the cores in a counted window."""
+    return max(run.foreign_cores, default=0.0) > DISTURBED_SHARE * run.cores
 
 
-def undisturbed_run(measure: Callable[[], RunSample], retries: int) -> RunSample:
-    """A run from `measure()`, measured again (at most `retries` times) while others
-    disturbed it; the last one if they always did. Its label `retries` says how many."""
-    sample, tried = measure(), 0
-    while disturbed(sample) and tried < retries:
-        sample, tried = measure(), tried + 1
-    sample.labels["retries"] = tried
-    return sample
+def undisturbed_run(measure_side: Callable[[], MeasuredRun], retries: int,
+                    first: MeasuredRun | None = None) -> MeasuredRun:
+    """`first` (else a run from `measure_side()`), measured again (at most `retries` times)
+    while others disturbed it; the last one if they always did. Its label `retries` says
+    how many."""
+    run, tried = first if first is not None else measure_side(), 0
+    while disturbed(run) and tried < retries:
+        run, tried = measure_side(), tried + 1
+    run.labels["retries"] = tried
+    return run
 
 
-def judge(pairs: Sequence[tuple[RunSample, RunSample]], policy: verdicts.Policy,
+def judge(pairs: Sequence[Pair], policy: verdicts.Policy,
           benchmark: str = "ab") -> list[verdicts.Row]:
-    """Paired verdicts on every metric of the pairs (A first in each tuple)."""
+    """Paired verdicts on the gate's metrics of the pairs (A first in each tuple)."""
     comparisons = [verdicts.compare(benchmark, metric, [a.metric(metric) for a, _ in pairs],
                                     [b.metric(metric) for _, b in pairs], paired=True)
-                   for metric in METRICS]
+                   for metric in verdicts.GATE_METRICS]
     return verdicts.decide(comparisons, policy)
 
 
-def sequential(measure_pair: Callable[[int], tuple[RunSample, RunSample]],
+def sequential(measure_pair: Callable[[int], Pair],
                plan: Plan, policy: verdicts.Policy, a: str, b: str,
                clock: Callable[[], float] = time.monotonic,
                on_look: Callable[[ABResult], None] | None = None) -> ABResult:
@@ -154,7 +159,7 @@ def sequential(measure_pair: Callable[[int], tuple[RunSample, RunSample]],
         if disturbed(pair[0]) or disturbed(pair[1]):
             worst = max(max(s.foreign_cores, default=0.0) for s in pair)
             result.left_out.append(f"pair {attempts}: a run was disturbed (others took "
-                                   f"{worst:.2f} of {pair[0].cores} cores in a round)")
+                                   f"{worst:.2f} of {pair[0].cores} cores in a window)")
             continue
         result.pairs.append(pair)
         if looks.due(len(result.pairs)):
@@ -175,7 +180,10 @@ def sequential(measure_pair: Callable[[int], tuple[RunSample, RunSample]],
 
 
 class PairRunner:
-    """Measures pairs of runs on real servers: each run starts its side's server afresh."""
+    """Measures pairs of runs on real servers: for each pair both sides' servers start
+    afresh, side by side; each is then measured alone, in an order a coin toss picks, and
+    both are stopped together afterwards (a server stopping beside a measurement would
+    take CPU from it)."""
 
     def __init__(self, a: Side, b: Side, plan: Plan, tensor: np.ndarray,
                  workdir: Callable[[str], Path], rng: random.Random | None = None,
@@ -188,27 +196,52 @@ class PairRunner:
                                              server_args=side.server_args)
                        for side in self.sides}
 
-    def run_once(self, side: Side) -> RunSample:
-        pool = self._pools[side.name]
-        server = pool.start(side.repo)
-        try:
-            with make_load(server.grpc_url, self.tensor, self.plan.concurrency,
-                           Memory.parse(self.plan.memory), self.plan.load_processes) as load:
-                sample = measure_run(server, load, self.plan.requests, self.plan.rounds,
-                                     self.plan.warmup)
-        finally:
-            pool.stop_all()
-        sample.labels.update({"side": side.name})
-        return sample
+    def _start(self, side: Side) -> tuple[TritonServer, float]:
+        began = time.monotonic()
+        server = self._pools[side.name].start(side.repo)
+        return server, time.monotonic() - began
 
-    def pair(self, index: int) -> tuple[RunSample, RunSample]:
+    def _start_both(self) -> dict[str, tuple[TritonServer, float]]:
+        """Both sides' servers, started at once. Every start is waited for before an error
+        (or Ctrl-C) goes on, so no server is left behind unowned."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ab-start") as starter:
+            futures = {side.name: starter.submit(self._start, side) for side in self.sides}
+            return {name: future.result() for name, future in futures.items()}
+
+    def _measure(self, side: Side, server: TritonServer) -> MeasuredRun:
+        with make_load(server.grpc_url, self.tensor, self.plan.concurrency,
+                       self.plan.memory, self.plan.load_processes) as load:
+            return measure(server, load, self.plan.windows)
+
+    def run_once(self, side: Side) -> MeasuredRun:
+        """One run of `side` alone, on a server of its own (a disturbed run's retry)."""
+        try:
+            server, start_s = self._start(side)
+            run = self._measure(side, server)
+        finally:
+            self._pools[side.name].stop_all()
+        run.start_s = start_s
+        run.labels.update({"side": side.name})
+        return run
+
+    def pair(self, index: int) -> Pair:
         order = list(self.sides)
         self.rng.shuffle(order)
-        samples = {side.name: undisturbed_run(lambda: self.run_once(side), self.plan.retries)
-                   for side in order}
-        a, b = samples[self.sides[0].name], samples[self.sides[1].name]
-        for sample, first in ((a, order[0] is self.sides[0]), (b, order[0] is self.sides[1])):
-            sample.labels.update({"pair": index, "first": first})
+        runs: dict[str, MeasuredRun] = {}
+        try:
+            started = self._start_both()
+            for side in order:
+                server, start_s = started[side.name]
+                run = self._measure(side, server)
+                run.start_s = start_s
+                run.labels.update({"side": side.name})
+                runs[side.name] = undisturbed_run(lambda: self.run_once(side),
+                                                  self.plan.retries, first=run)
+        finally:
+            self.close()
+        a, b = runs[self.sides[0].name], runs[self.sides[1].name]
+        for run, first in ((a, order[0] is self.sides[0]), (b, order[0] is self.sides[1])):
+            run.labels.update({"pair": index, "first": first})
         return a, b
 
     def close(self) -> None:

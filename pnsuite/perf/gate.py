@@ -2,9 +2,9 @@
 on regressions that are both large and real.
 
 Both sides are run sets (pnsuite/perf/runsets.py): several independent runs each. Every
-benchmark is judged on three metrics (median round time, compute_infer per inference,
-client p99) with the runs as the unit (pnsuite/perf/verdicts.py), Holm-corrected over
-all of them. Runs whose neighbours took the CPU are left out on either side, and said so.
+benchmark is judged on two metrics, each by its rule (the gated mean time per inference
+and the client's p99) with the runs as the unit (pnsuite/perf/verdicts.py), Holm-corrected
+over all of them. Runs whose neighbours took the CPU are left out on either side, and said so.
 Runs from a different machine identity (device, board, power mode, clocks, launcher,
 transport, and Triton/JetPack release unless a new release is being validated) are
 refused with a message instead of compared.
@@ -25,7 +25,6 @@ from pnsuite.errors import SuiteError
 from pnsuite.perf import runner_speed, verdicts
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.perf.runsets import RunSet
-from pnsuite.perf.sampling import METRICS
 from pnsuite.platform import jetson
 
 
@@ -58,17 +57,6 @@ def identity_check(old: dict[str, Any], new: dict[str, Any],
         refusals += [f"{r} (pass --new-release to validate a new release against it)"
                      for r in release]
     return refusals, notes
-
-
-def check_comparable(old: dict[str, Any], new: dict[str, Any], new_release: bool = False) -> list[str]:
-    """The notes on gating run `new` against `old`; a GateError naming every refusal."""
-    refusals, notes = identity_check(old.get("machine_info", {}), new.get("machine_info", {}),
-                                     new_release)
-    if refusals:
-        raise GateError("refusing to compare runs from different machines or servers:\n  "
-                        + "\n  ".join(refusals),
-                        "gate against a baseline recorded on this runner with the same settings")
-    return notes
 
 
 def check_sets(baseline: RunSet, current: RunSet, new_release: bool = False) -> list[str]:
@@ -131,10 +119,6 @@ class GateReport:
     runner: runner_speed.RunnerShift | None = None
 
     @property
-    def underpowered(self) -> list[Preflight]:
-        return too_noisy(self.preflight, self.policy)
-
-    @property
     def measured_verdict(self) -> str:
         """What the rows say, before the runner's own move is taken into account."""
         if self.missing:
@@ -168,10 +152,11 @@ class GateReport:
 
 
 def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
-              metrics: Sequence[str] = METRICS) -> list[Preflight]:
-    """The baseline runs' spread, and the slowdown `current_runs` runs could detect."""
+              metrics: Sequence[str] = (verdicts.GATED,)) -> list[Preflight]:
+    """The baseline runs' spread, and the slowdown `current_runs` runs could detect, for
+    the metrics that can leave a verdict undecided (the tail's rule is red-only)."""
     names = sorted(baseline.benchmarks)
-    hypotheses = max(1, len(names) * len(metrics))
+    hypotheses = max(1, len(names) * len(verdicts.GATE_METRICS))
     found = []
     for name in names:
         runs = baseline.runs_of(name)
@@ -211,7 +196,7 @@ def probe_preflight(probes: Sequence[float], current_runs: int,
 
 
 def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = verdicts.Policy(),
-                 metrics: Sequence[str] = METRICS) -> GateReport:
+                 metrics: Sequence[str] = verdicts.GATE_METRICS) -> GateReport:
     """Judge every benchmark of both sets on every metric both sides recorded."""
     report = GateReport([], policy=policy)
     comparisons = []

@@ -33,7 +33,7 @@ from pnsuite.errors import SuiteError
 from pnsuite.perf import changepoints
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.perf.runsets import RunFileError, benchmark_runs, read_run
-from pnsuite.perf.sampling import METRICS
+from pnsuite.perf.runsets import SERIES_METRICS as METRICS
 
 #: what else tells Jetson machines apart (pnsuite.platform.jetson.machine_identity's keys;
 #: pnsuite.platform.jetson.comparable refuses to compare runs where they differ)

@@ -4,7 +4,7 @@ One pytest session of the benchmarks is one *run* (its servers start once), save
 pytest-benchmark as one JSON file. A *run set* is several such runs of one build: a
 baseline recorded with `peoplenet-gate record NAME` is every run saved under NAME, and so
 is the current side of a check. Each benchmark of a run gives one value per metric
-(pnsuite/perf/sampling.py's METRICS), and says whether others took the CPU meanwhile.
+(SERIES_METRICS), and says whether others took the CPU meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from pnsuite.errors import SuiteError
 #: of the machine's cores during it: half a core on the 2-core CI machine, where the
 #: stand-in's own work is one core per request in flight; 4 cores of a 16-core host.
 DISTURBED_SHARE = 0.25
+
+#: what each benchmark of a run file gives per run: its median round time (what
+#: pytest-benchmark records), the mean time per inference over the rounds (the gate's
+#: metric, pnsuite.perf.verdicts.GATED), the server's compute_infer time per inference
+#: and the client's p99 latency
+SERIES_METRICS = ("round_s", "inference_ms", "compute_infer_ms", "latency_p99_ms")
 
 _RECORD_HINT = ("re-record it: `peoplenet-gate record NAME` (or a pytest run with "
                 "`--benchmark-save=NAME --benchmark-save-data`)")
@@ -135,6 +141,8 @@ def benchmark_runs(run: dict[str, Any], source: Path) -> list[BenchmarkRun]:
             values["round_s"] = float(statistics.median(data))
         elif stats.get("median"):
             values["round_s"] = float(stats["median"])
+        if extra.get("throughput_infer_per_s"):
+            values["inference_ms"] = 1e3 / float(extra["throughput_infer_per_s"])
         for metric, key in (("compute_infer_ms", "server_compute_infer_ms"),
                             ("latency_p99_ms", "latency_p99_ms")):
             if extra.get(key):

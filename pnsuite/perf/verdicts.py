@@ -1,23 +1,32 @@
 """Verdicts over independent runs: regression, ok, improved or inconclusive.
 
-The unit of evidence is the run (a server start and its rounds, pnsuite/perf/sampling.py),
-never the round: the rounds of one run share its start-up luck, so a test over rounds
+The unit of evidence is the run (a server start and its windows, pnsuite/measure/run.py),
+never the window: the windows of one run share its start-up luck, so a test over windows
 calls a run that drew a slow start "significantly slower". Each run gives one value per
-metric (its median round time, compute_infer per inference, client p99), and the
-statistics work on the logs of those values, so that effects are ratios.
+metric, and the statistics work on the logs of those values, so that effects are ratios.
 
-For one benchmark and one metric, with the runner's run-to-run spread `sigma` (pooled
-over both sides, which ran on the same machine) and Student's t on `df` degrees of freedom:
+Two metrics are judged, each by its own rule (GATE_METRICS):
 
-- **regression**: the new runs are slower at level alpha (one-sided t test, p-values
-  Holm-corrected over every benchmark and metric of the gate) AND the estimated ratio of
-  the runs' geometric means is past the threshold: big enough to matter and not noise;
-- **ok**: the upper confidence bound of the ratio is below the threshold: whatever
-  changed, it is smaller than what the gate is there to catch. Passing needs every
-  benchmark ok, an intersection-union test, so no correction is needed for it;
-- **improved**: faster at level alpha and by more than the threshold;
-- **inconclusive**: neither: the interval spans the threshold. `runs_needed` says about how
-  many runs per side would decide, at the spread seen.
+- the **gated metric**, `inference_ms` (the mean time per inference at the benchmark's
+  concurrency, 1000 / throughput), at `threshold`. With the runner's run-to-run spread
+  `sigma` and Student's t on `df` degrees of freedom:
+  - **regression**: slower at level alpha (one-sided t test, p-values Holm-corrected over
+    every row of the gate) AND the estimated ratio of the runs' geometric means at or past
+    the threshold (asv's rule: big enough to matter and not noise);
+  - **ok**: the upper confidence bound of the ratio is below the threshold: whatever
+    changed, it is smaller than what the gate is there to catch. Passing needs every
+    benchmark ok, an intersection-union test, so no correction is needed for it;
+  - **improved**: faster at level alpha and by more than the threshold;
+  - **inconclusive**: neither: the interval spans the threshold. `runs_needed` says about
+    how many runs per side would decide, at the spread seen;
+- the **tail**, `latency_p99_ms`, by a red-only rule at `tail_threshold` (25% by default):
+  red when significantly slower AND estimated past the tail threshold, else ok. A run's
+  p99 rests on its slowest 1% of requests and moves several times more from run to run
+  than the mean, so asking its upper bound to clear a threshold would leave nearly every
+  unchanged build undecided; the tail can turn a gate red, never hold it.
+
+`red_rule="interval"` (red only when the whole interval lies past the threshold) is kept
+for the error-rate benchmark's comparison (benchmarks/gate_decisions), not for gating.
 
 A sequential comparison (runs added until decided) looks several times, on a schedule
 (`look_schedule`); `looks` splits alpha over the planned looks (Bonferroni), so stopping at
@@ -37,7 +46,12 @@ from scipy import stats
 from pnsuite.errors import SuiteError
 
 REGRESSION, OK, IMPROVED, INCONCLUSIVE = "REGRESSION", "ok", "improved", "inconclusive"
+#: the gated metric and the tail, as pnsuite.measure.run and the run files name them
+GATED, TAIL = "inference_ms", "latency_p99_ms"
+GATE_METRICS = (GATED, TAIL)
 DEFAULT_THRESHOLD = 0.10
+DEFAULT_TAIL_THRESHOLD = 0.25
+RED_RULES = ("asv", "interval")
 DEFAULT_ALPHA = 0.05
 #: power the preflight asks for: the slowdown it reports is caught this often
 POWER = 0.95
@@ -52,22 +66,30 @@ class VerdictError(SuiteError):
                     "each pytest session of the benchmarks is one run)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """What counts as a regression, and at what error rate."""
 
     threshold: float = DEFAULT_THRESHOLD
+    #: the tail's threshold (its red-only rule: see the module's docstring)
+    tail_threshold: float = DEFAULT_TAIL_THRESHOLD
     alpha: float = DEFAULT_ALPHA
     #: looks a sequential comparison may take at most: alpha is split over them
     looks: int = 1
     #: thresholds of single metrics, where they differ from `threshold`
     metric_thresholds: Mapping[str, float] = field(default_factory=dict)
+    #: "asv" (significant AND the estimate past the threshold) or "interval" (the whole
+    #: interval past it); only the error-rate benchmark asks for the second
+    red_rule: str = "asv"
 
     def __post_init__(self) -> None:
+        if self.red_rule not in RED_RULES:
+            raise VerdictError(f"red rule {self.red_rule!r}: one of {', '.join(RED_RULES)}")
         if not 0 < self.alpha < 1:
             raise VerdictError(f"alpha must be between 0 and 1, got {self.alpha}",
                                "a usual choice is 0.05")
-        for name, value in {"threshold": self.threshold, **self.metric_thresholds}.items():
+        for name, value in {"threshold": self.threshold, "tail": self.tail_threshold,
+                            **self.metric_thresholds}.items():
             if not 0 < value < 10:
                 raise VerdictError(f"threshold {name} must be a fraction > 0 (0.10 = 10%), "
                                    f"got {value}", "give e.g. --threshold 0.10")
@@ -79,7 +101,8 @@ class Policy:
         return self.alpha / self.looks
 
     def threshold_of(self, metric: str) -> float:
-        return self.metric_thresholds.get(metric, self.threshold)
+        default = self.tail_threshold if metric == TAIL else self.threshold
+        return self.metric_thresholds.get(metric, default)
 
 
 @dataclass(frozen=True)
@@ -206,8 +229,12 @@ def decide(comparisons: Sequence[Comparison], policy: Policy = Policy()) -> list
         limit = math.log1p(threshold)
         low, high = c.bounds(alpha)
         needed = None
-        if p_adj < alpha and math.log(c.ratio) >= limit:
+        past = low > 1 + threshold if policy.red_rule == "interval" else \
+            math.log(c.ratio) >= limit
+        if p_adj < alpha and past:
             verdict = REGRESSION
+        elif c.metric == TAIL:
+            verdict = OK  # red-only: not shown slower by the tail threshold
         elif high < 1 + threshold:
             verdict = IMPROVED if (c.p_faster < alpha and c.ratio <= 1 / (1 + threshold)) else OK
         else:

@@ -160,6 +160,7 @@ def _slowed(document: dict, fullname: str, factor: float) -> dict:
                 stats[key] *= factor
             for key in ("server_compute_infer_ms", "latency_p99_ms"):
                 bench["extra_info"][key] *= factor
+            bench["extra_info"]["throughput_infer_per_s"] /= factor
     return document
 
 

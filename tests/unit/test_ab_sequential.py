@@ -6,13 +6,16 @@ import itertools
 import numpy as np
 import pytest
 
+from pnsuite.measure.run import MeasuredRun, Window
 from pnsuite.perf import ab, verdicts
-from pnsuite.perf.sampling import RunSample
 
 
 def sample(scale, foreign=0.0):
-    return RunSample(rounds_s=[0.1 * scale] * 3, compute_infer_ms=30.0 * scale,
-                     latency_p99_ms=40.0 * scale, foreign_cores=[foreign], cores=2)
+    windows = [Window(requests=10, seconds=1.0 * scale, latency_p99_ms=40.0 * scale,
+                      foreign_cores=foreign)] * 3
+    return MeasuredRun(concurrency=1, windows=windows, counted=3, stable=True,
+                       inference_ms=100.0 * scale, latency_p99_ms=40.0 * scale,
+                       compute_infer_ms=30.0 * scale, cores=2)
 
 
 def pairs(ratio, spread=0.01, seed=0, disturbed=()):
@@ -54,7 +57,7 @@ def test_disturbed_pairs_are_left_out_and_said_so():
     assert result.verdict == verdicts.REGRESSION
 
 
-def test_a_run_is_disturbed_when_others_took_a_quarter_of_the_cores_in_a_round():
+def test_a_run_is_disturbed_when_others_took_a_quarter_of_the_cores_in_a_window():
     assert not ab.disturbed(sample(1.0, foreign=0.5))  # half a core of 2: at the bar
     assert ab.disturbed(sample(1.0, foreign=0.51))
 
@@ -94,7 +97,7 @@ def test_alpha_is_split_over_the_plans_looks():
 
 
 @pytest.mark.parametrize("bad", [dict(min_pairs=1), dict(min_pairs=5, max_pairs=4),
-                                 dict(concurrency=4, requests=2), dict(retries=-1)])
+                                 dict(concurrency=0), dict(retries=-1)])
 def test_a_plan_that_cannot_work_is_refused(bad):
     with pytest.raises(verdicts.VerdictError):
         ab.Plan(**bad)
@@ -103,7 +106,7 @@ def test_a_plan_that_cannot_work_is_refused(bad):
 def test_a_disturbed_run_is_measured_again_until_undisturbed():
     runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
     clean = ab.undisturbed_run(lambda: next(runs), retries=2)
-    assert not ab.disturbed(clean) and clean.round_s == pytest.approx(0.1)
+    assert not ab.disturbed(clean) and clean.inference_ms == pytest.approx(100.0)
     assert clean.labels["retries"] == 2
 
 
@@ -111,7 +114,7 @@ def test_a_side_that_stays_disturbed_gives_its_last_run_after_the_retries():
     runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
     last = ab.undisturbed_run(lambda: next(runs), retries=1)
     assert ab.disturbed(last) and last.labels["retries"] == 1
-    assert next(runs).round_s == pytest.approx(0.1), "measured more than the retries allow"
+    assert next(runs).inference_ms == pytest.approx(100.0), "measured more than the retries allow"
 
 
 def test_an_undisturbed_run_is_not_measured_again():
@@ -126,8 +129,12 @@ def test_a_pair_measures_a_disturbed_side_again_and_keeps_the_other_run(tmp_path
     a, b = ab.Side("A", tmp_path / "a", launcher), ab.Side("B", tmp_path / "b", launcher)
     runner = ab.PairRunner(a, b, ab.Plan(), np.zeros(1), lambda name: tmp_path / name)
     measured = {"A": iter([sample(1.0)]), "B": iter([sample(2.0, foreign=1.2), sample(1.1)])}
+    # the servers are not what this checks: both "start" at once, and each run is drawn
+    monkeypatch.setattr(runner, "_start_both", lambda: {"A": (None, 1.0), "B": (None, 2.0)})
+    monkeypatch.setattr(runner, "_measure", lambda side, server: next(measured[side.name]))
     monkeypatch.setattr(runner, "run_once", lambda side: next(measured[side.name]))
     got_a, got_b = runner.pair(0)
     assert not ab.disturbed(got_a) and not ab.disturbed(got_b)
-    assert got_b.round_s == pytest.approx(0.11) and got_b.labels["retries"] == 1
+    assert got_b.inference_ms == pytest.approx(110.0) and got_b.labels["retries"] == 1
+    assert got_a.start_s == 1.0
     assert got_a.labels["retries"] == 0

@@ -18,6 +18,7 @@ def _document(factor, foreign=0.0):
     return {"machine_info": {"launcher": "embedded", "machine": "x86_64", "cpu_count": 2},
             "benchmarks": [{"fullname": "b", "stats": {"data": [x * factor for x in ROUNDS]},
                             "extra_info": {"foreign_cpu_cores_per_round": [0.0, foreign],
+                                           "throughput_infer_per_s": 30.0 / factor,
                                            "server_compute_infer_ms": 30.0 * factor,
                                            "latency_p99_ms": 40.0 * factor}}]}
 
@@ -150,8 +151,9 @@ def test_record_says_a_noisy_baseline_cannot_gate_and_how_many_runs_would():
     # a baseline that large would pass the preflight for the 50 runs of a default check
     sigma = max(p.sigma for p in gate.preflight(NOISY, 50, verdicts.Policy()))
     looks = len(verdicts.look_schedule(3, 50))
-    assert verdicts.detectable_slowdown(sigma, needed, 50, 0.05 / looks, 3) <= 0.10
-    assert verdicts.detectable_slowdown(sigma, needed - 1, 50, 0.05 / looks, 3) > 0.10
+    rows = len(verdicts.GATE_METRICS)  # Holm's worst case: every row of the one benchmark
+    assert verdicts.detectable_slowdown(sigma, needed, 50, 0.05 / looks, rows) <= 0.10
+    assert verdicts.detectable_slowdown(sigma, needed - 1, 50, 0.05 / looks, rows) > 0.10
 
 
 def test_record_says_when_the_budget_fits_too_few_runs():

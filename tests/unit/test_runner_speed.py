@@ -15,6 +15,7 @@ POLICY = verdicts.Policy()
 
 def _document(factor, probe, foreign=0.0):
     extra = {"foreign_cpu_cores_per_round": [0.0, foreign],
+             "throughput_infer_per_s": 10.0 / factor,
              "server_compute_infer_ms": 30.0 * factor, "latency_p99_ms": 40.0 * factor}
     if probe is not None:
         extra["runner_probe_ms"] = probe

@@ -18,7 +18,7 @@ def runs(centre, spread=0.02, n=6, seed=0):
 
 def verdict(old, new, threshold=0.10, alpha=0.05, paired=False):
     c = verdicts.compare("b", "round_s", old, new, paired=paired)
-    return verdicts.decide([c], verdicts.Policy(threshold, alpha))[0]
+    return verdicts.decide([c], verdicts.Policy(threshold=threshold, alpha=alpha))[0]
 
 
 def test_the_same_build_is_ok():
@@ -91,7 +91,8 @@ def test_more_looks_make_each_look_stricter():
 
 
 @pytest.mark.parametrize("bad", [dict(alpha=0), dict(alpha=1.5), dict(threshold=0),
-                                 dict(threshold=-0.1), dict(looks=0)])
+                                 dict(threshold=-0.1), dict(looks=0),
+                                 dict(tail_threshold=0), dict(red_rule="strict")])
 def test_a_policy_that_means_nothing_is_refused(bad):
     with pytest.raises(verdicts.VerdictError):
         verdicts.Policy(**bad)
@@ -120,3 +121,32 @@ def test_the_false_red_rate_on_unchanged_builds_stays_below_alpha():
         old, new = np.exp(rng.normal(0, 0.08, 5)), np.exp(rng.normal(0, 0.08, 5))
         reds += verdict(list(old), list(new)).verdict == verdicts.REGRESSION
     assert reds / 2000 < 0.05
+
+
+def tail_verdict(old, new, tail_threshold=0.25):
+    c = verdicts.compare("b", verdicts.TAIL, old, new)
+    return verdicts.decide([c], verdicts.Policy(tail_threshold=tail_threshold))[0]
+
+
+def test_the_tail_is_never_inconclusive_an_unchanged_noisy_tail_passes():
+    # p99 moving 30% run to run: the gated metric's rule would leave this undecided
+    row = tail_verdict(runs(20.0, 0.30, n=3, seed=3), runs(20.0, 0.30, n=3, seed=4))
+    assert row.high > 1.25 and row.verdict == verdicts.OK
+
+
+def test_the_tail_is_red_when_significantly_slower_past_its_own_threshold():
+    row = tail_verdict(runs(20.0, 0.03, seed=1), runs(28.0, 0.03, seed=2))
+    assert row.verdict == verdicts.REGRESSION and row.threshold == 0.25
+    # 20% slower, certain, but short of the tail's threshold: not red
+    assert tail_verdict(runs(20.0, 0.01, seed=1), runs(24.0, 0.01, seed=2)).verdict == verdicts.OK
+
+
+def test_the_asv_rule_is_red_where_the_interval_rule_still_waits():
+    # 15% slower at 5% noise and 4 runs a side: clearly slower and estimated past 10%,
+    # but the interval's lower end is not yet past the threshold
+    c = verdicts.compare("b", verdicts.GATED, runs(1.0, 0.05, n=4, seed=5),
+                         runs(1.15, 0.05, n=4, seed=6))
+    asv = verdicts.decide([c], verdicts.Policy())[0]
+    interval = verdicts.decide([c], verdicts.Policy(red_rule="interval"))[0]
+    assert asv.low < 1.10 <= asv.comparison.ratio
+    assert asv.verdict == verdicts.REGRESSION and interval.verdict == verdicts.INCONCLUSIVE

@@ -1,0 +1,66 @@
+"""A copy of a model repository whose model is slower by a fraction the gate cannot see.
+
+The config (and so its digest and model identity) stays the same; only `model.py`
+changes: after the original's own code, `TritonPythonModel.execute` is wrapped to
+busy-wait for the given fraction of each call's time. It works for any python-backend
+model (the CPU and GPU stand-ins); a TensorRT plan has no model.py to wrap, and is refused.
+The gate's end-to-end tests and its error-rate benchmark (benchmarks/gate_decisions) use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pnsuite.errors import SuiteError
+from pnsuite.repository import model_config
+
+_WRAPPER = '''
+
+# --- made slower by pnsuite/repository/slowed.py (the gate's own tests) ---
+import time as _time
+
+_Original = TritonPythonModel
+
+
+class TritonPythonModel(_Original):
+    """The model above, every execute() {fraction:.0%} slower (busy-waiting)."""
+
+    def execute(self, requests):
+        began = _time.perf_counter()
+        responses = super().execute(requests)
+        until = began + (_time.perf_counter() - began) * {factor!r}
+        while _time.perf_counter() < until:
+            pass
+        return responses
+'''
+
+
+class NotSlowable(SuiteError):
+    """The repository's model has no model.py whose execute() could be wrapped."""
+
+    default_hint = ("use a python-backend repository (the stand-ins); a TensorRT plan "
+                    "cannot be slowed without changing what the gate would see")
+
+
+def slowable(repo: Path) -> bool:
+    """Whether `repo`'s model is a python-backend model.py that can be slowed."""
+    return (Path(repo) / "peoplenet" / "1" / "model.py").is_file()
+
+
+def write_slowed(repo: Path, dest: Path, fraction: float, **changes: object) -> Path:
+    """`repo` at `dest` (config changes as model_config.write_variant takes them), its
+    model's execute() slowed by `fraction` when it is above 0."""
+    if fraction > 0 and not slowable(repo):
+        raise NotSlowable(f"{repo}: no peoplenet/1/model.py to slow down")
+    out = model_config.write_variant(Path(repo), Path(dest), **changes)  # type: ignore[arg-type]
+    if fraction > 0:
+        version = out / "peoplenet" / "1"
+        original = (version / "model.py").read_text()
+        if version.is_symlink():
+            version.unlink()  # a link to the original version dir: write a copy of our own
+        else:
+            (version / "model.py").unlink()
+        version.mkdir(exist_ok=True)
+        (version / "model.py").write_text(
+            original + _WRAPPER.format(fraction=fraction, factor=1.0 + fraction))
+    return out
