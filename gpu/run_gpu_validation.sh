@@ -3,7 +3,7 @@
 # results/gpu/nvidia-h100-x1/):
 # the GPU stand-in repositories (model_repos/gpu/) on the embedded Triton server.
 #
-#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|lean|all|diagnose|memory]   (from the repo root)
+#   gpu/run_gpu_validation.sh [smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|gate-decisions|sweep|lean|all|diagnose|memory]   (from the repo root)
 #
 #   crosscheck  the network's own time per batch size (CUDA events) and reference answers
 #               (pnsuite.cli.gpu.netbench); then per repository: the answers checked,
@@ -18,6 +18,10 @@
 #   gate        the gate on this machine, CUDA shm: gate-aa (A/B of a repository against
 #               itself), gate-slowed (against a copy 15% slower per execution) and gate-file
 #               (a baseline of 3 recorded runs checked against 3 new runs of the same build)
+#   gate-decisions  real `peoplenet-gate ab` decisions of the repository against itself and
+#               against a copy slowed by GATE_SLOWDOWN (0.15) in model.py, in turns, until
+#               GATE_DECISIONS_S (480) seconds are spent; each decision's JSON in
+#               results/gate-decisions/ (GATE_MAX_PAIRS 8, GATE_BUDGET_S 330 per decision)
 #   sweep       the network's bound at batch 16-64, then peoplenet-sweep of the dynamic
 #               batching repository (instances 1-3, queue delays, concurrency 16-64; CUDA
 #               shm, nvidia-smi clocks and power per point), its leaders confirmed in
@@ -129,8 +133,10 @@ expect() {  # expect CODE COMMAND...: run a step that must exit with CODE
 
 gate_repo=model_repos/gpu/sample_2_dynamic_batching
 
-gate_ab=(--memory gpu --load-processes "$load_processes" --concurrency 16 --requests 256
-         --rounds 3 --max-pairs 5 --seed 1)
+# Runs measured in 1-s windows until 5 agree within 10%: on the H200 one run-to-run spread
+# of about 2% with two servers up (results/gpu/nvidia-h200-x1/gate-decisions).
+gate_ab=(--memory gpu --load-processes "$load_processes" --concurrency 16 --window-s 1
+         --stable-windows 5 --max-windows 12 --warmup-s 0.5 --max-pairs 5 --seed 1)
 
 gate_aa() {  # A/B, CUDA shm: the repository against itself: never red
     python3 -m pnsuite.cli.gate ab --a "$gate_repo" --b "$gate_repo" "${gate_ab[@]}" \
@@ -158,6 +164,28 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
         --ignore-noise --storage "$work/storage" -- "${bench[@]}" | tee "$logs/gate-check-aa.txt"
     [[ ${PIPESTATUS[0]} -ne 1 ]] || { echo "=== FAILED: the unchanged build was red"; status=1; }
     cp "$logs"/gate-*.txt "$results/"
+}
+
+gate_decisions() {  # real A/B decisions in turns, unchanged and slowed, until the minutes run out
+    local repo=$gate_repo slowed until i=0 code
+    rm -rf "$work/slowed"
+    slowed=$(python3 benchmarks/gate_decisions/slowed_repo.py "$repo" "$work/slowed/$(basename "$repo")" \
+        "${GATE_SLOWDOWN:-0.15}")
+    until=$(( $(date +%s) + ${GATE_DECISIONS_S:-480} ))
+    mkdir -p "$results/gate-decisions"
+    while [[ $(date +%s) -lt $until ]]; do
+        for kind in unchanged slowed; do
+            local b=$repo
+            [[ $kind == slowed ]] && b=$slowed
+            code=0
+            python3 -m pnsuite.cli.gate ab --a "$repo" --b "$b" "${gate_ab[@]}" --seed "$i" \
+                --max-pairs "${GATE_MAX_PAIRS:-8}" --budget-s "${GATE_BUDGET_S:-330}" \
+                --json "$results/gate-decisions/$i-$kind.json" > "$logs/gate-decision-$i-$kind.txt" || code=$?
+            echo "decision $i $kind: exit $code $(tail -1 "$logs/gate-decision-$i-$kind.txt")"
+            [[ $kind == unchanged && $code -eq 1 ]] && { echo "=== FAILED: an unchanged build was red"; status=1; }
+        done
+        i=$((i + 1))
+    done
 }
 
 sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.md)
@@ -213,11 +241,12 @@ case "$part" in
     gate-slowed) gate_slowed ;;
     gate-file) gate_file ;;
     gate) gate_aa; gate_slowed; gate_file ;;
+    gate-decisions) gate_decisions ;;
     sweep) sweep ;;
     lean) lean ;;
     memory) run python3 -m pnsuite.cli.gpu.diagnose --input-memory --out "$results/input-memory.json" --work "$work/diag" ;;
     all) netbench --iters 20; crosscheck "${crosscheck_args[@]}"; suite ;;
-    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|sweep|lean|all|diagnose|memory)" >&2; exit 2 ;;
+    *) echo "unknown part: $part (smoke|crosscheck|suite|gate|gate-aa|gate-slowed|gate-file|gate-decisions|sweep|lean|all|diagnose|memory)" >&2; exit 2 ;;
 esac
 
 # Server logs beside the run's other logs; then the summary.

@@ -8,7 +8,7 @@ Two modes, as a CI job would use them:
   them: the noise preflight first, as many runs as fit the time budget on the pool's clock,
   a look on the schedule, stop when decided. Each baseline serves
   `--decisions-per-baseline` decisions; baselines are disjoint.
-- **ab**: pairs of runs (`A`, and `B0`/`B10`/`B15`), judged by `pnsuite.perf.ab.sequential`
+- **ab**: pairs of runs (`A`, and each other condition), judged by `pnsuite.perf.ab.sequential`
   with the plan's defaults. Each side's runs are taken in time order; a disturbed run is
   taken again from that side's next run in the pool (`ab.undisturbed_run`, as
   `peoplenet-gate ab` measures a disturbed side again); before each pair the side whose
@@ -21,6 +21,17 @@ current-side runs it takes (disturbed ones too), in time order. Reference-side r
 draws decisions the other way round (current `A` against reference `B0`), each `A` run
 being the current side of at most one such decision. The two modes draw from the same
 pool independently of each other.
+
+A pool's runs are read as pnsuite.measure.run.MeasuredRun. Pools recorded before the
+measurement engine (rounds of a fixed request count: quiet.jsonl, drift.jsonl) are read
+with the median round time standing for the time per inference (the same factor on every
+run, which the ratios cancel). Only each server's first measurement (`repeat` 0) is drawn.
+
+A decision's time on the runner: for a legacy pool, what its runs took from one start to
+the next; for a pool of blocks (collect.py's `measure_s` and `block_start_s`), each pair
+costs the fastest start of its block (two servers starting side by side start no slower
+than the block's many) plus both runs' measurements, and each check run the same start
+plus its measurement, plus STOP_S for the servers' stop.
 
     python benchmarks/gate_decisions/decide.py results/gate-decisions/quiet.jsonl --out FILE.json
 """
@@ -35,12 +46,16 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+import statistics
+
 from pnsuite.cli import gate as gate_cli
+from pnsuite.measure.run import MeasuredRun, Window
 from pnsuite.perf import ab, gate, runsets, verdicts
 from pnsuite.perf.runsets import BenchmarkRun, RunSet
-from pnsuite.perf.sampling import METRICS, RunSample
 
-CONDITIONS = ("B0", "B10", "B15")
+RunSample = MeasuredRun
+#: what stopping a pair's (or a check run's) servers adds to its time
+STOP_S = 3.0
 
 
 class PoolExhausted(Exception):
@@ -48,14 +63,41 @@ class PoolExhausted(Exception):
 BENCH = "reduced[c1]"
 
 
-def load(path: Path) -> list[RunSample]:
-    return [RunSample.from_json(json.loads(line)) for line in path.read_text().splitlines()
-            if line.strip()]
+def legacy_run(data: dict[str, Any]) -> MeasuredRun:
+    """A run recorded before the engine: rounds of a fixed request count."""
+    rounds = data["rounds_s"]
+    windows = [Window(requests=1, seconds=t, latency_p99_ms=data["latency_p99_ms"],
+                      foreign_cores=f) for t, f in zip(rounds, data["foreign_cores"])]
+    return MeasuredRun(concurrency=1, windows=windows, counted=len(windows), stable=True,
+                       inference_ms=statistics.median(rounds) * 1e3,
+                       latency_p99_ms=data["latency_p99_ms"],
+                       compute_infer_ms=data["compute_infer_ms"], cores=data["cores"],
+                       started=data["started"], probe_ms=data.get("probe_ms"),
+                       labels=data["labels"])
+
+
+def load(path: Path) -> list[MeasuredRun]:
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    runs = [legacy_run(d) if "rounds_s" in d else MeasuredRun.from_json(d) for d in lines]
+    runs = [r for r in runs if r.labels.get("repeat", 0) == 0]
+    floors: dict[Any, float] = {}
+    for r in runs:  # the fastest start of each start-up (copies share one)
+        if r.start_s is not None:
+            key = (r.labels["block"] // r.labels.get("copies", 1))
+            floors[key] = min(floors.get(key, r.start_s), r.start_s)
+    for r in runs:
+        if r.start_s is not None:
+            r.labels["start_floor_s"] = floors[r.labels["block"] // r.labels.get("copies", 1)]
+    return runs
+
+
+def conditions_of(samples: list[MeasuredRun]) -> list[str]:
+    return sorted({s.labels["condition"] for s in samples} - {"A"})
 
 
 def as_bench(sample: RunSample, index: int) -> BenchmarkRun:
     return BenchmarkRun(Path(f"run-{index}"), BENCH,
-                        {m: sample.metric(m) for m in METRICS},
+                        {m: sample.metric(m) for m in verdicts.GATE_METRICS},
                         max(sample.foreign_cores, default=0.0), sample.cores, sample.probe_ms)
 
 
@@ -76,8 +118,13 @@ def run_times(samples: list[RunSample]) -> dict[float, float]:
             for a, gap in zip(starts, [*gaps, typical])}
 
 
-def duration(times: dict[float, float], runs: list[RunSample]) -> float:
-    """A decision's own time on the runner: what its runs took (`run_times` of the pool)."""
+def duration(times: dict[float, float], runs: list[RunSample], paired: bool = False) -> float:
+    """A decision's own time on the runner: what its runs took (`run_times` of a legacy
+    pool), or for a pool of blocks its starts, measurements and stops (`paired`: two runs
+    share one start and one stop)."""
+    if runs and "measure_s" in runs[0].labels:
+        starts = sum(r.labels["start_floor_s"] + STOP_S for r in runs)
+        return sum(r.labels["measure_s"] for r in runs) + (starts / 2 if paired else starts)
     return sum(times[r.started] for r in runs)
 
 
@@ -95,7 +142,7 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
     clean_a = [s for s in by["A"] if not ab.disturbed(s)]
     baselines = [clean_a[i:i + baseline_runs]
                  for i in range(0, len(clean_a) - baseline_runs + 1, baseline_runs)]
-    for condition in CONDITIONS:
+    for condition in conditions_of(samples):
         queue = list(by[condition])
         for k, base in enumerate(baselines):
             baseline = run_set(base, "baseline")
@@ -117,7 +164,7 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
                 except PoolExhausted:
                     break  # this condition's runs are used up mid-decision: not counted
                 rows = result.report.rows if result.report else []
-                row = next((r for r in rows if r.comparison.metric == "round_s"), None)
+                row = next((r for r in rows if r.comparison.metric == verdicts.GATED), None)
                 runner = result.report.runner if result.report else None
                 yield {"mode": "baseline", "condition": condition, "baseline": k,
                        "verdict": result.verdict if result.runs
@@ -157,7 +204,7 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
     by = collections.defaultdict(list)
     for s in sorted(samples, key=lambda s: s.started):
         by[s.labels["condition"]].append(s)
-    directions = [(c, "A", c) for c in CONDITIONS] + [("B0 (reversed)", "B0", "A")]
+    directions = [(c, "A", c) for c in conditions_of(samples)] + [("B0 (reversed)", "B0", "A")]
     for name, reference, current in directions:
         queues = {reference: list(by[reference]), current: list(by[current])}
         while all(queues.values()):
@@ -176,19 +223,19 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                         ab.undisturbed_run(lambda: take(current), plan.retries))
 
             def clock() -> float:  # the pool's own time: the runs this decision took
-                return duration(times, used) if used else 0.0
+                return duration(times, used, paired=True) if used else 0.0
 
             try:
                 result = ab.sequential(measure, plan, policy, reference, current, clock=clock)
             except PoolExhausted:
                 break  # the pool ran out in the middle of a decision: not counted
-            row = next((r for r in result.rows if r.comparison.metric == "round_s"), None)
+            row = next((r for r in result.rows if r.comparison.metric == verdicts.GATED), None)
             yield {"mode": "ab", "condition": name, "verdict": result.verdict,
                    "pairs": len(result.pairs), "runs": len(used),
                    "left_out": len(result.left_out),
                    "change": row.comparison.change if row else None,
                    "stopped": result.stopped_because,
-                   "seconds": round(duration(times, used), 1)}
+                   "seconds": round(duration(times, used, paired=True), 1)}
 
 
 def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -231,6 +278,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--decisions-per-baseline", type=int, default=4)
     parser.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD)
     parser.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA)
+    parser.add_argument("--tail-threshold", type=float, default=verdicts.DEFAULT_TAIL_THRESHOLD)
+    parser.add_argument("--red-rule", choices=verdicts.RED_RULES, default="asv",
+                        help="asv (the gate's) or interval (red only when the whole interval "
+                             "is past the threshold), to compare what each costs")
+    parser.add_argument("--max-pairs", type=int, default=ab.Plan().max_pairs)
+    parser.add_argument("--ab-budget-s", type=float, default=ab.Plan().budget_s)
     parser.add_argument("--ignore-noise", action="store_true",
                         help="baseline mode: measure even where the preflight says the noise "
                              "hides the threshold (peoplenet-gate check --ignore-noise)")
@@ -260,8 +313,10 @@ def main() -> None:
     if args.no_runner_check:
         for sample in samples:
             sample.probe_ms = None
-    policy = verdicts.Policy(args.threshold, args.alpha)
-    plan = ab.Plan()  # the defaults of `peoplenet-gate ab`, its time budget on the pool's clock
+    policy = verdicts.Policy(threshold=args.threshold, alpha=args.alpha,
+                             tail_threshold=args.tail_threshold, red_rule=args.red_rule)
+    # `peoplenet-gate ab`'s plan, its time budget on the pool's clock
+    plan = ab.Plan(max_pairs=args.max_pairs, budget_s=args.ab_budget_s)
     check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
     decisions = [*baseline_decisions(samples, args.baseline_runs, check,
                                      args.decisions_per_baseline, policy, args.ignore_noise,
@@ -276,7 +331,8 @@ def main() -> None:
         args.out.write_text(json.dumps({
             "pool": str(args.pool), "runs": len(samples), "disturbed": disturbed,
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "plan": dataclasses.asdict(plan), "check_plan": dataclasses.asdict(check),
+            "plan": {**dataclasses.asdict(plan), "memory": plan.memory.value},
+            "check_plan": dataclasses.asdict(check),
             "summary": summary, "decisions": decisions}, indent=1) + "\n")
 
 

@@ -138,11 +138,39 @@ def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Pol
     return lines
 
 
+def too_noisy_to_gate(baseline: runsets.RunSet, run_s: float, policy: verdicts.Policy) -> bool:
+    """Whether a default `check` against `baseline` would stop inconclusive for its noise."""
+    plan = gate.CheckPlan()
+    runs = plan.runs_within(run_s)
+    if runs < plan.min_runs:
+        return False  # a budget too small for the runs, not noise: baseline_advice says so
+    policy = dataclasses.replace(policy, looks=len(verdicts.look_schedule(plan.min_runs, runs)))
+    return bool(gate.too_noisy(gate.preflight(baseline, runs, policy), policy))
+
+
+def _recorded_enough(args: argparse.Namespace, kept: list[Path], began: float,
+                     attempts: int) -> bool:
+    """`--runs` undisturbed runs, and with `--until-usable N` as many more (up to N) as this
+    runner's noise needs for a default check to detect the threshold."""
+    if len(kept) < args.runs:
+        return False
+    if not args.until_usable or len(kept) >= args.until_usable:
+        return True
+    baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
+    run_s = (time.monotonic() - began) / max(attempts, 1)
+    noisy = too_noisy_to_gate(baseline, run_s, policy_of(args))
+    if noisy:
+        print(f"record: {len(kept)} runs are too noisy to gate yet; recording more "
+              f"(at most {args.until_usable})", flush=True)
+    return not noisy
+
+
 def cmd_record(args: argparse.Namespace) -> int:
     kept, disturbed = [], []
     began = time.monotonic()
-    for attempt in range(2 * args.runs):
-        if len(kept) >= args.runs:
+    most = max(args.runs, args.until_usable or 0)
+    for attempt in range(2 * most):
+        if _recorded_enough(args, kept, began, attempt):
             break
         path = recorder.record_run(args.name, args.storage, args.pytest_args, store=args.store)
         run = runsets.load_set([str(path)], args.storage)
@@ -307,6 +335,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--runs", type=int, default=DEFAULT_RECORD_RUNS,
                    help="undisturbed runs to record (default %(default)s)")
+    p.add_argument("--until-usable", type=int, metavar="MAX",
+                   help="after --runs, keep recording (up to MAX runs) until the noise "
+                        "preflight says a default check against the baseline can detect "
+                        "the threshold")
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     p = sub.add_parser("check", parents=[common, runs], help="gate this build against a baseline")
     p.add_argument("baseline")

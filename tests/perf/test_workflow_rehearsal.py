@@ -70,7 +70,7 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_p
     env = {key: value for key, value in os.environ.items() if key != "GATE_INCONCLUSIVE"}
     env.update({"BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
                 "TRITON_SUITE_RESULTS_STORE": str(store),
-                "BASELINE_RUNS": "2", "GATE_LABEL": "jp-rehearsal",
+                "BASELINE_RUNS": "2", "BASELINE_MAX_RUNS": "0", "GATE_LABEL": "jp-rehearsal",
                 "PERF_TESTS": "tests/perf/test_regression_gate.py",
                 "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
                 "GATE_ARGS": f"{UNDECIDABLE} --ignore-noise"})

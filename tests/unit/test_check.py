@@ -3,6 +3,8 @@ baseline, the noise preflight first, as many runs as the time budget fits, stopp
 first decided look. Runs are made-up pytest-benchmark documents and the clock is the test's,
 so no server is needed."""
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +161,38 @@ def test_record_says_a_noisy_baseline_cannot_gate_and_how_many_runs_would():
 def test_record_says_when_the_budget_fits_too_few_runs():
     (line,) = gate_cli.baseline_advice(QUIET, run_s=200.0, policy=verdicts.Policy())
     assert "fits only 1 run(s) of 200 s" in line and "--budget-s 600" in line
+
+
+def _saved(tmp_path, factors):
+    """Run files of made-up documents, as `record` saves them."""
+    folder = tmp_path / "machine"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i, factor in enumerate(factors):
+        path = folder / f"{i + 1:04d}_base.json"
+        path.write_text(json.dumps(_document(factor)))
+        paths.append(path)
+    return paths
+
+
+def _record_args(tmp_path, runs, until_usable):
+    return gate_cli._parser().parse_args(
+        ["record", "base", "--runs", str(runs), "--storage", str(tmp_path),
+         *(["--until-usable", str(until_usable)] if until_usable else [])])
+
+
+def test_until_usable_records_past_runs_while_a_check_could_not_detect_the_threshold(tmp_path):
+    noisy = _saved(tmp_path, _factors(12, 0.15, seed=3))
+    args = _record_args(tmp_path, runs=10, until_usable=40)
+    began = time.monotonic() - 10 * 6.6  # runs of 6.6 s, as in record
+    assert gate_cli.too_noisy_to_gate(runsets.load_set([str(p) for p in noisy], tmp_path),
+                                      6.6, verdicts.Policy())
+    assert not gate_cli._recorded_enough(args, noisy[:10], began, 10)
+    assert gate_cli._recorded_enough(_record_args(tmp_path, 10, 11), noisy[:11], began, 11)
+
+
+def test_until_usable_stops_at_runs_when_the_baseline_is_quiet(tmp_path):
+    quiet = _saved(tmp_path, _factors(10, 0.01, seed=3))
+    began = time.monotonic() - 10 * 6.6
+    assert gate_cli._recorded_enough(_record_args(tmp_path, 10, 40), quiet, began, 10)
+    assert not gate_cli._recorded_enough(_record_args(tmp_path, 10, 40), quiet[:9], began, 9)

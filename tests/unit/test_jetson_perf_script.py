@@ -18,7 +18,7 @@ SCRIPT = ROOT / "ci" / "jetson-perf.sh"
 
 def _run(tmp_path, mode="gate", **settings):
     env = {key: value for key, value in os.environ.items()
-           if key not in ("GATE_INCONCLUSIVE", "BASELINE_RUNS")}
+           if key not in ("GATE_INCONCLUSIVE", "BASELINE_RUNS", "BASELINE_MAX_RUNS")}
     env.update(BENCHMARK_DIR=str(tmp_path / "runner"), REPORTS=str(tmp_path / "reports"),
                **settings)
     return subprocess.run(["bash", str(SCRIPT), mode], cwd=ROOT, env=env,
@@ -48,3 +48,12 @@ def test_an_unknown_mode_is_a_usage_error(tmp_path):
     done = _run(tmp_path, "measure")
     assert done.returncode == 2
     assert "usage: ci/jetson-perf.sh record|gate" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["forty", "-1", "2.5"])
+def test_baseline_max_runs_must_be_a_whole_number(tmp_path, value):
+    done = _run(tmp_path, "record", BASELINE_MAX_RUNS=value)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"BASELINE_MAX_RUNS must be a whole number of runs (default 40, 0 for exactly " \
+           f"BASELINE_RUNS), got '{value}'" in done.stderr
+    assert not (tmp_path / "runner").exists() and done.stdout == ""
