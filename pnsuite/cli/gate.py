@@ -8,10 +8,11 @@
     peoplenet-gate noise BASELINE                              this runner's run-to-run noise
     peoplenet-gate ab --a REPO --b REPO [...]                  A against B, measured in turns
 
-A run is one pytest session of tests/perf/test_benchmarks.py (its servers start once),
-saved in pytest-benchmark's storage (`--storage`, default .benchmarks). BASELINE and
-CURRENT name run sets: a saved name (every run saved under it), a JSON file, a directory
-of them, or several of these separated by commas. `./suite gate ARGS` is this command.
+A run is one pytest session of the recorded benchmarks (`pytest -m recorded_benchmark`;
+its servers start once), saved in pytest-benchmark's storage (`--storage`, default
+.benchmarks). BASELINE and CURRENT name run sets: a saved name (every run saved under
+it), a JSON file, a directory of them, or several of these separated by commas.
+`./suite gate ARGS` is this command.
 
 Exit codes: 0 passed, 1 regression (or a baseline benchmark missing), 2 refused (not
 comparable, no such run, too few runs, a broken file), 3 inconclusive (the interval spans

@@ -6,6 +6,24 @@ taken over exactly the windows that count, the CPU that other processes took in 
 window, and, if asked, the runner-speed probe beside it. Windows inside one run share the
 server's start-up luck, so they are summarised into one value per metric; only runs are
 independent samples of a build.
+
+`Measurement` is the engine, step by step; `measure()` drives it in one call:
+
+    with Measurement(server, load, plan) as m:
+        m.warm_up()        # answers checked, warm-up, the window's request count set
+        m.settle()         # windows until the last plan.stable agree (or max_windows)
+    run = m.result()       # the MeasuredRun over the last plan.stable windows
+
+pytest-benchmark drives it too (tests marked `recorded_benchmark`): after `settle()`,
+outside the record, `benchmark.pedantic(**m.benchmark_rounds())` measures plan.stable
+more windows as its rounds, one window a round, and `result()` counts exactly those.
+Only each window's requests are timed (`send`): the foreign-CPU monitor opens in the
+round's setup and closes, with the wait for Triton's statistics, in its teardown, so a
+round's time is the window's own. Every window of a run sends the same number of
+requests (calibrated once, from the warm-up), so round times compare. The run's
+`stable` says whether the counted windows agreed; the windows before them only settle
+the load (so a recorded benchmark measures at most max_windows + stable). A disabled pytest-benchmark (`--benchmark-disable`, xdist) sends one window
+without its teardown: `result()` closes it, and counts it with the windows before it.
 """
 
 from __future__ import annotations
@@ -18,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from pnsuite.client.load import Load
+from pnsuite.client.load import ClosedLoopRun, Load
 from pnsuite.detection import goldens
 from pnsuite.measure.windows import WindowPlan, stable_tail
 from pnsuite.perf import runner_speed, triton_stats
 from pnsuite.perf.answer_check import check_answers
 from pnsuite.perf.cpu_load import ForeignLoad
-from pnsuite.repository.model_config import loaded_config, model_identity
+from pnsuite.repository.model_config import ModelConfig, loaded_config, model_identity
 from pnsuite.server import TritonServer
 
 #: mean time per inference over the counted windows (1000 / throughput): the gated metric
@@ -76,10 +94,20 @@ class MeasuredRun:
     probe_ms: float | None = None
     #: free-form labels a caller adds (side, pair, block, condition...)
     labels: dict[str, Any] = field(default_factory=dict)
+    #: the client's median and 90th-percentile request latency over the counted windows
+    latency_p50_ms: float = 0.0
+    latency_p90_ms: float = 0.0
+    #: what the answer check before the warm-up found (pnsuite.perf.answer_check)
+    answer_check: str = ""
 
     @property
     def counted_windows(self) -> list[Window]:
         return self.windows[-self.counted:]
+
+    @property
+    def counted_requests(self) -> int:
+        """Requests sent in the counted windows (what Triton's statistics there count)."""
+        return sum(w.requests for w in self.counted_windows)
 
     @property
     def foreign_cores(self) -> list[float]:
@@ -123,6 +151,151 @@ def _warm_up(load: Load, plan: WindowPlan) -> tuple[float, int]:
         requests *= 2
 
 
+class Measurement:
+    """One run of `load` (a closed loop against `server`), measured a step at a time (see
+    the module's docstring): `warm_up()`, then windows (`settle()`, `window()`, or
+    pytest-benchmark's rounds from `benchmark_rounds()`), then `result()`. A context
+    manager: it holds a gRPC client for Triton's statistics until closed. `probe`:
+    `result()` measures the runner-speed probe, with the server up and idle."""
+
+    def __init__(self, server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(), *,
+                 model: str = "peoplenet", probe: bool = False,
+                 goldens_dir: Path = goldens.DETECTIONS_DIR) -> None:
+        self.server, self.load, self.plan, self.model = server, load, plan, model
+        self.probe, self.goldens_dir = probe, goldens_dir
+        #: every window measured so far, oldest first
+        self.windows: list[Window] = []
+        #: requests each window sends (set by the warm-up)
+        self.requests = 0
+        #: the model's config as the server loaded it, and what the answer check found
+        self.config: ModelConfig | None = None
+        self.answers = ""
+        self._began = time.time()
+        self._client: Any = None
+        #: Triton's statistics after the warm-up and after each window, cumulative
+        self._edges: list[triton_stats.ModelStats] = []
+        self._latencies: list[np.ndarray] = []
+        self._neighbours: ForeignLoad | None = None  # the open window's monitor
+        self._sent: ClosedLoopRun | None = None  # the open window's requests, once sent
+        self._probe_ms: float | None = None
+
+    def __enter__(self) -> "Measurement":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _stats_client(self) -> Any:
+        if self._client is None:
+            self._client = self.server.grpc_client()
+        return self._client
+
+    @property
+    def stable(self) -> bool:
+        """Whether the last `plan.stable` windows agree within the plan's tolerance."""
+        return stable_tail([w.throughput for w in self.windows], self.plan)
+
+    def warm_up(self) -> None:
+        """Check the answers once, then warm up: the load runs for at least
+        `plan.warmup_s`, and its last part's rate sets each window's request count.
+        Triton's statistics are read before it and once it is counted."""
+        if self._edges:
+            raise RuntimeError("this measurement is warmed up already")
+        client = self._stats_client()
+        # A model that answers nothing must not be measured as if it worked.
+        self.config = loaded_config(client, self.model)
+        self.answers = check_answers(self.server.grpc_url, model_identity(self.config),
+                                     self.goldens_dir, model=self.model)
+        start = triton_stats.snapshot(client, self.model)
+        rate, sent = _warm_up(self.load, self.plan)
+        self.requests = self.plan.requests_per_window(rate, self.load.concurrency)
+        # Statistics are counted just after responses go out: wait for the warm-up's.
+        self._edges = [start + triton_stats.wait_for_delta(client, self.model, start, sent)]
+
+    def settle(self) -> bool:
+        """Windows until the last `plan.stable` agree or `plan.max_windows` are measured
+        in all; whether they agree."""
+        while not self.stable and len(self.windows) < self.plan.max_windows:
+            self.window()
+        return self.stable
+
+    def window(self) -> Window:
+        """One window: `open_window()`, `send()`, `close_window()`."""
+        self.open_window()
+        self.send()
+        window = self.close_window()
+        assert window is not None
+        return window
+
+    def open_window(self) -> None:
+        """Start a window: the monitor of the CPU others take (untimed)."""
+        if not self._edges:
+            raise RuntimeError("warm_up() comes before the windows")
+        if self._neighbours is not None:
+            raise RuntimeError("a window is open already: close_window() first")
+        self._neighbours = ForeignLoad().__enter__()
+
+    def send(self) -> ClosedLoopRun:
+        """The open window's requests: the part of a window a timer should time."""
+        if self._neighbours is None or self._sent is not None:
+            raise RuntimeError("send() comes once per window, after open_window()")
+        self._sent = self.load.run(self.requests)
+        return self._sent
+
+    def close_window(self) -> Window | None:
+        """End the open window (untimed): its monitor, and Triton's statistics once they
+        count its requests. The window, or None when none was open or nothing was sent."""
+        neighbours, done = self._neighbours, self._sent
+        if neighbours is None:
+            return None
+        neighbours.__exit__(None, None, None)
+        self._neighbours = self._sent = None
+        if done is None:
+            return None
+        window = Window(done.requests, done.total_s, done.latency_ms(99),
+                        round(neighbours.cores, 3))
+        self.windows.append(window)
+        self._latencies.append(np.asarray(done.latencies_s))
+        self._edges.append(self._edges[-1] + triton_stats.wait_for_delta(
+            self._stats_client(), self.model, self._edges[-1], done.requests))
+        return window
+
+    def benchmark_rounds(self) -> dict[str, Any]:
+        """Keyword arguments of pytest-benchmark's `benchmark.pedantic` for the counted
+        windows: `plan.stable` rounds of one window each, no warm-up rounds (the warm-up
+        is done), only the window's requests timed."""
+        return {"target": self.send, "setup": self.open_window,
+                "teardown": self.close_window, "rounds": self.plan.stable,
+                "iterations": 1, "warmup_rounds": 0}
+
+    def result(self) -> MeasuredRun:
+        """The run over the last `plan.stable` windows (all, if fewer were measured):
+        throughput, latency percentiles, Triton's statistics over exactly those windows,
+        and the probe (measured once, on the first call)."""
+        self.close_window()  # a disabled pytest-benchmark leaves its one round's window open
+        if not self.windows:
+            raise RuntimeError("no window was measured")
+        counted = min(self.plan.stable, len(self.windows))
+        tail = self.windows[-counted:]
+        delta = self._edges[-1] - self._edges[-1 - counted]
+        seconds, served = sum(w.seconds for w in tail), sum(w.requests for w in tail)
+        latencies = np.concatenate(self._latencies[-counted:])
+        p50, p90, p99 = (float(np.percentile(latencies, p)) * 1e3 for p in (50, 90, 99))
+        if self.probe and self._probe_ms is None:
+            self._probe_ms = runner_speed.probe_ms()
+        return MeasuredRun(
+            concurrency=self.load.concurrency, windows=list(self.windows), counted=counted,
+            stable=self.stable, inference_ms=seconds / served * 1e3, latency_p99_ms=p99,
+            compute_infer_ms=delta.per_inference_ms("compute_infer"),
+            server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
+            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self.answers)
+
+
 def measure(server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(),
             model: str = "peoplenet", probe: bool = False,
             goldens_dir: Path = goldens.DETECTIONS_DIR) -> MeasuredRun:
@@ -130,37 +303,8 @@ def measure(server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(),
     a warm-up, then windows until `plan` says they are stable, with Triton's statistics
     over the counted windows. `probe`: measure the runner-speed probe after the windows,
     with the server up and idle."""
-    began = time.time()
-    with server.grpc_client() as client:
-        # A model that answers nothing must not be measured as if it worked.
-        identity = model_identity(loaded_config(client, model))
-        check_answers(server.grpc_url, identity, goldens_dir, model=model)
-        start = triton_stats.snapshot(client, model)
-        rate, warm_up = _warm_up(load, plan)
-        requests = plan.requests_per_window(rate, load.concurrency)
-        # Statistics are counted just after responses go out: wait for the warm-up's.
-        edges = [start + triton_stats.wait_for_delta(client, model, start, warm_up)]
-        windows: list[Window] = []
-        latencies: list[np.ndarray] = []
-        while len(windows) < plan.max_windows:
-            with ForeignLoad() as neighbours:
-                done = load.run(requests)
-            windows.append(Window(done.requests, done.total_s, done.latency_ms(99),
-                                  round(neighbours.cores, 3)))
-            latencies.append(np.asarray(done.latencies_s))
-            edges.append(edges[-1] + triton_stats.wait_for_delta(
-                client, model, edges[-1], done.requests))
-            if stable_tail([w.throughput for w in windows], plan):
-                break
-    stable = stable_tail([w.throughput for w in windows], plan)
-    counted = min(plan.stable, len(windows))
-    tail = windows[-counted:]
-    delta = edges[-1] - edges[-1 - counted]
-    seconds, served = sum(w.seconds for w in tail), sum(w.requests for w in tail)
-    p99 = float(np.percentile(np.concatenate(latencies[-counted:]), 99)) * 1e3
-    return MeasuredRun(
-        concurrency=load.concurrency, windows=windows, counted=counted, stable=stable,
-        inference_ms=seconds / served * 1e3, latency_p99_ms=p99,
-        compute_infer_ms=delta.per_inference_ms("compute_infer"),
-        server_stats=delta.summary(), started=began,
-        probe_ms=runner_speed.probe_ms() if probe else None)
+    with Measurement(server, load, plan, model=model, probe=probe,
+                     goldens_dir=goldens_dir) as measurement:
+        measurement.warm_up()
+        measurement.settle()
+    return measurement.result()

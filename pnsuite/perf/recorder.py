@@ -4,6 +4,11 @@ A separate session is a separate start of every server, which is what makes two 
 independent samples of a build (pnsuite/perf/runsets.py). Each run is saved in
 pytest-benchmark's storage under a label (`--benchmark-save=LABEL`), with its rounds, so
 the history command sees every run and the gate reads them back as a run set.
+
+The recorded benchmarks are the tests marked `recorded_benchmark` (MARKER, registered in
+pyproject.toml). A session is `python -m pytest -m recorded_benchmark` in the project
+root: pytest's configuration says where tests are found, never this module (the pytest
+layer collects only where pyproject.toml's `recorded_benchmarks` says they live).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from pnsuite.errors import SuiteError
 from pnsuite.paths import PROJECT_ROOT
 from pnsuite.perf.runsets import saved_runs
 
-#: the benchmarks a gate run records (the perf *tests* are assertions, run once elsewhere)
-BENCHMARKS = "tests/perf/test_benchmarks.py"
+#: the marker of the benchmarks a gate run records (the perf *tests* are assertions, run
+#: once elsewhere)
+MARKER = "recorded_benchmark"
 
 
 class RecordError(SuiteError):
@@ -27,7 +33,7 @@ class RecordError(SuiteError):
 
 
 def pytest_command(label: str, storage: Path, pytest_args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", BENCHMARKS, "-q", "-p", "no:cacheprovider",
+    return [sys.executable, "-m", "pytest", "-m", MARKER, "-q", "-p", "no:cacheprovider",
             f"--benchmark-storage=file://{Path(storage).resolve()}",
             f"--benchmark-save={label}", "--benchmark-save-data", *pytest_args]
 

@@ -1,10 +1,14 @@
-"""What a pytest-benchmark record carries besides timings.
+"""What a pytest-benchmark record carries besides timings: the record's schema.
 
-`extra_info` of each benchmark: throughput, client latency percentiles, server-side time
-per inference by phase, execution/inference counts, the batch-size histogram, repository,
-instance count, concurrency and transport. `machine_info` of the run: Triton's version,
-the transport, the launcher and its binary/image/install path, each repository's model config digest,
-and on a Jetson its release, power mode and GPU (see pnsuite/platform/jetson.py).
+`extra_info` of each benchmark (`extra_info()`, from the run pnsuite.measure measured):
+throughput, client latency percentiles, server-side time per inference by phase,
+execution/inference counts, the batch-size histogram, repository, instance count,
+concurrency and transport, the CPU others took in each counted window, the runner-speed
+probe, the answer check, the windows measured and counted and whether they agreed, and
+on a Jetson the tegrastats summary. pnsuite/perf/runsets.py reads the keys named here
+back. `machine_info` of the run: Triton's version, the transport, the launcher and its
+binary/image/install path, each repository's model config digest, and on a Jetson its
+release, power mode and GPU (see pnsuite/platform/jetson.py).
 """
 
 from __future__ import annotations
@@ -12,14 +16,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Sequence
 
-import numpy as np
-
+from pnsuite.client.memory import Memory
+from pnsuite.measure.run import MeasuredRun
 from pnsuite.platform import jetson, tegrastats
 from pnsuite.repository import model_config
-from pnsuite.client.load import ClosedLoopRun
 from pnsuite.server import TritonServer
-from pnsuite.perf.triton_stats import ModelStats
-from pnsuite.client.memory import Memory
 
 #: machine_info keys that must match for the gate to compare two runs (the embedded
 #: binary's path differs from venv to venv, so it is reported, not compared). A Jetson's
@@ -27,6 +28,25 @@ from pnsuite.client.memory import Memory
 IDENTITY_KEYS = ("launcher", "machine", "cpu_model", "gpu", "transport")
 #: what a new release changes: refused too, unless the gate is told to compare releases
 RELEASE_KEYS = ("triton_version", "triton_image", "jetson_release")
+
+#: extra_info keys the gate reads back (pnsuite/perf/runsets.py): the throughput over
+#: the counted windows (inference_ms is 1000 / it), the server's compute_infer time per
+#: inference, the client's p99 latency, the CPU others took in each counted window (in
+#: cores), and the runner-speed probe
+THROUGHPUT = "throughput_infer_per_s"
+COMPUTE_INFER = "server_compute_infer_ms"
+LATENCY_P99 = "latency_p99_ms"
+FOREIGN_PER_WINDOW = "foreign_cpu_cores_per_round"
+RUNNER_PROBE = "runner_probe_ms"
+#: what runs recorded before the per-round figure kept: the CPU others took, in cores
+FOREIGN_LEGACY = "foreign_cpu_cores"
+
+_PHASES = ("queue", "compute_input", "compute_infer", "compute_output")
+
+
+def _figure(value: float) -> float:
+    """A measured figure as recorded: six significant digits."""
+    return float(f"{value:.6g}")
 
 
 def server_identity(server: TritonServer, model: str = "peoplenet") -> dict[str, Any]:
@@ -40,30 +60,46 @@ def server_identity(server: TritonServer, model: str = "peoplenet") -> dict[str,
             "model_identity": model_config.model_identity(config)}
 
 
-def extra_info(runs: Sequence[ClosedLoopRun], delta: ModelStats,
-               config: model_config.ModelConfig, repo: str, memory: Memory) -> dict[str, Any]:
-    """The figures a benchmark keeps beside its round times (`memory`: where the runs'
-    tensors travelled, recorded as its transport)."""
-    latencies = np.concatenate([r.latencies_s for r in runs]) if runs else np.zeros(1)
-    requests = sum(r.requests for r in runs)
-    seconds = sum(r.total_s for r in runs)
-    per_inf = {f"server_{phase}_ms": round(delta.per_inference_ms(phase), 3)
-               for phase in ("queue", "compute_input", "compute_infer", "compute_output")}
-    return {
-        "throughput_infer_per_s": round(requests / seconds, 3) if seconds else 0.0,
-        **{f"latency_p{p}_ms": round(float(np.percentile(latencies, p)) * 1e3, 2)
-           for p in (50, 90, 99)},
-        **per_inf,
-        "inference_count": delta.inference_count,
-        "execution_count": delta.execution_count,
-        "batch_size_histogram": {str(k): v for k, v in delta.batches.items()},
+def repository_name(server: TritonServer) -> str:
+    """The repository a benchmark record names: the server's, or `external`."""
+    return server.model_repository.name if server.model_repository else "external"
+
+
+def extra_info(run: MeasuredRun, config: model_config.ModelConfig, repo: str,
+               memory: Memory, monitor: tegrastats.TegrastatsSampler | None = None
+               ) -> dict[str, Any]:
+    """The figures a benchmark keeps beside its round times, from the run measured on a
+    server that loaded `config` from `repo` (`memory`: where the requests' tensors
+    travelled, recorded as its transport; `monitor`: tegrastats sampled on a Jetson
+    meanwhile, `device_monitor()`'s)."""
+    stats = run.server_stats
+    info: dict[str, Any] = {
+        THROUGHPUT: _figure(run.throughput),
+        "latency_p50_ms": _figure(run.latency_p50_ms),
+        "latency_p90_ms": _figure(run.latency_p90_ms),
+        LATENCY_P99: _figure(run.latency_p99_ms),
+        **{f"server_{phase}_ms": float(stats.get(f"{phase}_ms_per_inference", 0.0))
+           for phase in _PHASES},
+        COMPUTE_INFER: _figure(run.compute_infer_ms),  # as the run has it, not rounded to a µs
+        "inference_count": int(stats.get("inference_count", 0)),
+        "execution_count": int(stats.get("execution_count", 0)),
+        "batch_size_histogram": dict(stats.get("batch_sizes", {})),
         "repo": repo,
         "instance_count": model_config.instance_count(config),
         "dynamic_batching": model_config.batches_dynamically(config),
-        "concurrency": runs[0].concurrency if runs else 0,
+        "concurrency": run.concurrency,
         "transport": memory.transport,
         "model_config_digest": model_config.config_digest(config),
+        FOREIGN_PER_WINDOW: list(run.foreign_cores),
+        RUNNER_PROBE: None if run.probe_ms is None else _figure(run.probe_ms),
+        "answer_check": run.answer_check,
+        "windows_measured": len(run.windows),
+        "windows_counted": run.counted,
+        "stable": run.stable,
     }
+    if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures
+        info["tegrastats"] = monitor.summary()
+    return info
 
 
 def update_machine_info(machine_info: dict[str, Any], servers: Sequence[dict[str, Any]],

@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pnsuite.errors import SuiteError
+from pnsuite.perf import records
 
 #: A round is disturbed when processes other than the suite's took more than this share
 #: of the machine's cores during it: half a core on the 2-core CI machine, where the
 #: stand-in's own work is one core per request in flight; 4 cores of a 16-core host.
 DISTURBED_SHARE = 0.25
 
-#: what each benchmark of a run file gives per run: its median round time (what
-#: pytest-benchmark records), the mean time per inference over the rounds (the gate's
-#: metric, pnsuite.perf.verdicts.GATED), the server's compute_infer time per inference
-#: and the client's p99 latency
+#: what each benchmark of a run file gives per run (from the keys pnsuite/perf/records.py
+#: writes): its median round time (what pytest-benchmark records), the mean time per
+#: inference over the counted windows (the gate's metric, pnsuite.perf.verdicts.GATED),
+#: the server's compute_infer time per inference and the client's p99 latency
 SERIES_METRICS = ("round_s", "inference_ms", "compute_infer_ms", "latency_p99_ms")
 
 _RECORD_HINT = ("re-record it: `peoplenet-gate record NAME` (or a pytest run with "
@@ -141,15 +142,16 @@ def benchmark_runs(run: dict[str, Any], source: Path) -> list[BenchmarkRun]:
             values["round_s"] = float(statistics.median(data))
         elif stats.get("median"):
             values["round_s"] = float(stats["median"])
-        if extra.get("throughput_infer_per_s"):
-            values["inference_ms"] = 1e3 / float(extra["throughput_infer_per_s"])
-        for metric, key in (("compute_infer_ms", "server_compute_infer_ms"),
-                            ("latency_p99_ms", "latency_p99_ms")):
+        if extra.get(records.THROUGHPUT):
+            values["inference_ms"] = 1e3 / float(extra[records.THROUGHPUT])
+        for metric, key in (("compute_infer_ms", records.COMPUTE_INFER),
+                            ("latency_p99_ms", records.LATENCY_P99)):
             if extra.get(key):
                 values[metric] = float(extra[key])
-        per_round = extra.get("foreign_cpu_cores_per_round")
-        foreign = max(per_round) if per_round else float(extra.get("foreign_cpu_cores", 0.0))
-        probe = extra.get("runner_probe_ms")
+        per_window = extra.get(records.FOREIGN_PER_WINDOW)
+        foreign = (max(per_window) if per_window
+                   else float(extra.get(records.FOREIGN_LEGACY, 0.0)))
+        probe = extra.get(records.RUNNER_PROBE)
         found.append(BenchmarkRun(source, bench["fullname"], values, float(foreign), cores,
                                   float(probe) if probe else None))
     return found

@@ -1,0 +1,42 @@
+"""The gate's benchmark sessions select the recorded benchmarks by their marker, never by a
+path in the library, and collect nothing but them."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from pnsuite.paths import PROJECT_ROOT
+from pnsuite.perf import recorder
+
+
+def test_a_recorded_run_is_selected_by_the_marker_not_by_a_path():
+    command = recorder.pytest_command("label", Path("/tmp/storage"), ["-k", "c1"])
+    assert ("-m", "recorded_benchmark") in zip(command, command[1:])
+    assert not any(arg.endswith(".py") or "tests" in arg.split("/") for arg in command)
+
+
+def test_every_module_that_uses_the_marker_is_where_its_sessions_collect(pytestconfig):
+    assert any(m.startswith(f"{recorder.MARKER}:") for m in pytestconfig.getini("markers"))
+    homes = set(pytestconfig.getini("recorded_benchmarks"))
+    assert all(home.exists() for home in homes), homes
+    marked = {p for p in (PROJECT_ROOT / "tests").rglob("*.py")
+              if re.search(rf"\b{recorder.MARKER}\b", p.read_text())
+              and p.name.startswith("test_")} - {Path(__file__)}
+    assert marked, "no module marks a recorded benchmark"
+    outside = [p for p in marked if not any(p == h or h in p.parents for h in homes)]
+    assert not outside, f"add these to recorded_benchmarks in pyproject.toml: {outside}"
+
+
+def test_a_recorded_session_collects_only_the_recorded_benchmarks():
+    # The command a recorded run is, collecting only; nothing deselected means no other
+    # test module was imported.
+    done = subprocess.run([sys.executable, "-m", "pytest", "-m", recorder.MARKER,
+                           "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected and all(
+        re.fullmatch(r"tests/perf/test_benchmarks\.py::test_throughput\[.*-c[16]\]", line)
+        for line in collected), done.stdout
+    assert "deselected" not in done.stdout, done.stdout
