@@ -92,7 +92,7 @@ def append_run(out: Path, run: MeasuredRun) -> None:
           f"start {run.start_s:.1f} s", flush=True)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -111,7 +111,11 @@ def main() -> None:
     parser.add_argument("--triton-arg", action="append", default=[])
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     # SIGTERM unwinds like Ctrl-C, so the servers and the neighbour are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     rng = random.Random(args.seed)

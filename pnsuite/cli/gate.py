@@ -320,6 +320,34 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
+def _ab_plan_options(p: argparse.ArgumentParser) -> None:
+    """`ab`'s options for each run (the windows) and for when the comparison stops."""
+    plan = ab.Plan()
+    p.add_argument("--concurrency", type=int, default=plan.concurrency)
+    w = plan.windows
+    p.add_argument("--window-s", type=float, default=w.seconds,
+                   help="seconds per measurement window (default %(default)s)")
+    p.add_argument("--stable-windows", type=int, default=w.stable,
+                   help="windows in a row that must agree; they are the run's value "
+                        "(default %(default)s)")
+    p.add_argument("--window-tolerance", type=float, default=w.tolerance,
+                   help="how far those windows' throughputs may differ (default %(default)s)")
+    p.add_argument("--max-windows", type=int, default=w.max_windows,
+                   help="windows a run measures at most (default %(default)s)")
+    p.add_argument("--warmup-s", type=float, default=w.warmup_s,
+                   help="seconds of warm-up before the windows (default %(default)s)")
+    p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
+    p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
+    p.add_argument("--budget-s", type=float, default=plan.budget_s,
+                   help="stop after this many seconds (default %(default)s)")
+    p.add_argument("--memory", type=_memory, default=plan.memory,
+                   help="where request tensors go: system, gpu or none (default system)")
+    p.add_argument("--load-processes", type=int, default=plan.load_processes)
+    p.add_argument("--retries", type=int, default=plan.retries,
+                   help="new runs of a side whose run others disturbed (default %(default)s)")
+    p.add_argument("--seed", type=int, help="seed of the order of each pair")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = common_options()
     runs = argparse.ArgumentParser(add_help=False)
@@ -361,30 +389,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{side}-launcher", default="embedded", choices=sorted(LAUNCHERS))
         p.add_argument(f"--{side}-install", help="release launcher: the Triton install dir")
         p.add_argument(f"--{side}-image", help="docker launcher: the Triton image")
-    plan = ab.Plan()
-    p.add_argument("--concurrency", type=int, default=plan.concurrency)
-    w = plan.windows
-    p.add_argument("--window-s", type=float, default=w.seconds,
-                   help="seconds per measurement window (default %(default)s)")
-    p.add_argument("--stable-windows", type=int, default=w.stable,
-                   help="windows in a row that must agree; they are the run's value "
-                        "(default %(default)s)")
-    p.add_argument("--window-tolerance", type=float, default=w.tolerance,
-                   help="how far those windows' throughputs may differ (default %(default)s)")
-    p.add_argument("--max-windows", type=int, default=w.max_windows,
-                   help="windows a run measures at most (default %(default)s)")
-    p.add_argument("--warmup-s", type=float, default=w.warmup_s,
-                   help="seconds of warm-up before the windows (default %(default)s)")
-    p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
-    p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
-    p.add_argument("--budget-s", type=float, default=plan.budget_s,
-                   help="stop after this many seconds (default %(default)s)")
-    p.add_argument("--memory", type=_memory, default=plan.memory,
-                   help="where request tensors go: system, gpu or none (default system)")
-    p.add_argument("--load-processes", type=int, default=plan.load_processes)
-    p.add_argument("--retries", type=int, default=plan.retries,
-                   help="new runs of a side whose run others disturbed (default %(default)s)")
-    p.add_argument("--seed", type=int, help="seed of the order of each pair")
+    _ab_plan_options(p)
     p.add_argument("--json", help="write the pairs and the verdict here")
     return parser
 
