@@ -1,5 +1,6 @@
 """Perf assertions with another process burning a core: still right, not falsely red."""
 
+import pytest
 
 from pnsuite.cli import gate
 from pnsuite.perf import significance, triton_stats
@@ -19,6 +20,7 @@ def test_batching_still_batches_under_cpu_stress(cpu_burner, make_server, captur
     assert max(delta.batches) > 1, delta
 
 
+@pytest.mark.extended  # the CI tier checks batching under stress, and instances unstressed
 def test_three_instances_still_beat_one_under_cpu_stress(cpu_burner, make_server,
                                                           instances_repo, capture_tensor,
                                                           perf_profile, tmp_path):

@@ -24,7 +24,12 @@ MEASURE_S = 3.0
 TURNS = 3
 
 
-@pytest.mark.parametrize("concurrency", [1, 2, 4, 8], ids=lambda c: f"c{c}")
+#: the CI tier checks the ends of the range; the full tier (--all) the steps between
+CONCURRENCIES = [1, pytest.param(2, marks=pytest.mark.extended),
+                 pytest.param(4, marks=pytest.mark.extended), 8]
+
+
+@pytest.mark.parametrize("concurrency", CONCURRENCIES, ids=lambda c: f"c{c}")
 def test_suite_generator_keeps_up_with_perf_analyzer(benchmark, shared_server, instances_repo,
                                                      capture_tensor, closed_loop, suite_settings,
                                                      perf_profile, concurrency, tmp_path):

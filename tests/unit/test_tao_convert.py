@@ -10,6 +10,7 @@ in both repositories, failures leaving nothing behind, and the ONNX tensor check
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -43,8 +45,10 @@ TRTEXEC_WRITES_PLAN = textwrap.dedent("""
     echo '[12/01/2026-10:00:05] [I] Engine built in 5.0 sec.'""")
 
 
-def tools_python(module: str) -> str:
-    """An interpreter that can import `module`: this one, or ci/install-static-tools.sh's venv."""
+@functools.cache
+def _importing_python(module: str) -> str | None:
+    """An interpreter that can import `module`: this one, or ci/install-static-tools.sh's
+    venv (probed once a session: each probe imports the module, seconds for onnx)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     tools = Path(os.environ.get("PNSUITE_TOOLS") or cache / "peoplenet-suite" / "tools")
     for candidate in (sys.executable, str(tools / "venv" / "bin" / "python")):
@@ -52,7 +56,15 @@ def tools_python(module: str) -> str:
                 [candidate, "-c", f"import {module}"], check=False,
                 capture_output=True).returncode == 0:
             return candidate
-    pytest.skip(f"no Python here can import {module} ({INSTALL} makes a tools venv with it)")
+    return None
+
+
+def tools_python(module: str) -> str:
+    """An interpreter that can import `module`, or skip saying how to get one."""
+    python = _importing_python(module)
+    if python is None:
+        pytest.skip(f"no Python here can import {module} ({INSTALL} makes a tools venv with it)")
+    return python
 
 
 def _on_nvidia_device() -> bool:
@@ -353,7 +365,20 @@ def test_a_converter_that_writes_no_plan_is_caught(world):
 # ---------------------------------------------------------------- ONNX
 
 def _make_onnx(python: str, path: Path, names: tuple[str, str, str], batch: int | str = "N") -> None:
-    """A tiny graph with PeopleNet's tensor names and shapes (not PeopleNet's weights)."""
+    """A tiny graph with PeopleNet's tensor names and shapes (not PeopleNet's weights),
+    built once a session for each names and batch."""
+    path.write_bytes(_onnx_bytes(python, names, batch))
+
+
+@functools.cache
+def _onnx_bytes(python: str, names: tuple[str, str, str], batch: int | str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        _build_onnx(python, path, names, batch)
+        return path.read_bytes()
+
+
+def _build_onnx(python: str, path: Path, names: tuple[str, str, str], batch: int | str) -> None:
     script = textwrap.dedent(f"""
         import onnx
         from onnx import TensorProto, helper
