@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
@@ -41,7 +42,6 @@ from pnsuite.perf.gate_text import (closing_line, format_preflight, format_rows,
                                     report_closing, runner_line)
 from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.client.memory import Memory
-from pnsuite.measure.windows import WindowPlan
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.store import open_store, queries
 
@@ -243,12 +243,10 @@ def _side(args: argparse.Namespace, which: str) -> ab.Side:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    windows = WindowPlan(seconds=args.window_s, stable=args.stable_windows,
-                         tolerance=args.window_tolerance, max_windows=args.max_windows,
-                         warmup_s=args.warmup_s)
-    plan = ab.Plan(concurrency=args.concurrency, windows=windows, min_pairs=args.min_pairs,
-                   max_pairs=args.max_pairs, budget_s=args.budget_s, memory=args.memory,
-                   load_processes=args.load_processes, retries=args.retries)
+    plan = ab.Plan(concurrency=args.concurrency, windows=window_plan_of(args),
+                   min_pairs=args.min_pairs, max_pairs=args.max_pairs, budget_s=args.budget_s,
+                   memory=args.memory, load_processes=args.load_processes,
+                   retries=args.retries)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
@@ -324,18 +322,7 @@ def _ab_plan_options(p: argparse.ArgumentParser) -> None:
     """`ab`'s options for each run (the windows) and for when the comparison stops."""
     plan = ab.Plan()
     p.add_argument("--concurrency", type=int, default=plan.concurrency)
-    w = plan.windows
-    p.add_argument("--window-s", type=float, default=w.seconds,
-                   help="seconds per measurement window (default %(default)s)")
-    p.add_argument("--stable-windows", type=int, default=w.stable,
-                   help="windows in a row that must agree; they are the run's value "
-                        "(default %(default)s)")
-    p.add_argument("--window-tolerance", type=float, default=w.tolerance,
-                   help="how far those windows' throughputs may differ (default %(default)s)")
-    p.add_argument("--max-windows", type=int, default=w.max_windows,
-                   help="windows a run measures at most (default %(default)s)")
-    p.add_argument("--warmup-s", type=float, default=w.warmup_s,
-                   help="seconds of warm-up before the windows (default %(default)s)")
+    add_window_options(p, plan.windows)
     p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
     p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
     p.add_argument("--budget-s", type=float, default=plan.budget_s,
