@@ -75,7 +75,7 @@ case "$mode" in
         ./suite test "${perf_tests[@]}" "${perf_args[@]}" \
             --junitxml="$reports/perf.xml" -o junit_suite_name=perf
         status=0
-        ./suite gate check baseline --storage "$storage" \
+        ./suite gate check baseline --storage "$storage" --json "$reports/gate.json" \
             --label "${GATE_LABEL:-current}" "${gate_args[@]}" \
             -- "${perf_args[@]}" "${benchmark_args[@]}" \
             2>&1 | tee "$reports/gate.txt" || status=$?
@@ -100,7 +100,7 @@ case "$mode" in
                     | tee -a "$reports/gate.txt"
                 exit 0
             fi
-            echo "::error::perf gate inconclusive (exit 3): it could not tell whether this build is slower, so the job fails (GATE_INCONCLUSIVE=fail, the default). gate.txt says why (too few or too noisy runs, disturbed runs, or the runner's own speed moved) and what would decide it, e.g. a baseline of more runs (BASELINE_RUNS); the runner's owner can make this a warning with GATE_INCONCLUSIVE=warn" \
+            echo "::error::perf gate inconclusive (exit 3): it could not tell whether this build is slower, so the job fails (GATE_INCONCLUSIVE=fail, the default). The gate's INCONCLUSIVE line in gate.txt names the reason (its code) and what would decide it; the runner's owner can make this a warning with GATE_INCONCLUSIVE=warn" \
                 | tee -a "$reports/gate.txt"
         fi
         exit "$status"

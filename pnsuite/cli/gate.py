@@ -15,8 +15,8 @@ it), a JSON file, a directory of them, or several of these separated by commas.
 `./suite gate ARGS` is this command.
 
 Exit codes: 0 passed, 1 regression (or a baseline benchmark missing), 2 refused (not
-comparable, no such run, too few runs, a broken file), 3 inconclusive (the interval spans
-the threshold, the runner is too noisy to detect it, or its neighbours took the CPU).
+comparable, no such run, too few runs, a broken file), 3 inconclusive (its line names the
+reason's code and the step that would decide it: docs/perf-and-gate.md, "Inconclusive").
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.perf import ab, gate, recorder, runsets, verdicts
-from pnsuite.perf.gate_text import (closing_line, format_preflight, format_rows,
-                                    report_closing, runner_line)
+from pnsuite.perf.gate_text import closing_line, format_preflight, format_rows, runner_line
 from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.client.memory import Memory
 from pnsuite.server.factory import LAUNCHERS, make_launcher
@@ -75,7 +74,10 @@ def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
 
 
 def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gate.GateReport,
-                  notes: Sequence[str]) -> int:
+                  notes: Sequence[str], reason: verdicts.Undecided | None,
+                  json_path: str | None = None) -> int:
+    """Print the report and its closing line (with `reason`, where inconclusive), write its
+    JSON to `json_path` if given; the exit code."""
     print(f"baseline: {baseline.label} ({len(baseline.files)} runs)")
     print(f"current:  {current.label} ({len(current.files)} runs)")
     for note in notes:
@@ -94,15 +96,38 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
     if report.rows:
         print(format_rows(report.rows))
     print()
-    print(report_closing(report))
+    print(closing_line(report.verdict, len(report.rows), report.policy, len(report.missing),
+                       reason))
+    _write_json(json_path, gate_json(report.verdict, reason, report.rows))
     return EXIT_CODES[report.verdict]
+
+
+def _rows_json(rows: Sequence[verdicts.Row]) -> list[dict[str, Any]]:
+    return [{"benchmark": r.comparison.benchmark, "metric": r.comparison.metric,
+             "change": r.comparison.change, "low": r.low - 1, "high": r.high - 1,
+             "p_adjusted": r.p_adjusted, "verdict": r.verdict, "runs_needed": r.runs_needed}
+            for r in rows]
+
+
+def gate_json(verdict: str, reason: verdicts.Undecided | None,
+              rows: Sequence[verdicts.Row]) -> dict[str, Any]:
+    """The verdict as JSON: its exit code, the reason of an inconclusive one (code, why,
+    next step; null when decided) and the rows."""
+    return {"verdict": verdict, "exit_code": EXIT_CODES[verdict],
+            "reason": reason.to_json() if reason is not None else None,
+            "rows": _rows_json(rows)}
+
+
+def _write_json(path: str | None, document: dict[str, Any]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(document, indent=2) + "\n")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     baseline, current = run_set(args.baseline, args), run_set(args.current, args)
     notes = gate.check_sets(baseline, current, args.new_release)
     report = gate.compare_sets(baseline, current, policy_of(args))
-    return _print_report(baseline, current, report, notes)
+    return _print_report(baseline, current, report, notes, report.reason(), args.json)
 
 
 def cmd_noise(args: argparse.Namespace) -> int:
@@ -114,7 +139,10 @@ def cmd_noise(args: argparse.Namespace) -> int:
                                     "undisturbed runs of any benchmark: no spread to measure")
     for line in format_preflight(items, policy):
         print(line)
-    return INCONCLUSIVE if gate.too_noisy(items, policy) else PASSED
+    weak = gate.too_noisy(items, policy)
+    if weak:
+        print(f"noise: too noisy to gate {gate.noise_reason(weak, policy).line()}")
+    return INCONCLUSIVE if weak else PASSED
 
 
 def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Policy) -> list[str]:
@@ -123,19 +151,16 @@ def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Pol
     plan = gate.CheckPlan()
     runs = plan.runs_within(run_s)
     if runs < plan.min_runs:
-        return [f"record: a default check fits only {runs} run(s) of {run_s:.0f} s in "
-                f"{plan.budget_s:.0f} s: give `check` --budget-s {plan.min_runs * run_s:.0f} "
-                "or more, or fewer benchmarks (-- -k ...)"]
+        reason = verdicts.budget_spent(plan.budget_s, run_s, runs, plan.min_runs)
+        return [f"record: a default check would stop inconclusive {reason.line()}"]
     policy = dataclasses.replace(policy, looks=len(verdicts.look_schedule(plan.min_runs, runs)))
     items = gate.preflight(baseline, runs, policy)
     lines = [f"record: a default check fits {runs} runs like these in {plan.budget_s:.0f} s",
              *format_preflight(items, policy)]
     weak = gate.too_noisy(items, policy)
     if weak:
-        needed = [p.baseline_runs_needed for p in weak]
-        more = f" (--runs {max(needed)})" if None not in needed else ""
-        lines.append(f"record: too noisy to gate: a default check against this baseline would "
-                     f"stop inconclusive. Record more runs{more}, or on a quieter runner.")
+        lines.append("record: too noisy to gate: a default check against this baseline would "
+                     f"stop inconclusive {gate.noise_reason(weak, policy).line()}")
     return lines
 
 
@@ -186,8 +211,9 @@ def cmd_record(args: argparse.Namespace) -> int:
         for path in disturbed:  # a disturbed run must never be read as part of the baseline
             path.rename(path.with_name(f"{path.stem}-disturbed.json"))
     if len(kept) < args.runs:
-        print(f"record: only {len(kept)} of {args.runs} runs were undisturbed; the baseline is "
-              "not complete. Record it on a quiet runner.", file=sys.stderr)
+        reason = verdicts.runner_disturbed(len(disturbed), len(kept) + len(disturbed), "runs",
+                                           f" (the baseline needs {args.runs} undisturbed)")
+        print(f"record: the baseline is not complete {reason.line()}", file=sys.stderr)
         return INCONCLUSIVE
     baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
     run_s = (time.monotonic() - began) / (len(kept) + len(disturbed))
@@ -224,11 +250,10 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{result.seconds:.0f} s")
     if result.report is None:
         print("\n".join(format_preflight(result.preflight, result.policy)))
-        print(f"\ngate: INCONCLUSIVE: {result.stopped_because}. Raise --max-runs or "
-              "--budget-s, record a larger baseline, or quiet the runner; --ignore-noise "
-              "measures anyway.")
+        print(f"\n{closing_line(result.verdict, 0, result.policy, reason=result.reason)}")
+        _write_json(args.json, gate_json(result.verdict, result.reason, []))
         return INCONCLUSIVE
-    return _print_report(baseline, latest[0], result.report, notes)
+    return _print_report(baseline, latest[0], result.report, notes, result.reason, args.json)
 
 
 def _side(args: argparse.Namespace, which: str) -> ab.Side:
@@ -270,7 +295,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if result.rows:
         print(format_rows(result.rows))
     print()
-    print(closing_line(result.verdict, len(result.rows), plan.policy(policy)))
+    print(closing_line(result.verdict, len(result.rows), plan.policy(policy),
+                       reason=result.reason))
     if args.json:
         Path(args.json).write_text(json.dumps(_ab_json(result, a, b, plan), indent=2) + "\n")
     return EXIT_CODES[result.verdict]
@@ -279,12 +305,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict[str, Any]:
     plan_json = {**dataclasses.asdict(plan), "memory": plan.memory.value}
     return {"a": str(a.repo), "b": str(b.repo), "plan": plan_json, "verdict": result.verdict,
+            "reason": result.reason.to_json() if result.reason is not None else None,
             "stopped": result.stopped_because,
             "seconds": round(result.seconds, 1), "left_out": result.left_out,
             "pairs": [[x.to_json(), y.to_json()] for x, y in result.pairs],
-            "rows": [{"metric": r.comparison.metric, "change": r.comparison.change,
-                      "low": r.low - 1, "high": r.high - 1, "p_adjusted": r.p_adjusted,
-                      "verdict": r.verdict} for r in result.rows]}
+            "rows": _rows_json(result.rows)}
 
 
 def _memory(text: str) -> Memory:
@@ -364,10 +389,12 @@ def _parser() -> argparse.ArgumentParser:
                         "says how many fit (default %(default)s)")
     p.add_argument("--ignore-noise", action="store_true",
                    help="measure even when the preflight says the noise hides the threshold")
+    p.add_argument("--json", help="write the verdict, its reason and the rows here")
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     p = sub.add_parser("compare", parents=[common], help="judge two recorded run sets")
     p.add_argument("baseline")
     p.add_argument("current")
+    p.add_argument("--json", help="write the verdict, its reason and the rows here")
     p = sub.add_parser("noise", parents=[common, runs], help="the baseline's run-to-run noise")
     p.add_argument("baseline")
     p = sub.add_parser("ab", parents=[common], help="A against B, in turns, until decided")

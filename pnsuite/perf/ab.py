@@ -10,12 +10,13 @@ test on per-pair log ratios (pnsuite/perf/verdicts.py).
 
 From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 20 pairs by
 default); the comparison stops at the first decided look (regression, or ok on every
-metric), or when `max_pairs` or the time budget is spent (then inconclusive, with how many
-pairs would decide); a pair that would likely end past the budget is not begun. Alpha is
-split over the looks the plan allows, as Chromium's Pinpoint stops a bisection once it is
-sure. A run that others disturbed (they took the CPU) is measured again, up to `retries`
-times, while the other run of its pair stands: on a shared runner a neighbour comes and
-goes, and a pair is only left out (and said so) when its side stayed disturbed.
+metric), or when `max_pairs` or the time budget is spent (then inconclusive, with the
+reason and how many pairs would decide: `ABResult.reason`); a pair that would likely end
+past the budget is not begun. Alpha is split over the looks the plan allows, as
+Chromium's Pinpoint stops a bisection once it is sure. A run that others disturbed (they
+took the CPU) is measured again, up to `retries` times, while the other run of its pair
+stands: on a shared runner a neighbour comes and goes, and a pair is only left out (and
+said so) when its side stayed disturbed.
 """
 
 from __future__ import annotations
@@ -101,10 +102,24 @@ class ABResult:
     rows: list[verdicts.Row] = field(default_factory=list)
     stopped_because: str = ""
     seconds: float = 0.0
+    #: how more pairs are taken (`--max-pairs`), at the time a pair took here
+    rerun: verdicts.Rerun = verdicts.AB_RERUN
+    #: why the comparison itself stopped undecided (the budget, disturbed pairs), where
+    #: the last look's rows do not say it
+    stopped_undecided: verdicts.Undecided | None = None
 
     @property
     def verdict(self) -> str:
         return verdicts.overall(self.rows) if self.rows else verdicts.INCONCLUSIVE
+
+    @property
+    def reason(self) -> verdicts.Undecided | None:
+        """Why the comparison is inconclusive and what would decide it (None: decided)."""
+        if self.verdict != verdicts.INCONCLUSIVE:
+            return None
+        if self.stopped_undecided is not None or not self.rows:
+            return self.stopped_undecided
+        return verdicts.spans_threshold(self.rows, self.rerun)
 
 
 def disturbed(run: MeasuredRun) -> bool:
@@ -150,9 +165,16 @@ def sequential(measure_pair: Callable[[int], Pair],
         # long one takes, retries included), not after it: the budget is a CI job's limit
         if attempts and elapsed + elapsed / attempts > plan.budget_s:
             result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
+            if len(result.pairs) < plan.min_pairs:
+                result.stopped_undecided = verdicts.budget_spent(
+                    plan.budget_s, elapsed / attempts, len(result.pairs), plan.min_pairs,
+                    "pair(s)", also="")
             break
         if attempts >= 2 * plan.max_pairs:
             result.stopped_because = f"{attempts} pairs tried, too many disturbed"
+            result.stopped_undecided = verdicts.runner_disturbed(
+                len(result.left_out), attempts, "pairs",
+                f", or raise --retries (now {plan.retries})")
             break
         pair = measure_pair(attempts)
         attempts += 1
@@ -176,6 +198,8 @@ def sequential(measure_pair: Callable[[int], Pair],
             (not result.rows or len(result.rows[0].comparison.new) < len(result.pairs)):
         result.rows = judge(result.pairs, policy)  # a look the schedule had left
     result.seconds = clock() - began
+    result.rerun = replace(result.rerun, run_s=result.seconds / max(attempts, 1),
+                           budget_s=plan.budget_s)
     return result
 
 

@@ -117,6 +117,8 @@ class GateReport:
     policy: verdicts.Policy = field(default_factory=verdicts.Policy)
     #: how the runner's own speed moved between the sides (None: not probed on both)
     runner: runner_speed.RunnerShift | None = None
+    #: benchmark runs on both sides, disturbed ones included
+    runs_seen: int = 0
 
     @property
     def measured_verdict(self) -> str:
@@ -149,6 +151,100 @@ class GateReport:
         if self.runner_moved or self.runner_unseen:
             return verdicts.INCONCLUSIVE
         return self.measured_verdict
+
+    def reason(self, rerun: verdicts.Rerun = verdicts.COMPARE_RERUN) -> verdicts.Undecided | None:
+        """Why the verdict is inconclusive and what would decide it (None: decided);
+        `rerun` says how the command that measured takes more runs."""
+        if self.verdict != verdicts.INCONCLUSIVE:
+            return None
+        if self.runner is not None and self.runner_moved:
+            return runner_changed(self.runner, self.measured_verdict)
+        if self.runner is not None and self.runner_unseen:
+            return probe_unseen(self.runner, self.measured_verdict, rerun)
+        if self.undecided:
+            return verdicts.runner_disturbed(
+                len(self.left_out), self.runs_seen, "benchmark runs",
+                f", so that every benchmark keeps at least {verdicts.MIN_RUNS} undisturbed "
+                "runs a side (see undecided:)")
+        if not self.rows:
+            return verdicts.Undecided(verdicts.TOO_FEW_RUNS,
+                                      "no benchmark has runs on both sides",
+                                      "record a baseline of the benchmarks the check runs "
+                                      "(peoplenet-gate record NAME --runs 10)")
+        if not rerun.baseline_runs:  # the baseline's size, from the rows themselves
+            rerun = replace(rerun, baseline_runs=min(len(r.comparison.old) for r in self.rows))
+        return verdicts.spans_threshold(self.rows, rerun)
+
+
+#: the step left when no number of runs would do: less noise
+QUIETER = "gate on a quieter runner (no other jobs, fixed clocks)"
+
+
+def runner_changed(shift: runner_speed.RunnerShift, measured: str) -> verdicts.Undecided:
+    """The reason of a verdict refused because the runner's own speed moved."""
+    c = shift.comparison
+    return verdicts.Undecided(
+        verdicts.RUNNER_CHANGED,
+        f"the runner's own speed moved: it is {abs(c.change):.1%} "
+        f"{'slower' if shift.slower else 'faster'} than when the baseline was recorded, "
+        f"which could have faked the measured {measured} (see runner:)",
+        "compare the builds on one runner in turns (peoplenet-gate ab --a REPO --b REPO), or "
+        "record the baseline again (ci/jetson-perf.sh record)")
+
+
+def probe_unseen(shift: runner_speed.RunnerShift, measured: str,
+                 rerun: verdicts.Rerun) -> verdicts.Undecided:
+    """The reason of a verdict held until the runner-speed probe could see a move of the
+    threshold: the current runs that would, or, where none would, the baseline's."""
+    why = (f"the measured {measured} waits for the runner-speed probe: "
+           f"{len(shift.comparison.new)} probed runs see a move of {shift.resolution:.0%}, "
+           f"not yet one of the {shift.threshold:.0%} threshold (see runner:)")
+    needed = shift.runs_to_see_threshold()
+    if needed is not None:
+        return verdicts.Undecided(verdicts.TOO_FEW_RUNS, why,
+                                  f"about {needed} current runs would see it: "
+                                  f"{replace(rerun, baseline_runs=0).step(needed)}")
+    per_side = verdicts.runs_to_detect(shift.comparison.sigma, shift.threshold, shift.alpha,
+                                       power=runner_speed.SEE_POWER)
+    return verdicts.Undecided(
+        verdicts.TOO_NOISY, why + f"; the baseline's {len(shift.comparison.old)} probed runs "
+        "are too few for the probe's noise",
+        f"record the baseline with --runs {per_side} (BASELINE_RUNS={per_side} in "
+        "ci/jetson-perf.sh)" if per_side else QUIETER)
+
+
+def _most(needed: Sequence[int | None]) -> int | None:
+    """The most runs any item needs; None if one of them is out of reach."""
+    known = [n for n in needed if n is not None]
+    return max(known) if known and len(known) == len(needed) else None
+
+
+def noise_reason(weak: Sequence[Preflight], policy: verdicts.Policy,
+                 rerun: verdicts.Rerun = verdicts.CHECK_RERUN) -> verdicts.Undecided:
+    """The reason of a check the noise preflight stops (`too_noisy`'s items `weak`): the
+    baseline runs that would detect the threshold against the planned current runs and the
+    current runs that would against this baseline, else both sides that large, else a
+    quieter runner. `rerun` says how a check takes more runs."""
+    worst = max(weak, key=lambda p: p.sigma)
+    why = (f"with {worst.current_runs} current runs this runner's noise ({worst.sigma:.1%} per "
+           f"run in {worst.benchmark} {worst.metric}) hides a "
+           f"{policy.threshold_of(worst.metric):.0%} slowdown in {len(weak)} comparison(s) "
+           "(see noise:)")
+    baseline = _most([p.baseline_runs_needed for p in weak])
+    current = _most([p.runs_for_threshold for p in weak])
+    both = _most([p.runs_per_side for p in weak])
+    steps = []
+    if baseline is not None:
+        steps.append(f"record the baseline with --runs {baseline} (BASELINE_RUNS={baseline} "
+                     "in ci/jetson-perf.sh)")
+    if current is not None:
+        steps.append(replace(rerun, baseline_runs=0).step(current))
+    if not steps and both is not None:
+        steps.append(rerun.step(both))
+    if not steps:
+        return verdicts.Undecided(verdicts.TOO_NOISY, why, f"{QUIETER}: even 200 runs per "
+                                  "side would not detect the threshold")
+    return verdicts.Undecided(verdicts.TOO_NOISY, why, ", or ".join([*steps, QUIETER]))
 
 
 def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
@@ -201,6 +297,7 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
     report = GateReport([], policy=policy)
     comparisons = []
     for side in (baseline, current):
+        report.runs_seen += sum(len(runs) for runs in side.benchmarks.values())
         for run in side.disturbed():
             report.left_out.append(
                 f"{side.label} {run.source.name} {run.benchmark}: others used "
@@ -266,10 +363,37 @@ class CheckResult:
     runs: int = 0
     stopped_because: str = ""
     seconds: float = 0.0
+    #: the budget it ran under, the runs of its first look, and the baseline's runs (of
+    #: its benchmark with fewest)
+    budget_s: float = 0.0
+    first_look: int = verdicts.MIN_RUNS
+    baseline_runs: int = 0
+    #: why the check itself stopped undecided (the preflight, the budget, disturbed runs),
+    #: where the last look's report does not say it
+    stopped_undecided: verdicts.Undecided | None = None
 
     @property
     def verdict(self) -> str:
         return self.report.verdict if self.report is not None else verdicts.INCONCLUSIVE
+
+    @property
+    def rerun(self) -> verdicts.Rerun:
+        """How more runs are taken: `check --max-runs`, at the time a run took here."""
+        return replace(verdicts.CHECK_RERUN, baseline_runs=self.baseline_runs,
+                       run_s=self.seconds / self.runs if self.runs else 0.0,
+                       budget_s=self.budget_s)
+
+    @property
+    def reason(self) -> verdicts.Undecided | None:
+        """Why the check is inconclusive and what would decide it (None: decided)."""
+        if self.verdict != verdicts.INCONCLUSIVE:
+            return None
+        if self.stopped_undecided is not None:
+            return self.stopped_undecided
+        if self.report is None:  # the budget ended before the first look
+            run_s = self.seconds / max(self.runs, 1)
+            return verdicts.budget_spent(self.budget_s, run_s, self.runs, self.first_look)
+        return self.report.reason(self.rerun)
 
 
 def too_noisy(items: Sequence[Preflight], policy: verdicts.Policy) -> list[Preflight]:
@@ -283,7 +407,7 @@ def undisturbed_runs(baseline: RunSet, current: RunSet) -> int:
 
 
 def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdicts.Policy,
-          runs: int, ignore_noise: bool) -> verdicts.Looks | None:
+          runs: int, ignore_noise: bool, run_s: float = 0.0) -> verdicts.Looks | None:
     """Plan `runs` current runs: the looks, the policy over them and the preflight for them;
     None (with the reason in `result`) if the noise hides the threshold at that many."""
     looks = verdicts.Looks(plan.min_runs, runs)
@@ -291,9 +415,9 @@ def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdic
     result.preflight = preflight(baseline, runs, result.policy)
     weak = too_noisy(result.preflight, result.policy)
     if weak and not ignore_noise:
-        result.stopped_because = (
-            f"with {runs} current runs this runner's noise hides a {policy.threshold:.0%} "
-            f"slowdown in {len(weak)} comparison(s) (see noise:)")
+        result.stopped_because = f"the noise preflight for {runs} current runs"
+        result.stopped_undecided = noise_reason(weak, result.policy,
+                                                replace(result.rerun, run_s=run_s))
         return None
     return looks
 
@@ -327,7 +451,10 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     verdict the runner's own move could fake is refused when the probe saw one, and held
     until the probe runs could have seen one of the threshold.
     """
-    result = CheckResult(None, [], policy, plan.max_runs)
+    result = CheckResult(None, [], policy, plan.max_runs, budget_s=plan.budget_s,
+                         first_look=plan.min_runs,
+                         baseline_runs=min((len(baseline.runs_of(n)) for n in baseline.benchmarks),
+                                           default=0))
     looks = _plan(result, baseline, plan, policy, plan.max_runs, ignore_noise)
     if looks is None:
         return result
@@ -336,11 +463,11 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     first_s = clock() - began
     fits = plan.runs_within(first_s)
     if fits < plan.min_runs:
-        result.stopped_because = (f"the budget of {plan.budget_s:.0f} s fits {fits} run(s) of "
-                                  f"{first_s:.0f} s, fewer than the {plan.min_runs} of the "
-                                  "first look")
+        result.stopped_because = "the budget fits fewer runs than the first look"
+        result.stopped_undecided = verdicts.budget_spent(plan.budget_s, first_s, fits,
+                                                         plan.min_runs)
     elif fits < plan.max_runs:
-        looks = _plan(result, baseline, plan, policy, fits, ignore_noise)
+        looks = _plan(result, baseline, plan, policy, fits, ignore_noise, first_s)
     while looks is not None and not result.stopped_because:
         undisturbed = undisturbed_runs(baseline, current)
         if looks.due(undisturbed):
@@ -355,6 +482,10 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
             result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
         elif result.runs >= 2 * result.planned:
             result.stopped_because = f"{result.runs} runs taken, too many disturbed"
+            result.stopped_undecided = verdicts.runner_disturbed(
+                result.runs - undisturbed, result.runs, "current runs",
+                f", or raise --max-runs (a check takes at most twice the {result.planned} "
+                "runs it plans)")
         else:
             current = measure()
             result.runs += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pnsuite.perf import gate, runner_speed, verdicts
+from pnsuite.perf import gate, verdicts
 
 #: how each metric is shown: scale from its stored unit, and the unit's name
 UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}
@@ -61,7 +61,7 @@ def runner_line(report: gate.GateReport) -> str:
     elif report.runner_unseen:
         what = (f"these probe runs see a move of {shift.resolution:.0%}, not yet one of the "
                 f"{shift.threshold:.0%} threshold, so the measured {report.measured_verdict} "
-                f"is held ({_runs_to_see(shift)})")
+                "is held")
     elif shift.moved:
         what = "a move that cannot have faked this verdict"
     elif abs(shift.comparison.change) <= shift.tolerance:
@@ -71,34 +71,23 @@ def runner_line(report: gate.GateReport) -> str:
     return f"runner: {shift.describe()}: {what}"
 
 
-def _runs_to_see(shift: runner_speed.RunnerShift) -> str:
-    needed = shift.runs_to_see_threshold()
-    if needed is None:
-        return (f"the baseline's {len(shift.comparison.old)} probed runs are too few for the "
-                "probe's noise: record the baseline with more runs")
-    return f"~{needed} current runs would see it"
-
-
-def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0) -> str:
+def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missing: int = 0,
+                 reason: verdicts.Undecided | None = None) -> str:
+    """The gate's last line: its verdict, and for an inconclusive one the reason's code,
+    why, and the next step (`reason`, built where the outcome was decided)."""
     where = f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} over {report_rows} comparisons)"
     if verdict == verdicts.REGRESSION:
         what = f"{missing} baseline benchmark(s) missing; " if missing else ""
         return f"gate: FAILED: {what}a regression {where}"
     if verdict == verdicts.OK:
         return f"gate: passed: every benchmark within the threshold {where}"
-    return (f"gate: INCONCLUSIVE: the runs cannot tell yet {where}; record more runs "
-            "(see runs/side), or gate on a quieter runner")
+    if reason is None:
+        raise ValueError("an inconclusive verdict needs its reason")
+    return f"gate: INCONCLUSIVE {reason.line()}"
 
 
-def report_closing(report: gate.GateReport) -> str:
-    """A gate report's closing line."""
-    if report.runner_moved:
-        return ("gate: INCONCLUSIVE: the runner's own speed moved since the baseline (see "
-                "runner:); compare the builds on one runner in turns (`peoplenet-gate ab`), "
-                "or record the baseline again")
-    if report.runner_unseen:
-        return (f"gate: INCONCLUSIVE: the measured {report.measured_verdict} waits for the "
-                "runner-speed probe to rule out a move of the runner's own speed (see "
-                "runner:); measure more current runs, or compare the builds on one runner in "
-                "turns (`peoplenet-gate ab`)")
-    return closing_line(report.verdict, len(report.rows), report.policy, len(report.missing))
+def report_closing(report: gate.GateReport,
+                   rerun: verdicts.Rerun = verdicts.COMPARE_RERUN) -> str:
+    """A gate report's closing line; `rerun` says how the command takes more runs."""
+    return closing_line(report.verdict, len(report.rows), report.policy, len(report.missing),
+                        report.reason(rerun))

@@ -18,7 +18,7 @@ Two metrics are judged, each by its own rule (GATE_METRICS):
     benchmark ok, an intersection-union test, so no correction is needed for it;
   - **improved**: faster at level alpha and by more than the threshold;
   - **inconclusive**: neither: the interval spans the threshold. `runs_needed` says about
-    how many runs per side would decide, at the spread seen;
+    how many runs per side would decide, at the spread seen (`spans_threshold`);
 - the **tail**, `latency_p99_ms`, by a red-only rule at `tail_threshold` (25% by default):
   red when significantly slower AND estimated past the tail threshold, else ok. A run's
   p99 rests on its slowest 1% of requests and moves several times more from run to run
@@ -32,6 +32,10 @@ A sequential comparison (runs added until decided) looks several times, on a sch
 (`look_schedule`); `looks` splits alpha over the planned looks (Bonferroni), so stopping at
 the first decisive look keeps the error rates. `detectable_slowdown` is the noise preflight: the smallest slowdown a
 comparison of that many runs tells from noise 95% of the time.
+
+Every inconclusive outcome, here and in the gate, `check` and `ab` built on it, carries an
+`Undecided`: one of a few reason codes (UNDECIDED_CODES), a line saying why, and the next
+step that would decide it, with the options of the command that measured (`Rerun`).
 """
 
 from __future__ import annotations
@@ -312,3 +316,121 @@ class Looks:
         while self._next < len(self.points) and self.points[self._next] <= runs:
             self._next += 1
         return True
+
+
+SPANS_THRESHOLD, TOO_FEW_RUNS, TOO_NOISY = "spans-threshold", "too-few-runs", "too-noisy"
+RUNNER_DISTURBED, BUDGET_SPENT = "runner-disturbed", "budget-spent"
+RUNNER_CHANGED = "runner-changed"
+#: every reason an outcome can be inconclusive for, and what it means (docs/perf-and-gate.md)
+UNDECIDED_CODES = {
+    SPANS_THRESHOLD: "measured, but the interval spans the threshold: more runs would decide",
+    TOO_FEW_RUNS: "too few runs for a verdict, or for the runner-speed probe to rule out a "
+                  "move of the runner",
+    TOO_NOISY: "the noise preflight: the planned runs cannot detect the threshold at this "
+               "runner's noise",
+    RUNNER_DISTURBED: "others took the CPU during too many runs: they were left out",
+    BUDGET_SPENT: "the time budget ended before the first look",
+    RUNNER_CHANGED: "the runner's own speed moved since the baseline, in the direction "
+                    "that could have faked the verdict",
+}
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """Why an outcome is inconclusive (`code`, one of UNDECIDED_CODES), in one line, and
+    the concrete step that would decide it."""
+
+    code: str
+    why: str
+    next_step: str
+
+    def __post_init__(self) -> None:
+        if self.code not in UNDECIDED_CODES:
+            raise ValueError(f"reason code {self.code!r}: one of {', '.join(UNDECIDED_CODES)}")
+
+    def line(self) -> str:
+        """`[code] why; next: step`, as the gate's closing line shows it."""
+        return f"[{self.code}] {self.why}; next: {self.next_step}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "why": self.why, "next": self.next_step}
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """How the command that measured would take more runs, for a next step to name.
+
+    `command` and `option` are its name and its flag for the most runs ("check",
+    "--max-runs"; "ab", "--max-pairs"; both "" for `compare`, whose runs are recorded
+    beforehand); `baseline_runs` the stored baseline's size (0: both sides are measured
+    anew); `run_s` what one run (or pair) took and `budget_s` the budget it ran under (0:
+    unknown), to size `--budget-s`."""
+
+    command: str = ""
+    option: str = ""
+    unit: str = "runs"
+    baseline_runs: int = 0
+    run_s: float = 0.0
+    budget_s: float = 0.0
+
+    def step(self, per_side: int) -> str:
+        """The step that takes `per_side` runs on each side."""
+        steps = []
+        if self.baseline_runs and self.baseline_runs < per_side:
+            steps.append(f"record the baseline with --runs {per_side} "
+                         f"(BASELINE_RUNS={per_side} in ci/jetson-perf.sh)")
+        if not self.option:
+            steps.append(f"compare {per_side} current runs "
+                         f"(peoplenet-gate record NAME --runs {per_side})")
+            return ", then ".join(steps)
+        rerun = f"rerun {self.command} with {self.option} {per_side}"
+        if self.run_s and per_side * self.run_s > self.budget_s:
+            rerun += f" --budget-s {math.ceil(per_side * self.run_s * 1.1)}"
+        return ", then ".join([*steps, rerun])
+
+
+#: how each command takes more runs (the time a run takes, where known, is added)
+COMPARE_RERUN = Rerun()
+CHECK_RERUN = Rerun("check", "--max-runs")
+AB_RERUN = Rerun("ab", "--max-pairs", "pairs")
+
+
+def spans_threshold(rows: Sequence[Row], rerun: Rerun = COMPARE_RERUN) -> Undecided:
+    """The reason of rows left inconclusive: the row that needs most runs, and those runs."""
+    open_rows = [r for r in rows if r.verdict == INCONCLUSIVE]
+    if not open_rows:
+        raise ValueError("no inconclusive row")
+    worst = max(open_rows, key=lambda r: r.runs_needed or math.inf)
+    c = worst.comparison
+    more = f" (and {len(open_rows) - 1} more row(s))" if len(open_rows) > 1 else ""
+    why = (f"{c.benchmark} {c.metric} changed {c.change:+.1%}, its interval "
+           f"{worst.low - 1:+.1%}..{worst.high - 1:+.1%} spans the {worst.threshold:.0%} "
+           f"threshold after {len(c.old)}/{len(c.new)} {rerun.unit}{more}")
+    if worst.runs_needed is None:  # no spread to size them by
+        return Undecided(SPANS_THRESHOLD, why,
+                         f"take more {rerun.unit}: {rerun.step(2 * len(c.new))}")
+    # runs_needed is a normal approximation: at a few runs it can name no more than taken
+    needed = max(worst.runs_needed, len(c.new) + 1)
+    per_side = " per side" if rerun.unit == "runs" else ""
+    return Undecided(SPANS_THRESHOLD, why,
+                     f"about {needed} {rerun.unit}{per_side} would decide at the spread "
+                     f"seen: {rerun.step(needed)}")
+
+
+def runner_disturbed(disturbed: int, taken: int, unit: str = "runs", also: str = "") -> Undecided:
+    """The reason of an outcome left undecided by runs others disturbed (took the CPU)."""
+    return Undecided(RUNNER_DISTURBED,
+                     f"others took the CPU during {disturbed} of {taken} {unit}, which were "
+                     "left out",
+                     f"run on a quiet runner, with no other jobs beside it{also}")
+
+
+def budget_spent(budget_s: float, run_s: float, taken: int, first_look: int,
+                 unit: str = "run(s)", also: str = ", or fewer benchmarks (-- -k ...)"
+                 ) -> Undecided:
+    """The reason of a comparison whose time budget ended before its first look: the
+    budget that would fit that look, at the time one run (or pair) took."""
+    return Undecided(BUDGET_SPENT,
+                     f"the {budget_s:.0f} s budget fits only {taken} {unit} of {run_s:.0f} s, "
+                     f"fewer than the {first_look} of the first look",
+                     f"give --budget-s {math.ceil(first_look * run_s)} or more{also}")

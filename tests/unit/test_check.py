@@ -78,7 +78,7 @@ def test_a_baseline_too_noisy_for_the_planned_runs_stops_before_measuring():
     runner = Runner(_factors(50, 0.15, seed=2))
     result = _check(NOISY, runner, gate.CheckPlan(max_runs=6))
     assert runner.taken == 0 and result.verdict == verdicts.INCONCLUSIVE
-    assert "with 6 current runs" in result.stopped_because
+    assert result.reason.code == verdicts.TOO_NOISY and "with 6 current runs" in result.reason.why
     assert all(p.current_runs == 6 for p in result.preflight)
 
 
@@ -103,14 +103,15 @@ def test_when_the_runs_that_fit_are_too_few_for_the_noise_it_stops_after_one():
     runner = Runner(_factors(50, 0.06, seed=2), run_s=80.0)
     result = _check(baseline, runner)
     assert runner.taken == 1 and result.planned == 4
-    assert result.verdict == verdicts.INCONCLUSIVE and "with 4 current runs" in result.stopped_because
+    assert result.verdict == verdicts.INCONCLUSIVE and "with 4 current runs" in result.reason.why
 
 
 def test_a_budget_that_fits_fewer_runs_than_the_first_look_says_so():
     runner = Runner(_factors(50, 0.01, seed=2), run_s=200.0)
     result = _check(QUIET, runner)
     assert runner.taken == 1 and result.verdict == verdicts.INCONCLUSIVE
-    assert "fits 1 run(s) of 200 s, fewer than the 3" in result.stopped_because
+    assert result.reason.code == verdicts.BUDGET_SPENT
+    assert "fits only 1 run(s) of 200 s, fewer than the 3" in result.reason.why
 
 
 def test_runs_that_grow_slower_stop_at_the_time_budget():
@@ -149,7 +150,7 @@ def test_record_says_a_noisy_baseline_cannot_gate_and_how_many_runs_would():
     lines = gate_cli.baseline_advice(NOISY, run_s=6.6, policy=verdicts.Policy())
     advice = lines[-1]
     assert advice.startswith("record: too noisy to gate")
-    needed = int(advice.split("--runs ")[1].split(")")[0])
+    needed = int(advice.split("--runs ")[1].split(" ")[0])
     # a baseline that large would pass the preflight for the 50 runs of a default check
     sigma = max(p.sigma for p in gate.preflight(NOISY, 50, verdicts.Policy()))
     looks = len(verdicts.look_schedule(3, 50))

@@ -85,7 +85,9 @@ def test_a_verdict_the_runners_move_could_fake_is_refused(runner, build, measure
     assert report.measured_verdict == measured
     assert report.runner_moved and report.verdict == verdicts.INCONCLUSIVE
     assert "may be the runner's, not the build's: refused" in runner_line(report)
-    assert "runner's own speed moved" in report_closing(report)
+    assert "gate: INCONCLUSIVE [runner-changed] the runner's own speed moved" in \
+        report_closing(report)
+    assert "peoplenet-gate ab" in report.reason().next_step
 
 
 @pytest.mark.parametrize("runner, build, verdict", [
@@ -141,8 +143,12 @@ def test_a_verdict_waits_until_the_probe_could_have_seen_a_move_of_the_threshold
     assert len(taken) > 12 and result.stopped_because == f"decided after {len(taken)} runs"
     held = gate.compare_sets(baseline, runsets.set_of("current", taken[:5]), POLICY)
     assert held.measured_verdict == verdicts.OK and held.verdict == verdicts.INCONCLUSIVE
-    assert held.runner_unseen and "is held (~" in runner_line(held)
-    assert "waits for the runner-speed probe" in report_closing(held)
+    assert held.runner_unseen and runner_line(held).endswith("is held")
+    assert "[too-few-runs] the measured ok waits for the runner-speed probe" in \
+        report_closing(held, verdicts.CHECK_RERUN)
+    needed = held.runner.runs_to_see_threshold()
+    assert held.reason(verdicts.CHECK_RERUN).next_step == \
+        f"about {needed} current runs would see it: rerun check with --max-runs {needed}"
 
 
 def test_a_move_too_large_to_miss_stops_a_check_before_the_probe_sees_the_threshold():
@@ -163,7 +169,8 @@ def test_a_baseline_the_probe_could_never_vouch_for_is_refused_by_the_preflight(
     result, taken = _check(baseline, runs)
     assert result.verdict == verdicts.INCONCLUSIVE and not taken
     probe = next(p for p in result.preflight if p.benchmark == gate.PROBE_BENCHMARK)
-    assert probe.runs_for_threshold is None and "see noise:" in result.stopped_because
+    assert probe.runs_for_threshold is None and result.reason.code == verdicts.TOO_NOISY
+    assert "in runner-speed probe probe_ms" in result.reason.why
     assert any(line.startswith("noise: runner-speed probe probe_ms: ") and "ABOVE" in line
                for line in format_preflight(result.preflight, POLICY))
     # measured all the same (--ignore-noise), it stops at its first look
@@ -171,7 +178,8 @@ def test_a_baseline_the_probe_could_never_vouch_for_is_refused_by_the_preflight(
     assert result.verdict == verdicts.INCONCLUSIVE and len(taken) == 3
     assert gate.probe_preflight(baseline.probes(), 50, POLICY).runs_for_threshold is None
     assert "cannot see a move of the threshold" in result.stopped_because
-    assert "record the baseline with more runs" in runner_line(result.report)
+    assert result.reason.code == verdicts.TOO_NOISY
+    assert result.reason.next_step.startswith("record the baseline with --runs ")
 
 
 def test_runs_without_the_probe_are_not_checked_and_say_so():
