@@ -17,8 +17,11 @@
 # `peoplenet-gate check` arguments, e.g. --new-release), GATE_INCONCLUSIVE (what an
 # inconclusive gate, exit 3, does to the job: fail, the default, exits 3 with an error;
 # warn exits 0 with a warning, an opt-in of the runner's owner; any other value is a
-# usage error, exit 2), TRITON_SUITE_RESULTS_STORE (a results store: every run is written
-# there, and the gate reads the baseline from it, so the runner needs no baseline file).
+# usage error, exit 2), GATE_ACCEPT (1: a build that passes the gate adds its runs to the
+# baseline in the results store, `peoplenet-gate accept`, so the baseline rolls on with
+# the trusted branch; the workflow sets it on main; default 0), TRITON_SUITE_RESULTS_STORE (a results store: every
+# run is written there, and the gate reads the baseline from it, so the runner needs no
+# baseline file).
 set -euo pipefail
 mode=${1:-}
 # The mode and settings are checked before anything runs: a typo must not turn into a default.
@@ -34,6 +37,20 @@ case "$gate_inconclusive" in
     fail | warn) ;;
     *)
         echo "ci/jetson-perf.sh: GATE_INCONCLUSIVE must be fail (the default) or warn, got '$gate_inconclusive'" >&2
+        exit 2
+        ;;
+esac
+gate_accept=${GATE_ACCEPT:-0}
+case "$gate_accept" in
+    0) ;;
+    1)
+        if [ -z "${TRITON_SUITE_RESULTS_STORE:-}" ]; then
+            echo "ci/jetson-perf.sh: GATE_ACCEPT=1 adds the runs to the baseline in the results store, but TRITON_SUITE_RESULTS_STORE is not set" >&2
+            exit 2
+        fi
+        ;;
+    *)
+        echo "ci/jetson-perf.sh: GATE_ACCEPT must be 0 (the default) or 1, got '${GATE_ACCEPT}'" >&2
         exit 2
         ;;
 esac
@@ -91,6 +108,11 @@ case "$mode" in
             || echo "::warning::no comparison report: see compare.txt"
         ./suite report history "$storage" -o "$reports/history" > "$reports/history.txt" 2>&1 \
             || echo "::warning::no history report: see history.txt"
+        # A passing build of the trusted branch joins the baseline (after the pages above,
+        # which compare it with the baseline as it was), so the baseline rolls on.
+        if [ "$status" -eq 0 ] && [ "$gate_accept" = 1 ]; then
+            ./suite gate accept baseline "${GATE_LABEL:-current}" 2>&1 | tee -a "$reports/gate.txt"
+        fi
         # Inconclusive (exit 3): the gate could not tell whether this build is slower, so it
         # was not shown to be fine. That fails the job unless the runner's owner chose
         # GATE_INCONCLUSIVE=warn. The line also goes into gate.txt, the job summary.

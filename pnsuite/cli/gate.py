@@ -5,6 +5,8 @@
                                                                the verdict against NAME is decided
                                                                (at most --budget-s, 330 s)
     peoplenet-gate compare BASELINE CURRENT                    judge two recorded run sets
+    peoplenet-gate accept BASELINE CURRENT                     CURRENT's runs join BASELINE in
+                                                               the results store (it rolls on)
     peoplenet-gate noise BASELINE                              this runner's run-to-run noise
     peoplenet-gate ab --a REPO --b REPO [...]                  A against B, measured in turns
 
@@ -43,13 +45,16 @@ from pnsuite.perf.history import SOURCE_KEY
 from pnsuite.client.memory import Memory
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.store import open_store, queries
+from pnsuite.store.results_store import redacted
 
 PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
 EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
               verdicts.INCONCLUSIVE: INCONCLUSIVE}
-COMMANDS = ("record", "check", "compare", "noise", "ab")
+COMMANDS = ("record", "check", "compare", "accept", "noise", "ab")
 #: a baseline's runs; `record` says when this runner's noise needs more (`baseline_advice`)
 DEFAULT_RECORD_RUNS = 10
+#: the rolling baseline a store holds: its newest runs, of the last days (see queries.baseline_runs)
+DEFAULT_POOL_RUNS, DEFAULT_POOL_DAYS = 60, 90
 def policy_of(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:
@@ -67,7 +72,21 @@ def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
     that label, else files, folders or saved names in the pytest-benchmark storage."""
     if args.store and "," not in ref and not Path(ref).exists():
         with open_store(args.store) as store:
-            documents = queries.baseline_runs(store, ref)
+            stored = queries.baseline_runs(store, ref)
+            documents = queries.baseline_runs(
+                store, ref, max_runs=args.baseline_max_runs or None,
+                max_age=dt.timedelta(days=args.baseline_max_age_days)
+                if args.baseline_max_age_days else None)
+        if stored and not documents:
+            raise verdicts.VerdictError(
+                f"{ref}: none of its {len(stored)} runs in the results store is of the last "
+                f"{args.baseline_max_age_days} days",
+                "record the baseline again (ci/jetson-perf.sh record), or raise "
+                "--baseline-max-age-days")
+        if len(documents) < len(stored):
+            print(f"baseline {ref}: the newest {len(documents)} of its {len(stored)} runs "
+                  f"(--baseline-max-runs {args.baseline_max_runs}, --baseline-max-age-days "
+                  f"{args.baseline_max_age_days})")
         if documents:
             return runsets.set_of(ref, [(Path(d[SOURCE_KEY]), d) for d in documents])
     return runsets.load_set([r for r in ref.split(",") if r], args.storage, label=ref)
@@ -256,6 +275,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _print_report(baseline, latest[0], result.report, notes, result.reason, args.json)
 
 
+def cmd_accept(args: argparse.Namespace) -> int:
+    """The runs saved under CURRENT join BASELINE in the results store: a build of the
+    trusted branch that passed, so that the baseline rolls on with it."""
+    if not args.store:
+        raise verdicts.VerdictError("accept: no results store holds the runs to accept",
+                                    "give --store (or TRITON_SUITE_RESULTS_STORE)")
+    if args.current == args.baseline:
+        raise verdicts.VerdictError(f"accept: {args.current!r} is the baseline itself",
+                                    "name the label the passing build's runs were saved under")
+    with open_store(args.store) as store:
+        joined = store.relabel(args.current, args.baseline)
+    if not joined:
+        raise verdicts.VerdictError(f"accept: no runs saved under {args.current!r} in "
+                                    f"{redacted(args.store)}",
+                                    "name the --label of the check whose runs passed")
+    print(f"accept: {joined} run(s) of {args.current!r} joined baseline {args.baseline!r} "
+          f"in {redacted(args.store)}")
+    return PASSED
+
+
 def _side(args: argparse.Namespace, which: str) -> ab.Side:
     repo = Path(getattr(args, which))
     if not (repo / "peoplenet" / "config.pbtxt").is_file():
@@ -319,6 +358,16 @@ def _memory(text: str) -> Memory:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return value
+
+
 def common_options() -> argparse.ArgumentParser:
     """The options every subcommand takes: where runs are, and the verdict's policy."""
     common = argparse.ArgumentParser(add_help=False)
@@ -337,6 +386,12 @@ def common_options() -> argparse.ArgumentParser:
                         help=f"another threshold for one metric ({', '.join(verdicts.GATE_METRICS)})")
     common.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA,
                         help="error rate of a red verdict, over all comparisons (default %(default)s)")
+    common.add_argument("--baseline-max-runs", type=_whole, default=DEFAULT_POOL_RUNS,
+                        metavar="N", help="a baseline read from the store counts its newest N "
+                        "undisturbed runs (default %(default)s; 0: all)")
+    common.add_argument("--baseline-max-age-days", type=_whole, default=DEFAULT_POOL_DAYS,
+                        metavar="D", help="a baseline read from the store counts only runs of "
+                        "the last D days (default %(default)s; 0: any age)")
     common.add_argument("--new-release", action="store_true",
                         help="allow a different Triton/JetPack release (validating a new "
                              "release against the old one's baseline); the rest must match")
@@ -395,6 +450,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("baseline")
     p.add_argument("current")
     p.add_argument("--json", help="write the verdict, its reason and the rows here")
+    p = sub.add_parser("accept", parents=[common],
+                       help="a passing build's runs join the baseline in the results store")
+    p.add_argument("baseline")
+    p.add_argument("current", help="the label the build's runs were saved under (check --label)")
     p = sub.add_parser("noise", parents=[common, runs], help="the baseline's run-to-run noise")
     p.add_argument("baseline")
     p = sub.add_parser("ab", parents=[common], help="A against B, in turns, until decided")
@@ -409,7 +468,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 COMMAND_FUNCTIONS = {"record": cmd_record, "check": cmd_check, "compare": cmd_compare,
-                     "noise": cmd_noise, "ab": cmd_ab}
+                     "accept": cmd_accept, "noise": cmd_noise, "ab": cmd_ab}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,37 +7,52 @@ from __future__ import annotations
 import platform
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from pnsuite.perf import changepoints, history
+from pnsuite.perf.records import RELEASE_KEYS
 from pnsuite.store.errors import StoreError
 from pnsuite.store.results_store import ResultsStore
-from pnsuite.store.rows import machine_key
+from pnsuite.store.rows import machine_key, recorded_at
 
 
-def baseline_runs(store: ResultsStore, label: str, node: str | None = None
-                  ) -> list[dict[str, Any]]:
-    """The undisturbed runs recorded under `label` for one machine identity: the only
-    one, or this host's (`node`, default this machine's name) when runners of several
-    identities used the label. A reimaged runner finds its baseline here, with no file."""
+def baseline_runs(store: ResultsStore, label: str, node: str | None = None, *,
+                  max_runs: int | None = None, max_age: timedelta | None = None,
+                  now: datetime | None = None) -> list[dict[str, Any]]:
+    """The undisturbed runs recorded under `label` for one machine identity, oldest first.
+    A reimaged runner finds its baseline here, with no file.
+
+    The baseline is a rolling pool: a passing check on the trusted branch adds its runs
+    (`ResultsStore.relabel`), and only the newest `max_runs` within `max_age` of `now`
+    count. Where runners of several identities used the label, the pool is this host's
+    (`node`, default this machine's name); where this host's own identity changed (a new
+    JetPack, another power mode), the pool restarts: only its newest identity's runs count.
+    """
     documents = store.documents(label=label, include_disturbed=False)
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    # one baseline is one identity and one release: the gate refuses to mix them
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for doc in documents:
-        groups[machine_key(doc["machine_info"])].append(doc)
-    if len(groups) <= 1:
-        return documents
-    node = node or platform.node()
-    mine = [docs for docs in groups.values()
-            if any(d["machine_info"].get("node") == node for d in docs)]
-    if len(mine) == 1:
-        return mine[0]
-    machines = sorted({", ".join(f"{k}={v}" for k, v in history.machine_identity(
-        docs[0]["machine_info"]) if v not in (None, "")) for docs in groups.values()})
-    raise StoreError(f"label {label!r} holds runs of {len(groups)} machine identities and "
-                     f"none or several are this host's ({node}): " + "; ".join(machines),
-                     "record one label per runner identity (e.g. NAME-orin-nx), or gate "
-                     "on the runner that recorded it")
+        info = doc["machine_info"]
+        groups[(machine_key(info), *(str(info.get(k)) for k in RELEASE_KEYS))].append(doc)
+    if len(groups) > 1:
+        node = node or platform.node()
+        mine = [docs for docs in groups.values()
+                if any(d["machine_info"].get("node") == node for d in docs)]
+        if not mine:
+            machines = sorted({", ".join(f"{k}={v}" for k, v in history.machine_identity(
+                docs[0]["machine_info"]) if v not in (None, "")) for docs in groups.values()})
+            raise StoreError(f"label {label!r} holds runs of {len(groups)} machine identities "
+                             f"and none is this host's ({node}): " + "; ".join(machines),
+                             "record one label per runner identity (e.g. NAME-orin-nx), or "
+                             "gate on the runner that recorded it")
+        documents = max(mine, key=lambda docs: recorded_at(docs[-1]))
+    if max_age is not None:
+        since = (now or datetime.now(timezone.utc)) - max_age
+        documents = [d for d in documents if recorded_at(d) >= since]
+    if max_runs is not None:
+        documents = documents[-max_runs:] if max_runs > 0 else []
+    return documents
 
 
 def board_series(store: ResultsStore, benchmark: str, board: str | None = None,

@@ -199,6 +199,16 @@ class ResultsStore:
             raise self._write_error(err) from None
         return int(run_id)
 
+    def relabel(self, label: str, new_label: str) -> int:
+        """Put every run stored under `label` under `new_label`; how many moved."""
+        runs = schema.runs
+        try:
+            with self._writing() as conn:
+                return int(conn.execute(runs.update().where(runs.c.label == label)
+                                        .values(label=new_label)).rowcount)
+        except SQLAlchemyError as err:
+            raise self._write_error(err) from None
+
     def _write_error(self, err: SQLAlchemyError) -> StoreError:
         return StoreError(f"cannot write to results store {self.url}: {type(err).__name__}: "
                           f"{getattr(err, 'orig', err)}", WRITE_HINT)

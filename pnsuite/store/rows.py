@@ -63,6 +63,11 @@ def _recorded_at(text: Any) -> datetime:
                          "store pytest-benchmark's own documents") from None
 
 
+def recorded_at(document: Mapping[str, Any]) -> datetime:
+    """When a document's run was saved (UTC)."""
+    return _recorded_at(document.get("datetime"))
+
+
 def _checked(document: Any, source: str) -> dict[str, Any]:
     """The document as pytest-benchmark writes it to its files (paths and the like as
     strings, non-finite numbers as null), or StoreError naming what is missing."""

@@ -18,7 +18,8 @@ SCRIPT = ROOT / "ci" / "jetson-perf.sh"
 
 def _run(tmp_path, mode="gate", **settings):
     env = {key: value for key, value in os.environ.items()
-           if key not in ("GATE_INCONCLUSIVE", "BASELINE_RUNS", "BASELINE_MAX_RUNS")}
+           if key not in ("GATE_INCONCLUSIVE", "GATE_ACCEPT", "BASELINE_RUNS",
+                           "BASELINE_MAX_RUNS")}
     env.update(BENCHMARK_DIR=str(tmp_path / "runner"), REPORTS=str(tmp_path / "reports"),
                **settings)
     return subprocess.run(["bash", str(SCRIPT), mode], cwd=ROOT, env=env,
@@ -57,3 +58,18 @@ def test_baseline_max_runs_must_be_a_whole_number(tmp_path, value):
     assert f"BASELINE_MAX_RUNS must be a whole number of runs (default 40, 0 for exactly " \
            f"BASELINE_RUNS), got '{value}'" in done.stderr
     assert not (tmp_path / "runner").exists() and done.stdout == ""
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_gate_accept_must_be_0_or_1(tmp_path, value):
+    done = _run(tmp_path, "gate", GATE_ACCEPT=value)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"GATE_ACCEPT must be 0 (the default) or 1, got '{value}'" in done.stderr
+    assert not (tmp_path / "runner").exists() and done.stdout == ""
+
+
+def test_gate_accept_needs_a_results_store(tmp_path):
+    done = _run(tmp_path, "gate", GATE_ACCEPT="1", TRITON_SUITE_RESULTS_STORE="")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "GATE_ACCEPT=1 adds the runs to the baseline in the results store, but " \
+           "TRITON_SUITE_RESULTS_STORE is not set" in done.stderr
