@@ -35,9 +35,12 @@ from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.perf.runsets import RunFileError, benchmark_runs, read_run
 from pnsuite.perf.runsets import SERIES_METRICS as METRICS
 
-#: what else tells Jetson machines apart (pnsuite.platform.jetson.machine_identity's keys;
-#: pnsuite.platform.jetson.comparable refuses to compare runs where they differ)
-JETSON_IDENTITY_KEYS = ("jetson_model", "nvpmodel_mode", "nvpmodel_id", "jetson_clocks")
+#: what else tells Jetson machines apart: the board and its state (power mode, pinned
+#: clocks, the GPU and EMC clock settings); pnsuite.platform.jetson.machine_identity's keys,
+#: and pnsuite.platform.jetson.comparable refuses to compare runs where they differ. Each
+#: counts only where a run has it, so runs saved before a key was recorded keep their series.
+JETSON_IDENTITY_KEYS = ("jetson_model", "nvpmodel_mode", "nvpmodel_id", "jetson_clocks",
+                        "jetson_gpu_clock", "jetson_emc_clock")
 #: the key load_runs adds to each run: the file it was read from
 SOURCE_KEY = "source_file"
 

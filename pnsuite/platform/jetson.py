@@ -2,10 +2,12 @@
 
 What a perf result on a Jetson depends on besides the software under test: the board
 (`/proc/device-tree/model`), the L4T release (`/etc/nv_tegra_release`) and JetPack
-(`dpkg-query -W nvidia-jetpack`), the power mode (`nvpmodel -q`) and whether
-`jetson_clocks` pinned the clocks (`jetson_clocks --show`). `machine_identity()` gathers
-them as one flat dict for pytest-benchmark's `machine_info`; `comparable()` says whether
-two such dicts may be compared by a perf gate. Telemetry during a test (tegrastats) is
+(`dpkg-query -W nvidia-jetpack`), the power mode (`nvpmodel -q`), whether `jetson_clocks`
+pinned the clocks, and the GPU and EMC (memory) clocks (`jetson_clocks --show`).
+`machine_identity()` gathers them as one flat dict for pytest-benchmark's `machine_info`,
+with the fan and the thermal zones' temperatures beside them (recorded, never compared:
+they move within a run); `comparable()` says whether two such dicts may be compared by a
+perf gate. Telemetry during a test (tegrastats) is
 in `pnsuite.platform.tegrastats`; `python3 -m pnsuite.cli.jetson` prints the identity.
 
 The parsers are pure functions of the text, tested on recorded samples in
@@ -25,6 +27,10 @@ from typing import Any, Mapping, Sequence
 
 NV_TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
+THERMAL_ZONES = Path("/sys/class/thermal")
+HWMON = Path("/sys/class/hwmon")
+#: the hwmon names of the Jetson fan's PWM driver (`pwm1` there is the duty, 0-255)
+FAN_HWMON_NAMES = ("pwmfan", "pwm-fan", "pwm_fan")
 # nvpmodel lives in /usr/sbin, which is not on a non-root user's PATH on Ubuntu.
 TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
@@ -103,14 +109,17 @@ def _freqs(line: str) -> dict[str, int]:
 
 
 def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
-    """`jetson_clocks --show`: SoC, CPU/GPU/EMC min/max/current and whether clocks are pinned.
+    """`jetson_clocks --show`: SoC, CPU/GPU/EMC min/max/current (Hz), the fan's PWM and
+    whether clocks are pinned.
 
     `clocks_pinned` is True when every online CPU and the GPU have MinFreq == MaxFreq and the
     EMC is pinned (FreqOverride=1, or MinFreq == MaxFreq), which is what `jetson_clocks`
     sets; False when any of them is not; None when the output has no CPU or GPU lines.
+    `fan_pwm` is the fan's duty (0-255) from its line (`FAN Dynamic Speed control=active
+    hwmon4_pwm=45` on JetPack 5/6, `Fan: PWM=255` before), None without one.
     """
     out: dict[str, Any] = {"soc": "", "machine": "", "cpus": {}, "gpu": None, "emc": None,
-                           "nvpmodel": None}
+                           "nvpmodel": None, "fan_pwm": None}
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("SOC family:"):
@@ -125,6 +134,9 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
             out["emc"] = _freqs(line)
         elif m := re.match(r"NV Power Mode:\s*(\S.*)$", line):
             out["nvpmodel"] = m.group(1).strip()
+        elif (line.lower().startswith("fan") and out["fan_pwm"] is None
+              and (m := re.search(r"(?:pwm|speed)=(\d+)\b", line, re.IGNORECASE))):
+            out["fan_pwm"] = int(m.group(1))
     online = [c for c in out["cpus"].values() if c["online"] and "minfreq" in c]
     if not online or not out["gpu"]:
         out["clocks_pinned"] = None
@@ -138,6 +150,81 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
     return out
 
 
+def _mhz(hz: int) -> float:
+    return round(hz / 1e6, 3)
+
+
+def _mhz_text(mhz: float) -> str:
+    return f"{mhz:g}"
+
+
+def clock_freqs_mhz(freqs: Mapping[str, int] | None) -> dict[str, Any] | None:
+    """A GPU or EMC line of `parse_jetson_clocks_show` in MHz: `{"min", "max", "current"}`
+    (and `"override"` for the EMC, True when its frequency is pinned); None without a line."""
+    if not freqs or "minfreq" not in freqs or "maxfreq" not in freqs:
+        return None
+    out: dict[str, Any] = {"min": _mhz(freqs["minfreq"]), "max": _mhz(freqs["maxfreq"]),
+                           "current": _mhz(freqs["currentfreq"]) if "currentfreq" in freqs else None}
+    if "freqoverride" in freqs:
+        out["override"] = freqs["freqoverride"] == 1
+    return out
+
+
+def clock_setting(freqs: Mapping[str, int] | None) -> str | None:
+    """What a clock is set to, as the gate compares it: `"1300.5 MHz"` when it is pinned
+    (MinFreq == MaxFreq, or an EMC FreqOverride=1 at its CurrentFreq), else the range it
+    scales in, `"306-1300.5 MHz"`; None without a line.
+
+    An unpinned clock's CurrentFreq is left out: it is whatever the governor chose at the
+    moment of `--show`, not a setting.
+    """
+    mhz = clock_freqs_mhz(freqs)
+    if mhz is None:
+        return None
+    if mhz.get("override") and mhz["current"] is not None:
+        return f"{_mhz_text(mhz['current'])} MHz"
+    if mhz["min"] == mhz["max"]:
+        return f"{_mhz_text(mhz['max'])} MHz"
+    return f"{_mhz_text(mhz['min'])}-{_mhz_text(mhz['max'])} MHz"
+
+
+#: below this a thermal zone is not reading (Orin's CV zones say -256 °C while powered off;
+#: an industrial module runs down to -40 °C)
+_NO_READING_C = -100.0
+
+
+def parse_thermal_zones(zones: Sequence[tuple[str, str]]) -> dict[str, float] | None:
+    """Temperatures (°C) by zone type from (type, temp) texts of
+    /sys/class/thermal/thermal_zone*/ (temp in millidegrees).
+
+    A zone whose temp is not a number or says it is not reading is left out; a type seen
+    twice gets `#2`, `#3`, ... appended. None when no zone has a reading.
+    """
+    temps: dict[str, float] = {}
+    for zone_type, temp in zones:
+        name = zone_type.strip() or "zone"
+        try:
+            celsius = int(temp.strip()) / 1000
+        except ValueError:
+            continue
+        if celsius <= _NO_READING_C:
+            continue
+        key, n = name, 1
+        while key in temps:
+            n += 1
+            key = f"{name}#{n}"
+        temps[key] = round(celsius, 1)
+    return temps or None
+
+
+def parse_fan_pwm(text: str | None) -> int | None:
+    """The fan's duty (0-255) from its hwmon `pwm1`; None when absent or not a duty."""
+    if text is None or not text.strip().isdigit():
+        return None
+    value = int(text.strip())
+    return value if 0 <= value <= 255 else None
+
+
 # --------------------------------------------------------------------------- identity
 
 @dataclass(frozen=True)
@@ -149,6 +236,10 @@ class RawIdentity:
     device_model: bytes | str | None = None
     nvpmodel_q: str | None = None
     jetson_clocks_show: str | None = None
+    #: (type, temp) of each /sys/class/thermal/thermal_zone*
+    thermal_zones: tuple[tuple[str, str], ...] = ()
+    #: the fan's hwmon `pwm1`, the fan's duty where `jetson_clocks --show` names no fan
+    fan_hwmon_pwm: str | None = None
     problems: tuple[str, ...] = ()
 
 
@@ -162,6 +253,7 @@ def identity_from(raw: RawIdentity) -> dict[str, Any]:
     clocks = parse_jetson_clocks_show(raw.jetson_clocks_show) if raw.jetson_clocks_show else None
     model = parse_device_model(raw.device_model) if raw.device_model is not None else ""
     jp = jetpack["jetpack"] if jetpack else ""
+    fan = (clocks or {}).get("fan_pwm")
     return {
         "jetson": True,
         "jetson_model": model or (clocks or {}).get("machine", ""),
@@ -173,6 +265,12 @@ def identity_from(raw: RawIdentity) -> dict[str, Any]:
         "nvpmodel_mode": mode["name"] if mode else None,
         "nvpmodel_id": mode["id"] if mode else None,
         "jetson_clocks": clocks["clocks_pinned"] if clocks else None,
+        "jetson_gpu_clock": clock_setting(clocks["gpu"]) if clocks else None,
+        "jetson_emc_clock": clock_setting(clocks["emc"]) if clocks else None,
+        "jetson_gpu_freq_mhz": clock_freqs_mhz(clocks["gpu"]) if clocks else None,
+        "jetson_emc_freq_mhz": clock_freqs_mhz(clocks["emc"]) if clocks else None,
+        "jetson_fan_pwm": fan if fan is not None else parse_fan_pwm(raw.fan_hwmon_pwm),
+        "jetson_temps_c": parse_thermal_zones(raw.thermal_zones),
         "jetson_identity_problems": list(raw.problems),
     }
 
@@ -217,6 +315,29 @@ def _tool_output(name: str, args: Sequence[str], problems: list[str]) -> str | N
     return None
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:  # a zone or fan that the kernel lists but cannot read now
+        return None
+
+
+def read_thermal_zones(root: Path = THERMAL_ZONES) -> tuple[tuple[str, str], ...]:
+    """(type, temp) of each readable thermal zone under `root`, in zone order."""
+    zones = sorted(root.glob("thermal_zone*"),
+                   key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+    read = ((_read_text(z / "type"), _read_text(z / "temp")) for z in zones)
+    return tuple((t, v) for t, v in read if t is not None and v is not None)
+
+
+def read_fan_hwmon_pwm(root: Path = HWMON) -> str | None:
+    """The Jetson fan's `pwm1` from the hwmon device its PWM driver registers; None without one."""
+    for device in sorted(root.glob("hwmon*")):
+        if (_read_text(device / "name") or "").strip() in FAN_HWMON_NAMES:
+            return _read_text(device / "pwm1")
+    return None
+
+
 def read_raw_identity() -> RawIdentity:
     """Read this machine's files and run its tools (only on a Jetson)."""
     try:
@@ -235,6 +356,7 @@ def read_raw_identity() -> RawIdentity:
     return RawIdentity(nv_tegra_release=release, dpkg_jetpack=dpkg, device_model=model,
                        nvpmodel_q=_tool_output("nvpmodel", ["-q"], problems),
                        jetson_clocks_show=_tool_output("jetson_clocks", ["--show"], problems),
+                       thermal_zones=read_thermal_zones(), fan_hwmon_pwm=read_fan_hwmon_pwm(),
                        problems=tuple(problems))
 
 
@@ -243,7 +365,10 @@ def machine_identity() -> dict[str, Any]:
 
     Keys on a Jetson: jetson, jetson_model, jetson_soc, l4t_release, jetpack_release,
     jetpack_package, jetson_release (both, for people), nvpmodel_mode, nvpmodel_id,
-    jetson_clocks (True/False, None if unknown) and jetson_identity_problems.
+    jetson_clocks (True/False, None if unknown), jetson_gpu_clock and jetson_emc_clock (what
+    each clock is set to, `clock_setting`), jetson_gpu_freq_mhz and jetson_emc_freq_mhz
+    (min/max/current as `jetson_clocks --show` reports them), jetson_fan_pwm (0-255),
+    jetson_temps_c (by thermal zone) and jetson_identity_problems; None where unreadable.
     """
     return identity_from(read_raw_identity())
 
@@ -287,13 +412,38 @@ def _state_refusal(what: str, baseline: str, current: str, unreadable: str,
     return [differs] if baseline != current else []
 
 
+#: the clocks whose settings must match, by identity key (`clock_setting`'s values)
+BOARD_CLOCKS = (("jetson_gpu_clock", "GPU clock"), ("jetson_emc_clock", "EMC clock"))
+
+
+def _clock_refusal(baseline: Mapping[str, Any], current: Mapping[str, Any], key: str,
+                   label: str) -> list[str]:
+    """Why a clock setting refuses a comparison: different, or known on one side only."""
+    sides = [("not recorded" if key not in side else side[key] or "unknown")
+             for side in (baseline, current)]
+    b_clock, c_clock = sides
+    # Alike on both sides passes, unknown too: two runs saved before the suite read the
+    # clocks are as comparable as they were, and a board whose --show has no EMC line
+    # never has one.
+    if b_clock == c_clock:
+        return []
+    if {"unknown", "not recorded"} & set(sides):
+        why = ("the baseline was recorded before its clocks were: record it again"
+               if key not in baseline else "`jetson_clocks --show` must list it on the runner")
+        return [f"{label} unknown: baseline {b_clock}, this run {c_clock} ({why})"]
+    return [(f"{label} differs: baseline {b_clock}, this run {c_clock} (set the board as the "
+             f"baseline's was, e.g. with ci/jetson-board.sh set)")]
+
+
 def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Comparability:
     """Whether `current` may be gated against `baseline` (both from `machine_identity`).
 
     Refused: a Jetson against a non-Jetson, different boards, different or unknown power
-    modes, jetson_clocks on in one and off (or unknown) in the other. A different JetPack
-    or L4T release is allowed (validating a new JetPack is what the gate is for) and noted.
-    Two non-Jetson identities are comparable as far as this check goes.
+    modes, jetson_clocks on in one and off (or unknown) in the other, GPU or EMC clocks set
+    differently (or known on one side only). Fan and temperatures are not compared: they
+    move within a run. A different JetPack or L4T release is allowed (validating a new
+    JetPack is what the gate is for) and noted. Two non-Jetson identities are comparable as
+    far as this check goes.
     """
     b_jetson, c_jetson = bool(baseline.get("jetson")), bool(current.get("jetson"))
     if not b_jetson and not c_jetson:
@@ -315,6 +465,8 @@ def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Compa
     refusals += _state_refusal(
         "jetson_clocks state", b_clk, c_clk, "`jetson_clocks --show` must be readable on the runner",
         f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}")
+    for key, label in BOARD_CLOCKS:
+        refusals += _clock_refusal(baseline, current, key, label)
     for key, label in (("jetpack_release", "JetPack"), ("l4t_release", "L4T")):
         if baseline.get(key) != current.get(key):
             notes.append(f"{label} {baseline.get(key) or '?'} -> {current.get(key) or '?'}")

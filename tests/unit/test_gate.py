@@ -151,6 +151,15 @@ def test_a_jetson_in_another_power_mode_is_refused(tmp_path, capsys):
     assert "power mode differs" in capsys.readouterr().err
 
 
+def test_a_jetson_with_another_emc_clock_is_refused_naming_both(tmp_path, capsys):
+    pinned = {**JETSON, "jetson_gpu_clock": "1300.5 MHz", "jetson_emc_clock": "3199 MHz"}
+    assert _cli(tmp_path, old_machine=pinned,
+                new_machine={**pinned, "jetson_emc_clock": "2133 MHz"}) == 2
+    err = capsys.readouterr().err
+    assert "EMC clock differs: baseline 3199 MHz, this run 2133 MHz" in err
+    assert "GPU clock" not in err
+
+
 def test_a_new_jetpack_is_refused_unless_validating_a_new_release(tmp_path, capsys):
     newer = {**JETSON, "jetson_release": "JetPack 6.1 (L4T R36.4.0)"}
     assert _cli(tmp_path, old_machine=JETSON, new_machine=newer) == 2

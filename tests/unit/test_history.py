@@ -16,6 +16,7 @@ import pytest
 
 from pnsuite.cli import history as history_cli
 from pnsuite.perf import history
+from pnsuite.perf.records import IDENTITY_KEYS
 
 BENCH = "tests/perf/test_benchmarks.py::test_throughput[embedded-sample_1_instances-c1]"
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -138,6 +139,22 @@ def test_other_machines_and_power_modes_are_separate_series(tmp_path):
     by_machine = {dict(s.identity)["cpu_model"] if "nvpmodel_mode" not in dict(s.identity)
                   else dict(s.identity)["nvpmodel_mode"]: len(s.points) for s in found}
     assert by_machine == {"Xeon A": 4, "Xeon B": 3, "MAXN": 2, "30W": 1}
+
+
+def test_a_changed_board_state_starts_a_new_series_and_other_machines_keep_theirs(tmp_path):
+    """The GPU and EMC clock settings are part of a Jetson's identity; a run saved before
+    they were recorded, or a machine that is no Jetson, has the identity it had."""
+    jetson = {"jetson": True, "jetson_model": "NVIDIA Jetson AGX Orin", "nvpmodel_mode": "MAXN",
+              "nvpmodel_id": 0, "jetson_clocks": True, "jetson_gpu_clock": "1300.5 MHz"}
+    runs = ([_run(i, 0.3, jetson_emc_clock="3199 MHz", **jetson) for i in range(3)]
+            + [_run(i, 0.4, jetson_emc_clock="2133 MHz", **jetson) for i in range(3, 5)])
+    found = history.series(history.load_runs(_save(tmp_path, runs)))
+    assert sorted((dict(s.identity)["jetson_emc_clock"], len(s.points)) for s in found) == \
+        [("2133 MHz", 2), ("3199 MHz", 3)]
+    host = {"cpu_model": "Xeon", "machine": "x86_64"}
+    assert [k for k, _ in history.machine_identity(host)] == list(IDENTITY_KEYS)
+    older = {k: v for k, v in jetson.items() if k != "jetson_gpu_clock"}
+    assert "jetson_gpu_clock" not in dict(history.machine_identity(older))
 
 
 def test_round_s_falls_back_to_the_saved_median_without_rounds(tmp_path):

@@ -22,6 +22,12 @@ DATA = Path(__file__).parent / "data" / "jetson"
 ORIN, XAVIER, NANO = DATA / "orin_agx_jp6", DATA / "xavier_nx_jp5", DATA / "nano_jp4"
 
 
+def _zones(board: Path) -> tuple[tuple[str, str], ...]:
+    """The recorded thermal zones as read_thermal_zones gives them: (type, temp)."""
+    lines = (board / "thermal_zones.txt").read_text().splitlines()
+    return tuple((zone_type, temp) for _, zone_type, temp in (ln.split("\t") for ln in lines))
+
+
 def _raw(board: Path, nvpmodel: str = "nvpmodel_q.txt",
          clocks: str | None = "jetson_clocks_show_on.txt") -> jetson.RawIdentity:
     return jetson.RawIdentity(
@@ -29,7 +35,8 @@ def _raw(board: Path, nvpmodel: str = "nvpmodel_q.txt",
         dpkg_jetpack=(board / "dpkg_jetpack.txt").read_text(),
         device_model=(board / "device_tree_model").read_bytes(),
         nvpmodel_q=(board / nvpmodel).read_text(),
-        jetson_clocks_show=(board / clocks).read_text() if clocks else None)
+        jetson_clocks_show=(board / clocks).read_text() if clocks else None,
+        thermal_zones=_zones(board))
 
 
 # ---------------------------------------------------------------- releases and board
@@ -109,6 +116,94 @@ def test_jetson_clocks_unreadable_output_is_unknown():
     assert jetson.parse_jetson_clocks_show("jetson_clocks: must be run as root\n")["clocks_pinned"] is None
 
 
+@pytest.mark.parametrize("board, state, gpu, emc", [
+    (ORIN, "on", "1300.5 MHz", "3199 MHz"),
+    (ORIN, "off", "306-1300.5 MHz", "204-3199 MHz"),
+    (XAVIER, "on", "1109.25 MHz", "1600 MHz"),
+    (XAVIER, "off", "114.75-1109.25 MHz", "204-1600 MHz")])
+def test_clock_settings_are_the_pinned_frequency_or_the_range(board, state, gpu, emc):
+    """Pinned: the one frequency; scaling: the range (the governor's current pick at the
+    moment of --show is no setting, e.g. the Xavier's unpinned EMC at its 1600 MHz max)."""
+    clocks = jetson.parse_jetson_clocks_show((board / f"jetson_clocks_show_{state}.txt").read_text())
+    assert jetson.clock_setting(clocks["gpu"]) == gpu
+    assert jetson.clock_setting(clocks["emc"]) == emc
+
+
+def test_an_emc_pinned_below_its_maximum_is_set_to_its_current_frequency():
+    line = "EMC MinFreq=204000000 MaxFreq=3199000000 CurrentFreq=2133000000 FreqOverride=1"
+    emc = jetson.parse_jetson_clocks_show(line)["emc"]
+    assert jetson.clock_setting(emc) == "2133 MHz"
+    assert jetson.clock_freqs_mhz(emc) == {"min": 204.0, "max": 3199.0, "current": 2133.0,
+                                           "override": True}
+
+
+def test_clocks_without_their_line_are_none():
+    assert jetson.clock_setting(None) is None and jetson.clock_freqs_mhz(None) is None
+    assert jetson.clock_setting({"currentfreq": 5}) is None
+
+
+@pytest.mark.parametrize("board, state, pwm", [
+    (ORIN, "off", 45), (ORIN, "on", 255), (XAVIER, "off", 0), (XAVIER, "on", 255)])
+def test_jetson_clocks_show_fan(board, state, pwm):
+    text = (board / f"jetson_clocks_show_{state}.txt").read_text()
+    assert jetson.parse_jetson_clocks_show(text)["fan_pwm"] == pwm
+
+
+@pytest.mark.parametrize("line, pwm", [
+    ("Fan: speed=128", 128), ("FAN Dynamic Speed control=active hwmon3_pwm=77", 77),
+    ("Fan: not present", None)])
+def test_jetson_clocks_show_fan_line_variants(line, pwm):
+    assert jetson.parse_jetson_clocks_show(line)["fan_pwm"] == pwm
+
+
+def test_thermal_zones_of_an_orin_leave_out_the_powered_off_ones():
+    temps = jetson.parse_thermal_zones(_zones(ORIN))
+    assert temps == {"cpu-thermal": 48.0, "gpu-thermal": 44.1, "soc0-thermal": 45.2,
+                     "soc1-thermal": 44.8, "soc2-thermal": 44.4, "tj-thermal": 48.0}
+
+
+def test_thermal_zones_of_a_xavier():
+    temps = jetson.parse_thermal_zones(_zones(XAVIER))
+    assert temps is not None and temps["GPU-therm"] == 40.0 and temps["PMIC-Die"] == 100.0
+    assert len(temps) == 6
+
+
+def test_thermal_zones_unreadable_or_repeated():
+    assert jetson.parse_thermal_zones([]) is None
+    assert jetson.parse_thermal_zones([("cpu", "oops\n"), ("cv0", "-256000")]) is None
+    assert jetson.parse_thermal_zones([("cold-start", "-40000")]) == {"cold-start": -40.0}
+    assert jetson.parse_thermal_zones([("cpu\n", "40000\n"), ("cpu", "41000"), ("cpu", "42000")]) == \
+        {"cpu": 40.0, "cpu#2": 41.0, "cpu#3": 42.0}
+
+
+def test_thermal_zones_and_fan_are_read_from_sysfs(tmp_path):
+    """The readers on a sysfs-like tree: zones in number order, an unreadable zone and a
+    hwmon that is not the fan left out."""
+    thermal, hwmon = tmp_path / "thermal", tmp_path / "hwmon"
+    for n, zone_type, temp in [(10, "tj-thermal", "50000"), (2, "gpu-thermal", "45000"),
+                               (3, "broken", None)]:
+        zone = thermal / f"thermal_zone{n}"
+        zone.mkdir(parents=True)
+        (zone / "type").write_text(zone_type + "\n")
+        if temp is not None:
+            (zone / "temp").write_text(temp + "\n")
+    assert jetson.read_thermal_zones(thermal) == (("gpu-thermal\n", "45000\n"),
+                                                  ("tj-thermal\n", "50000\n"))
+    for name, pwm in [("hwmon0", ("ina3221", "0")), ("hwmon4", ("pwmfan", "128\n"))]:
+        (hwmon / name).mkdir(parents=True)
+        (hwmon / name / "name").write_text(pwm[0] + "\n")
+        (hwmon / name / "pwm1").write_text(pwm[1])
+    assert jetson.read_fan_hwmon_pwm(hwmon) == "128\n"
+    assert jetson.read_fan_hwmon_pwm(tmp_path / "no_hwmon") is None
+    assert jetson.read_thermal_zones(tmp_path / "no_thermal") == ()
+
+
+@pytest.mark.parametrize("text, pwm", [("128\n", 128), ("0", 0), ("300", None), ("", None),
+                                       (None, None), ("-1", None)])
+def test_fan_pwm_from_hwmon(text, pwm):
+    assert jetson.parse_fan_pwm(text) == pwm
+
+
 # ---------------------------------------------------------------- identity
 
 def test_identity_of_an_orin():
@@ -118,6 +213,12 @@ def test_identity_of_an_orin():
         "jetson_soc": "tegra234", "l4t_release": "36.3.0", "jetpack_release": "6.0",
         "jetpack_package": "6.0+b106", "jetson_release": "JetPack 6.0 (L4T R36.3.0)",
         "nvpmodel_mode": "MAXN", "nvpmodel_id": 0, "jetson_clocks": True,
+        "jetson_gpu_clock": "1300.5 MHz", "jetson_emc_clock": "3199 MHz",
+        "jetson_gpu_freq_mhz": {"min": 1300.5, "max": 1300.5, "current": 1300.5},
+        "jetson_emc_freq_mhz": {"min": 204.0, "max": 3199.0, "current": 3199.0, "override": True},
+        "jetson_fan_pwm": 255,
+        "jetson_temps_c": {"cpu-thermal": 48.0, "gpu-thermal": 44.1, "soc0-thermal": 45.2,
+                           "soc1-thermal": 44.8, "soc2-thermal": 44.4, "tj-thermal": 48.0},
         "jetson_identity_problems": []}
     json.dumps(identity)  # it goes into pytest-benchmark's JSON as it is
 
@@ -129,6 +230,9 @@ def test_identity_of_a_xavier_with_clocks_off_and_no_jetpack_package():
     assert identity["jetson_release"] == "L4T R35.4.1" and identity["jetpack_release"] == ""
     assert (identity["nvpmodel_mode"], identity["nvpmodel_id"]) == ("MODE_20W_6CORE", 8)
     assert identity["jetson_clocks"] is False
+    assert (identity["jetson_gpu_clock"], identity["jetson_emc_clock"]) == \
+        ("114.75-1109.25 MHz", "204-1600 MHz")
+    assert identity["jetson_emc_freq_mhz"]["current"] == 1600.0 and identity["jetson_fan_pwm"] == 0
 
 
 def test_identity_with_unreadable_tools_says_unknown():
@@ -137,7 +241,18 @@ def test_identity_with_unreadable_tools_says_unknown():
     identity = jetson.identity_from(raw)
     assert identity["jetson"] is True
     assert identity["nvpmodel_mode"] is None and identity["jetson_clocks"] is None
+    for key in ("jetson_gpu_clock", "jetson_emc_clock", "jetson_gpu_freq_mhz",
+                "jetson_emc_freq_mhz", "jetson_fan_pwm", "jetson_temps_c"):
+        assert identity[key] is None, key
     assert identity["jetson_identity_problems"] == ["`jetson_clocks --show` failed"]
+
+
+def test_the_fan_comes_from_hwmon_when_jetson_clocks_names_none():
+    show = "\n".join(ln for ln in (ORIN / "jetson_clocks_show_on.txt").read_text().splitlines()
+                     if not ln.startswith("FAN"))
+    raw = jetson.RawIdentity(**{**_raw(ORIN).__dict__, "jetson_clocks_show": show,
+                                "fan_hwmon_pwm": "90\n"})
+    assert jetson.identity_from(raw)["jetson_fan_pwm"] == 90
 
 
 def test_no_nv_tegra_release_is_not_a_jetson():
@@ -206,6 +321,50 @@ def test_clocks_that_differ_are_refused_naming_both():
 def test_unknown_clocks_are_refused():
     verdict = jetson.comparable(_id(), _id(clocks=None))
     assert not verdict.ok and "jetson_clocks state unknown" in verdict.message()
+
+
+def test_an_emc_clock_that_differs_is_refused_naming_both():
+    verdict = jetson.comparable(_id(), {**_id(), "jetson_emc_clock": "2133 MHz"})
+    assert not verdict.ok and len(verdict.refusals) == 1
+    assert verdict.refusals[0].startswith("EMC clock differs: baseline 3199 MHz, this run 2133 MHz")
+
+
+def test_a_gpu_clock_that_differs_is_refused_naming_both():
+    verdict = jetson.comparable({**_id(), "jetson_gpu_clock": "1300.5 MHz"},
+                                {**_id(), "jetson_gpu_clock": "918 MHz"})
+    assert verdict.refusals == (("GPU clock differs: baseline 1300.5 MHz, this run 918 MHz "
+                                 "(set the board as the baseline's was, e.g. with "
+                                 "ci/jetson-board.sh set)"),)
+
+
+def test_unpinned_clocks_name_each_part_that_differs():
+    verdict = jetson.comparable(_id(), _id(clocks="jetson_clocks_show_off.txt"))
+    message = verdict.message()
+    assert "baseline jetson_clocks on, this run jetson_clocks off" in message
+    assert "GPU clock differs: baseline 1300.5 MHz, this run 306-1300.5 MHz" in message
+    assert "EMC clock differs: baseline 3199 MHz, this run 204-3199 MHz" in message
+
+
+def test_fan_and_temperatures_are_not_compared():
+    hot = {**_id(), "jetson_fan_pwm": 40, "jetson_temps_c": {"tj-thermal": 80.0}}
+    assert jetson.comparable(_id(), hot).ok
+
+
+def test_a_clock_known_on_one_side_only_is_refused():
+    no_emc = {**_id(), "jetson_emc_clock": None}
+    verdict = jetson.comparable(_id(), no_emc)
+    assert verdict.refusals == (("EMC clock unknown: baseline 3199 MHz, this run unknown "
+                                 "(`jetson_clocks --show` must list it on the runner)"),)
+    assert jetson.comparable(no_emc, no_emc).ok, "a board whose --show has no EMC line"
+
+
+def test_a_baseline_recorded_before_the_clocks_were_is_refused_but_two_such_runs_are_not():
+    older = {k: v for k, v in _id().items() if k not in ("jetson_gpu_clock", "jetson_emc_clock")}
+    verdict = jetson.comparable(older, _id())
+    assert not verdict.ok
+    assert "GPU clock unknown: baseline not recorded, this run 1300.5 MHz (the baseline was " \
+           "recorded before its clocks were: record it again)" in verdict.refusals
+    assert jetson.comparable(older, older).ok
 
 
 def test_a_new_jetpack_on_the_same_board_and_mode_is_comparable_and_noted():
