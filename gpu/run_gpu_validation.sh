@@ -196,7 +196,7 @@ sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.m
         model_repos/gpu/sample_2_dynamic_batching \
         --out "${SWEEP_OUT:-$results/sweep}" --memory gpu --load-processes "$load_processes" \
         --instances "${SWEEP_INSTANCES:-1-3}" --batching "${SWEEP_BATCHING:-on:0,on:1000}" \
-        --concurrency "${SWEEP_CONCURRENCY:-16,32,64}" --round-seconds 1.5 \
+        --concurrency "${SWEEP_CONCURRENCY:-16,32,64}" --window-s 1.5 \
         --triton-arg="--cuda-memory-pool-byte-size=0:${SWEEP_POOL:-1073741824}" \
         --confirm-top 2 --confirm-runs 3 --seed 1 --no-report --no-progress "${extra[@]}"
 }

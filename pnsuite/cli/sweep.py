@@ -17,8 +17,9 @@ import platform
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
 from pnsuite import ownership
@@ -29,7 +30,7 @@ from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.server.launcher import check_server_args
 from pnsuite.sweep import monitors, objectives, space
 from pnsuite.sweep.errors import SweepError
-from pnsuite.sweep.measure import PointPlan
+from pnsuite.sweep.measure import POINT_WINDOWS, PointPlan
 from pnsuite.sweep.outputs import best_table, write_outputs
 from pnsuite.sweep.points import METRICS
 from pnsuite.sweep.runner import SEARCHES, SweepRequest, run_sweep, summarize_journal
@@ -58,9 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default %(default)s)")
     p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                    help="e.g. 'p99<=50' or 'throughput>=100' (repeatable)")
-    p.add_argument("--rounds", type=int, default=3, help="timed rounds per point")
-    p.add_argument("--round-seconds", type=float, default=2.0,
-                   help="length a round aims at (default %(default)s)")
+    add_window_options(p, POINT_WINDOWS)
+    for old, new in (("--rounds", "--stable-windows"), ("--round-seconds", "--window-s")):
+        p.add_argument(old, action=_Replaced, replacement=new, help=argparse.SUPPRESS)
     p.add_argument("--confirm-top", type=int, default=3,
                    help="leading configurations re-measured in independent runs (0: none)")
     p.add_argument("--confirm-runs", type=int, default=3,
@@ -91,6 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Replaced(argparse.Action):
+    """An option of the rounds points were once measured in: refused, naming the window
+    option that says the same."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, replacement: str,
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        parser.error(f"peoplenet-sweep measures a point in time windows, as peoplenet-gate "
+                     f"ab measures a run: give {self.replacement} instead of {option_string} "
+                     "(docs/sweeps.md)")
+
+
 def _positive(value: int | float, option: str, minimum: float = 1) -> None:
     if value < minimum:
         raise SweepError(f"{option} must be at least {minimum}, got {value}")
@@ -108,8 +125,6 @@ def request_of(args: argparse.Namespace) -> SweepRequest:
         raise SweepError(f"{args.repo}: no peoplenet/config.pbtxt there",
                          "give a model repository directory, e.g. "
                          "model_repos/embedded/sample_1_instances")
-    _positive(args.rounds, "--rounds")
-    _positive(args.round_seconds, "--round-seconds", 0.1)
     _positive(args.load_processes, "--load-processes")
     _positive(args.confirm_top, "--confirm-top", 0)
     if args.max_points is not None:
@@ -117,8 +132,9 @@ def request_of(args: argparse.Namespace) -> SweepRequest:
     swept = space.SweepSpace(space.parse_counts(args.instances, "--instances"),
                              tuple(space.parse_batching(args.batching)),
                              space.parse_counts(args.concurrency, "--concurrency"))
-    plan = PointPlan(args.rounds, args.round_seconds, args.memory, args.load_processes,
-                     monitors.resolve_monitor(args.monitor))
+    plan = PointPlan(windows=window_plan_of(args), memory=args.memory,
+                     load_processes=args.load_processes,
+                     monitor=monitors.resolve_monitor(args.monitor))
     return SweepRequest(args.repo, swept, plan, args.search, args.max_points,
                         objectives.parse_objective(args.objective),
                         [objectives.parse_constraint(c) for c in args.constraint],

@@ -2,10 +2,11 @@
 measured, so an interrupted sweep (Ctrl-C, kill -9, a power cut) resumes without
 measuring again what it already has.
 
-Line 1 is `{"journal": 1, "header": {...}}`, the header saying what sweep this is (the
-repository, space, objective...): a journal of another sweep is refused, not mixed in.
+Line 1 is `{"journal": 2, "header": {...}}`, the header saying what sweep this is (the
+repository, space, windows...): a journal of another sweep is refused, not mixed in.
 Each further line is `{"point": SweepPoint.to_json()}`; a later line for a key replaces
-an earlier one.
+an earlier one. A journal of points measured in timed rounds (ROUNDS_FORMAT) is read, to
+summarise it, but never resumed: its points were measured another way.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from pnsuite.sweep import points as documents
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.points import PointKey, SweepPoint
 
-#: the journal's format; a reader refuses another
-FORMAT = 1
+#: the journal's format; a reader refuses another, but reads ROUNDS_FORMAT to summarise it
+FORMAT = 2
+#: the format of journals whose points were measured in timed rounds
+ROUNDS_FORMAT = 1
+#: the sweep document format in which each journal format writes its points
+_POINTS_FORMAT = {FORMAT: documents.FORMAT, ROUNDS_FORMAT: documents.ROUNDS_FORMAT}
 
 _ELSEWHERE = "pass --restart to discard it, or another --out"
 _ABSENT = object()
@@ -118,8 +124,14 @@ def _read(path: Path, header: Mapping[str, Any] | None) -> Journal:
     if not isinstance(first, dict) or "journal" not in first or "header" not in first:
         raise SweepError(f"{path} is not a sweep journal (its first line is no journal "
                          "header)", _ELSEWHERE)
-    if first["journal"] != FORMAT:
-        raise SweepError(f"{path} is a sweep journal of format {first['journal']!r}; this "
+    version = first["journal"]
+    if version == ROUNDS_FORMAT and header is not None:
+        raise SweepError(f"{path} holds points measured in timed rounds (journal format "
+                         f"{ROUNDS_FORMAT}); this suite measures points in time windows "
+                         f"(format {FORMAT}) and does not mix the two",
+                         f"{_ELSEWHERE}; --summarize still reads it as it is")
+    if version not in (FORMAT, ROUNDS_FORMAT):
+        raise SweepError(f"{path} is a sweep journal of format {version!r}; this "
                          f"suite writes format {FORMAT}", _ELSEWHERE)
     if header is None:
         header = first["header"]
@@ -130,7 +142,7 @@ def _read(path: Path, header: Mapping[str, Any] | None) -> Journal:
     points: dict[PointKey, SweepPoint] = {}
     keep = len(lines[0]) + 1
     for number, line in enumerate(lines[1:], start=2):
-        point = _point(line)
+        point = _point(line, _POINTS_FORMAT[version])
         if point is None and number == len(lines) and not tail:
             # the last whole line is garbage: what a power cut can leave; dropped too
             torn += 1
@@ -159,12 +171,12 @@ def _parse(line: bytes) -> Any:
         return None
 
 
-def _point(line: bytes) -> SweepPoint | None:
+def _point(line: bytes, points_format: int) -> SweepPoint | None:
     record = _parse(line)
     if not isinstance(record, dict) or not isinstance(record.get("point"), dict):
         return None
     try:
-        return SweepPoint.from_json(record["point"])
+        return SweepPoint.from_json(record["point"], points_format)
     except (KeyError, TypeError, ValueError):
         return None
 

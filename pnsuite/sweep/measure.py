@@ -1,6 +1,6 @@
-"""One sweep point measured on a ready server: a warm-up that sizes the rounds, then timed
-rounds of a closed loop at the point's concurrency, with Triton's statistics over exactly
-those rounds and the board's monitor running around them."""
+"""One sweep point measured on a ready server by the measurement engine (pnsuite.measure):
+its run at the point's concurrency, with the board's monitor around the windows, as the
+SweepPoint the rest of the sweep reads."""
 
 from __future__ import annotations
 
@@ -12,35 +12,27 @@ import numpy as np
 
 from pnsuite.client.memory import Memory
 from pnsuite.client.multiprocess_load import make_load
-from pnsuite.perf import triton_stats
+from pnsuite.measure.run import MeasuredRun, Measurement
+from pnsuite.measure.windows import WindowPlan
 from pnsuite.server import TritonServer
 from pnsuite.sweep import monitors
-from pnsuite.sweep.points import PHASES, PointKey, SweepPoint
+from pnsuite.sweep.points import PHASES, Platform, PointKey, SweepPoint
 
-#: a round never sends more than this many requests, however fast the model is
-MAX_ROUND_REQUESTS = 20000
+#: a point's windows: the engine's, capped at 6 so that a point takes 4-7 s on a 2-core
+#: machine (a grid has dozens of points; the leaders are confirmed in independent runs)
+POINT_WINDOWS = WindowPlan(max_windows=6)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PointPlan:
-    """How each point is measured."""
+    """How each point is measured: the engine's windows, and the load around them."""
 
-    #: timed rounds per point (rounds share one server start: the noise across
-    #: independent runs is what the sweep's confirmation measures)
-    rounds: int = 3
-    #: the length a round aims at, seconds: its request count comes from the warm-up's rate
-    round_s: float = 2.0
+    windows: WindowPlan = POINT_WINDOWS
     #: where request tensors travel
     memory: Memory = Memory.SYSTEM
     load_processes: int = 1
     #: a resolved monitor kind (pnsuite.sweep.monitors)
     monitor: str = "none"
-
-    def round_requests(self, concurrency: int, warm_rate: float) -> int:
-        """Requests per timed round: `round_s` at the warm-up's rate, at least two per
-        worker so every worker is busy for the whole round."""
-        wanted = int(warm_rate * self.round_s)
-        return max(2 * concurrency, min(wanted, MAX_ROUND_REQUESTS))
 
 
 def measure_point(server: TritonServer, key: PointKey, plan: PointPlan, tensor: np.ndarray,
@@ -48,31 +40,31 @@ def measure_point(server: TritonServer, key: PointKey, plan: PointPlan, tensor: 
     """Measure `key` on `server`, which already serves `key.variant`."""
     began = time.monotonic()
     measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    c = key.concurrency
-    with server.grpc_client() as client, \
-            make_load(server.grpc_url, tensor, c, plan.memory,
-                      plan.load_processes, model) as load:
-        start = triton_stats.snapshot(client, model)
-        warm_requests = max(2 * c, 4)
-        warm = load.run(warm_requests)
-        before = start + triton_stats.wait_for_delta(client, model, start, warm_requests)
-        requests = plan.round_requests(c, warm.throughput)
+    with make_load(server.grpc_url, tensor, key.concurrency, plan.memory,
+                   plan.load_processes, model) as load, \
+            Measurement(server, load, plan.windows, model=model) as measurement:
+        measurement.warm_up()
         monitor = monitors.start_monitor(plan.monitor)
-        rounds, latencies = [], []
         try:
-            for _ in range(plan.rounds):
-                done = load.run(requests)
-                rounds.append(done.throughput)
-                latencies.extend(done.latencies_s)
+            measurement.settle()
         finally:
             summary = monitor.stop() if monitor is not None else None
-        delta = triton_stats.wait_for_delta(client, model, before, plan.rounds * requests)
-    lat_ms = np.asarray(latencies) * 1e3
-    return SweepPoint(key, rounds_throughput=[round(r, 3) for r in rounds],
-                      latency_p50_ms=float(np.percentile(lat_ms, 50)),
-                      latency_p99_ms=float(np.percentile(lat_ms, 99)),
-                      per_inference_ms={p: round(delta.per_inference_ms(p), 4) for p in PHASES},
-                      batch_sizes=dict(delta.batches), inferences=delta.inference_count,
-                      executions=delta.execution_count,
-                      platform=monitors.platform_of(plan.monitor, summary),
-                      measured_at=measured_at, seconds=round(time.monotonic() - began, 2))
+        run = measurement.result()
+    return point_of(key, run, monitors.platform_of(plan.monitor, summary), measured_at,
+                    time.monotonic() - began)
+
+
+def point_of(key: PointKey, run: MeasuredRun, platform: Platform, measured_at: str,
+             seconds: float) -> SweepPoint:
+    """The sweep point of the engine's `run` of `key`: its figures over the counted
+    windows, Triton's statistics among them."""
+    stats = run.server_stats
+    return SweepPoint(
+        key, throughput=round(run.throughput, 3),
+        windows_throughput=[round(w.throughput, 3) for w in run.windows],
+        windows_counted=run.counted, stable=run.stable,
+        latency_p50_ms=run.latency_p50_ms, latency_p99_ms=run.latency_p99_ms,
+        per_inference_ms={p: stats[f"{p}_ms_per_inference"] for p in PHASES},
+        batch_sizes={int(size): n for size, n in stats["batch_sizes"].items()},
+        inferences=stats["inference_count"], executions=stats["execution_count"],
+        platform=platform, measured_at=measured_at, seconds=round(seconds, 2))

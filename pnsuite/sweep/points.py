@@ -12,8 +12,10 @@ from pnsuite.client.memory import Memory
 from pnsuite.perf import verdicts
 from pnsuite.sweep.errors import SweepError
 
-#: the sweep document's format; a reader refuses another
-FORMAT = 1
+#: the sweep document's format; a reader refuses another, but for ROUNDS_FORMAT
+FORMAT = 2
+#: the format of sweeps whose points were measured in timed rounds: read, never written
+ROUNDS_FORMAT = 1
 
 #: Triton's per-inference phases a point records, in the order they happen
 PHASES = ("queue", "compute_input", "compute_infer", "compute_output")
@@ -114,11 +116,19 @@ class Platform:
 
 @dataclass
 class SweepPoint:
-    """One measured point. Throughput is inferences (images) per second."""
+    """One measured point: the measurement engine's run (pnsuite.measure) at the point's
+    concurrency. Throughput is inferences (images) per second."""
 
     key: PointKey
-    #: each timed round's throughput (rounds of one server start: not independent runs)
-    rounds_throughput: list[float] = field(default_factory=list)
+    #: over the counted windows: their requests over their seconds (nan: the point failed)
+    throughput: float = math.nan
+    #: every window's throughput, oldest first (windows of one server start: not
+    #: independent runs); the last `windows_counted` are the point's figures
+    windows_throughput: list[float] = field(default_factory=list)
+    windows_counted: int = 0
+    #: whether the counted windows agreed within the plan's tolerance (None: not judged,
+    #: a point measured in rounds)
+    stable: bool | None = None
     latency_p50_ms: float = math.nan
     latency_p99_ms: float = math.nan
     #: Triton's time per inference in each of PHASES, ms
@@ -132,15 +142,6 @@ class SweepPoint:
     seconds: float = 0.0
     #: why this point could not be measured (the variant failed to load, a request failed)
     error: str | None = None
-
-    @property
-    def throughput(self) -> float:
-        """The median round's throughput (nan when the point failed)."""
-        values = sorted(self.rounds_throughput)
-        if not values:
-            return math.nan
-        mid = len(values) // 2
-        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
     @property
     def energy_mj_per_inference(self) -> float | None:
@@ -169,7 +170,8 @@ class SweepPoint:
     def to_json(self) -> dict[str, Any]:
         return {"variant": self.key.variant.to_json(), "concurrency": self.key.concurrency,
                 "label": self.key.label, "throughput": _finite(self.throughput),
-                "rounds_throughput": self.rounds_throughput,
+                "windows_throughput": self.windows_throughput,
+                "windows_counted": self.windows_counted, "stable": self.stable,
                 "latency_p50_ms": _finite(self.latency_p50_ms),
                 "latency_p99_ms": _finite(self.latency_p99_ms),
                 "per_inference_ms": self.per_inference_ms,
@@ -181,9 +183,19 @@ class SweepPoint:
                 "seconds": self.seconds, "error": self.error}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "SweepPoint":
+    def from_json(cls, data: Mapping[str, Any], version: int = FORMAT) -> "SweepPoint":
+        """A point as a sweep of format `version` wrote it: in ROUNDS_FORMAT, the timed
+        rounds stand as its windows, all counted, their agreement not judged."""
+        if version == ROUNDS_FORMAT:
+            rounds = [float(v) for v in data.get("rounds_throughput", [])]
+            windows, counted, stable = rounds, len(rounds), None
+        else:
+            windows = [float(v) for v in data.get("windows_throughput", [])]
+            counted = int(data.get("windows_counted", 0))
+            stable = None if data.get("stable") is None else bool(data["stable"])
         return cls(PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
-                   rounds_throughput=[float(v) for v in data.get("rounds_throughput", [])],
+                   throughput=_nan(data.get("throughput")), windows_throughput=windows,
+                   windows_counted=counted, stable=stable,
                    latency_p50_ms=_nan(data.get("latency_p50_ms")),
                    latency_p99_ms=_nan(data.get("latency_p99_ms")),
                    per_inference_ms=dict(data.get("per_inference_ms", {})),
@@ -372,9 +384,10 @@ class SweepDocument:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SweepDocument":
-        if data.get("format") != FORMAT:
-            raise SweepError(f"sweep document format {data.get('format')!r}, this suite "
-                             f"reads format {FORMAT}",
+        version = data.get("format")
+        if version not in (FORMAT, ROUNDS_FORMAT):
+            raise SweepError(f"sweep document format {version!r}, this suite reads formats "
+                             f"{ROUNDS_FORMAT} and {FORMAT}",
                              "re-run the sweep with this suite, or read it with the suite "
                              "that wrote it")
         fields = {k: data[k] for k in ("repository", "model", "model_identity", "launcher",
@@ -385,6 +398,6 @@ class SweepDocument:
         if "memory" in data:
             fields["memory"] = Memory.parse(data["memory"], "the sweep document's memory")
         confirmation = data.get("confirmation")
-        return cls(points=[SweepPoint.from_json(p) for p in data.get("points", [])],
+        return cls(points=[SweepPoint.from_json(p, version) for p in data.get("points", [])],
                    confirmation=Confirmation.from_json(confirmation) if confirmation else None,
                    **fields)

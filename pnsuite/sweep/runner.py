@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,7 +19,6 @@ from google.protobuf import text_format
 from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
 from pnsuite.perf import verdicts
-from pnsuite.perf.answer_check import check_answers
 from pnsuite.repository import model_config
 from pnsuite.server import TritonServer
 from pnsuite.server.launcher import Launcher
@@ -80,16 +79,13 @@ class SweepRunner:
         return dest
 
     def server_for(self, variant: Variant, fresh: bool = False) -> TritonServer:
-        """A ready server for `variant`, whose answers were checked once at its start."""
+        """A ready server for `variant` (the engine checks its answers before each point
+        it measures there)."""
         if fresh or self._variant != variant or self._server is None:
             self._pool.stop_all()
             self._server, self._variant = None, None
-            server = self._pool.start(self.variant_repo(variant))
-            with server.grpc_client() as client:
-                identity = model_config.model_identity(
-                    model_config.loaded_config(client, self.model))
-            check_answers(server.grpc_url, identity, model=self.model)
-            self._server, self._variant = server, variant
+            self._server = self._pool.start(self.variant_repo(variant))
+            self._variant = variant
         return self._server
 
     def measure(self, key: PointKey) -> SweepPoint:
@@ -152,7 +148,7 @@ def journal_header(request: SweepRequest, launcher: Launcher) -> dict[str, objec
     return {"repository": str(Path(request.repo).resolve()), "model": request.model,
             "config_digest": model_config.config_digest(config),
             "launcher": launcher.name, "space": request.space.to_json(),
-            "rounds": request.plan.rounds, "round_s": request.plan.round_s,
+            "windows": asdict(request.plan.windows),
             "memory": request.plan.memory.value, "load_processes": request.plan.load_processes,
             "monitor": request.plan.monitor,
             # Only where given, so that journals of sweeps without any still resume.
@@ -302,9 +298,9 @@ def summarize_journal(journal_path: Path, request: SweepRequest) -> SweepDocumen
     swept = SweepSpace.from_json(header["space"])
     measured = journal.points()
     points = [measured[key] for key in swept.keys() if key in measured]
-    plan = PointPlan(int(header["rounds"]), float(header["round_s"]),
-                     Memory.parse(header["memory"], f"{journal_path}'s memory"),
-                     int(header["load_processes"]), header["monitor"])
+    # The document keeps only the plan's memory: the windows need not be read back.
+    plan = PointPlan(memory=Memory.parse(header["memory"], f"{journal_path}'s memory"),
+                     load_processes=int(header["load_processes"]), monitor=header["monitor"])
     summary = SweepRequest(request.repo, swept, plan, request.search, request.max_points,
                            request.objective, request.constraints, 0, 0, request.model,
                            server_args=tuple(header.get("server_args", ())))

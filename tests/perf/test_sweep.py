@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pnsuite import ownership
+from pnsuite.measure.windows import WindowPlan
 from pnsuite.perf.answer_check import check_answers
 from pnsuite.repository import model_config
 from pnsuite.sweep.measure import PointPlan
@@ -31,7 +32,7 @@ pytestmark = [pytest.mark.perf, pytest.mark.slow]
 
 SPACE = SweepSpace(instances=(1, 2), batching=(Batching(False), Batching(True, 0)),
                    concurrency=(1, 2))
-PLAN = PointPlan(rounds=2, round_s=0.5)
+PLAN = PointPlan(windows=WindowPlan(seconds=0.5, stable=2, max_windows=4, warmup_s=0.5))
 #: excludes the c2 points, which on any model serve at least as much: the best must obey it
 CONSTRAINT = "concurrency<=1"
 
@@ -55,8 +56,16 @@ def test_every_point_is_measured_with_batch_statistics_that_cover_it(small_sweep
     for p in doc.points:
         assert p.ok, f"{p.key.label}: {p.error}"
         assert sum(size * n for size, n in p.batch_sizes.items()) == p.inferences, p.key.label
-        assert p.inferences >= PLAN.rounds * 2 * p.key.concurrency
-        assert len(p.rounds_throughput) == PLAN.rounds
+        windows = PLAN.windows
+        assert windows.stable <= len(p.windows_throughput) <= windows.max_windows
+        assert p.windows_counted == windows.stable and isinstance(p.stable, bool)
+        # Triton's statistics cover exactly the counted windows: each sent the same
+        # requests, one image each, at least one per client
+        assert p.inferences % p.windows_counted == 0, p.key.label
+        assert p.inferences // p.windows_counted >= p.key.concurrency
+        counted = p.windows_throughput[-p.windows_counted:]
+        assert p.throughput == pytest.approx(len(counted) / sum(1 / t for t in counted),
+                                             rel=1e-3)
         assert 0 < p.latency_p50_ms <= p.latency_p99_ms
         assert p.per_inference_ms["compute_infer"] > 0
         if not p.key.variant.batching.enabled:
@@ -128,7 +137,8 @@ def test_a_sweep_killed_with_sigkill_resumes_and_leaves_nothing_behind(instances
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "pnsuite.cli.sweep", str(instances_repo), "-o", str(out),
                "--instances", "1", "--batching", "off,on:0", "--concurrency", "1,2",
-               "--rounds", "1", "--round-seconds", "0.5", "--confirm-top", "0",
+               "--window-s", "0.5", "--stable-windows", "1", "--warmup-s", "0.5",
+               "--confirm-top", "0",
                "--no-report", "--no-progress", "--monitor", "none"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

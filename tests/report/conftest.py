@@ -65,7 +65,9 @@ def _point(variant: Variant, concurrency: int, power: bool) -> SweepPoint:
         gpu_clock_mhz=600.0 if throttled else 1300.0, gpu_clock_max_mhz=1300.0,
         temperature_c_max=55.0 + 2 * concurrency, samples=12)
     return SweepPoint(
-        key, rounds_throughput=[throughput * f for f in (0.98, 1.0, 1.01)],
+        key, throughput=throughput,
+        windows_throughput=[throughput * f for f in (0.9, 0.98, 1.0, 1.01)], windows_counted=3,
+        stable=True,
         latency_p50_ms=p50, latency_p99_ms=p50 * 1.6,
         per_inference_ms={"queue": 0.4 * concurrency, "compute_input": 0.9,
                           "compute_infer": infer, "compute_output": 0.3},

@@ -26,7 +26,10 @@ HEADER = {"repository": "model_repos/embedded/sample_1_instances", "model": "peo
 
 def point(instances=1, concurrency=1, throughput=100.0, error=None):
     return SweepPoint(PointKey(Variant(instances, Batching(True, 100, (4, 8))), concurrency),
-                      rounds_throughput=[throughput, throughput + 2.0, throughput - 1.0],
+                      throughput=throughput,
+                      windows_throughput=[throughput + 9.0, throughput + 2.0, throughput - 1.0,
+                                          throughput],
+                      windows_counted=3, stable=True,
                       latency_p50_ms=4.5, latency_p99_ms=9.25,
                       per_inference_ms={"queue": 0.5, "compute_input": 0.25,
                                         "compute_infer": 3.0, "compute_output": 0.125},
@@ -42,7 +45,7 @@ def lines(path):
 def test_a_new_journal_holds_its_header_on_line_one(tmp_path):
     path = tmp_path / "out" / "journal.jsonl"
     journal = Journal.open(path, HEADER)
-    assert lines(path) == [json.dumps({"journal": 1, "header": HEADER})]
+    assert lines(path) == [json.dumps({"journal": 2, "header": HEADER})]
     assert journal.points() == {} and journal.torn_lines == 0
     assert [p.name for p in path.parent.iterdir()] == ["journal.jsonl"]
 
@@ -108,7 +111,7 @@ def test_restart_discards_the_old_journal(tmp_path):
     other = {**HEADER, "search": "hill"}
     journal = Journal.open(path, other, restart=True)
     assert journal.points() == {}
-    assert lines(path) == [json.dumps({"journal": 1, "header": other})]
+    assert lines(path) == [json.dumps({"journal": 2, "header": other})]
     assert Journal.open(path, other).points() == {}
 
 
@@ -177,9 +180,58 @@ def test_a_file_that_is_no_journal_is_refused(tmp_path, content):
 
 def test_a_journal_of_another_format_is_refused(tmp_path):
     path = tmp_path / "journal.jsonl"
-    path.write_text(json.dumps({"journal": 2, "header": HEADER}) + "\n")
-    with pytest.raises(SweepError, match="format 2; this suite writes format 1"):
+    path.write_text(json.dumps({"journal": 3, "header": HEADER}) + "\n")
+    with pytest.raises(SweepError, match="format 3; this suite writes format 2"):
         Journal.open(path, HEADER)
+    with pytest.raises(SweepError, match="format 3"):
+        Journal.read(path)
+
+
+#: a point as sweeps wrote it while points were measured in timed rounds (journal format 1)
+ROUNDS_POINT = {
+    "variant": {"name": "i2-bon-d100", "instances": 2, "dynamic_batching": True,
+                "max_queue_delay_us": 100, "preferred_batch_sizes": []},
+    "concurrency": 4, "label": "i2-bon-d100-c4", "throughput": 101.5,
+    "rounds_throughput": [98.25, 101.5, 104.0], "latency_p50_ms": 38.5, "latency_p99_ms": 61.0,
+    "per_inference_ms": {"queue": 0.5, "compute_input": 0.25, "compute_infer": 9.0,
+                         "compute_output": 0.125},
+    "batch_sizes": {"1": 20, "2": 40}, "inferences": 100, "executions": 60,
+    "energy_mj_per_inference": None, "inferences_per_joule": None,
+    "platform": {"source": None, "power_w": None, "gpu_clock_mhz": None,
+                 "gpu_clock_max_mhz": None, "temperature_c_max": None, "samples": 0,
+                 "throttled": None},
+    "measured_at": "2026-12-01T18:58:56+00:00", "seconds": 7.11, "error": None}
+
+
+def _rounds_journal(path):
+    path.write_text(json.dumps({"journal": 1, "header": HEADER}) + "\n"
+                    + json.dumps({"point": ROUNDS_POINT}) + "\n")
+
+
+def test_a_journal_of_points_measured_in_rounds_is_not_resumed_naming_the_fix(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    _rounds_journal(path)
+    with pytest.raises(SweepError) as refused:
+        Journal.open(path, HEADER)
+    message = str(refused.value)
+    assert "measured in timed rounds (journal format 1)" in message
+    assert "--restart" in message and "--summarize still reads it" in message
+    assert len(lines(path)) == 2, "a refused journal is left as it was"
+
+
+def test_a_journal_of_points_measured_in_rounds_reads_its_rounds_as_windows(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    _rounds_journal(path)
+    journal = Journal.read(path)
+    assert journal.header == HEADER
+    (p,) = journal.points().values()
+    assert p.key.label == "i2-bon-d100-c4"
+    assert p.throughput == 101.5  # the figure the sweep ranked it by, as written
+    assert p.windows_throughput == [98.25, 101.5, 104.0] and p.windows_counted == 3
+    assert p.stable is None  # the rounds' agreement was never judged
+    assert p.batch_sizes == {1: 20, 2: 40} and p.inferences == 100
+    again = p.to_json()
+    assert "rounds_throughput" not in again and again["windows_throughput"] == [98.25, 101.5, 104.0]
 
 
 def test_append_syncs_the_journal_to_disk(tmp_path, monkeypatch):

@@ -1,6 +1,8 @@
 """Objectives and constraints, on hand-made points: parsing, feasibility with its reasons,
 the ranking and its cheaper-config tie-break, the Pareto front, and when power is needed."""
 
+import math
+
 import pytest
 
 from pnsuite.sweep.errors import SweepError
@@ -15,7 +17,9 @@ ON = Batching(True, 100)
 def point(instances=1, batching=OFF, concurrency=1, throughput=100.0, p50=5.0, p99=10.0,
           power=None, error=None):
     return SweepPoint(PointKey(Variant(instances, batching), concurrency),
-                      rounds_throughput=[throughput] if throughput is not None else [],
+                      throughput=throughput if throughput is not None else math.nan,
+                      windows_throughput=[throughput] if throughput is not None else [],
+                      windows_counted=1 if throughput is not None else 0,
                       latency_p50_ms=p50, latency_p99_ms=p99,
                       platform=Platform("tegrastats" if power else None, power), error=error)
 

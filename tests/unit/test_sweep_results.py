@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 
 import pytest
 from google.protobuf import text_format
 
-from pnsuite.paths import EMBEDDED_REPOS
+from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
 from pnsuite.repository import model_config
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.journal import Journal
-from pnsuite.sweep.measure import MAX_ROUND_REQUESTS, PointPlan
+from pnsuite.measure.windows import WindowPlan
+from pnsuite.sweep.measure import POINT_WINDOWS, PointPlan
 from pnsuite.sweep.objectives import parse_objective
 from pnsuite.sweep.outputs import write_outputs
 from pnsuite.server.launcher import check_server_args
@@ -33,7 +35,8 @@ THROUGHPUT = parse_objective("max:throughput")
 
 
 def point(key: PointKey, throughput: float, p99: float = 50.0) -> SweepPoint:
-    return SweepPoint(key, [throughput] * 3, latency_p50_ms=p99 / 2, latency_p99_ms=p99,
+    return SweepPoint(key, throughput=throughput, windows_throughput=[throughput] * 3,
+                      windows_counted=3, stable=True, latency_p50_ms=p99 / 2, latency_p99_ms=p99,
                       per_inference_ms={"queue": 1.0, "compute_infer": 9.0},
                       batch_sizes={1: 30}, inferences=30, executions=30)
 
@@ -86,18 +89,11 @@ def test_a_tie_goes_to_the_cheaper_configuration_a_distinct_leader_wins():
     assert choose_best([], None, THROUGHPUT) is None
 
 
-def test_a_round_lasts_its_seconds_at_the_warm_up_rate_within_its_bounds():
-    plan = PointPlan(round_s=2.0)
-    assert plan.round_requests(4, 50.0) == 100
-    assert plan.round_requests(8, 1.0) == 16  # at least two requests per client
-    assert plan.round_requests(1, 1e9) == MAX_ROUND_REQUESTS
-
-
 def _journal(tmp_path, points, **more):
     space = SweepSpace((1, 3), (Batching(False), Batching(True, 100)), (2, 8))
     header = {"repository": str(REPO), "model": "peoplenet",
               "config_digest": model_config.config_digest(model_config.read_config(REPO)),
-              "launcher": "embedded", "space": space.to_json(), "rounds": 3, "round_s": 2.0,
+              "launcher": "embedded", "space": space.to_json(), "windows": asdict(POINT_WINDOWS),
               "memory": "system", "load_processes": 1, "monitor": "none", **more}
     journal = Journal.open(tmp_path / "journal.jsonl", header)
     for p in points:
@@ -235,3 +231,54 @@ def test_a_confirmation_is_frozen_and_built_with_keywords():
     with pytest.raises(TypeError):
         Confirmation(3)  # type: ignore[misc]
     assert Confirmation.from_json(json.loads(json.dumps(confirmation.to_json()))) == confirmation
+
+
+def test_a_journal_must_match_the_windows_points_are_measured_in():
+    space = SweepSpace((1,), (Batching(False),), (1,))
+    quick = PointPlan(windows=WindowPlan(seconds=0.5, stable=2, max_windows=4))
+    header = journal_header(SweepRequest(REPO, space, quick), _Embedded())
+    assert header["windows"] == {"seconds": 0.5, "stable": 2, "tolerance": 0.10,
+                                 "max_windows": 4, "warmup_s": 1.0}
+    assert "rounds" not in header and "round_s" not in header
+    default = journal_header(SweepRequest(REPO, space), _Embedded())
+    assert default["windows"] == asdict(POINT_WINDOWS) != header["windows"]
+
+
+def test_a_plan_is_built_with_keywords():
+    with pytest.raises(TypeError):
+        PointPlan(POINT_WINDOWS)  # type: ignore[misc]
+
+
+#: a sweep written while points were measured in timed rounds (sweep document and journal
+#: format 1), of the repository's sample_1_instances
+ROUNDS_SWEEP = PROJECT_ROOT / "results" / "sweeps" / "embedded-2core" / "sweep.json"
+ROUNDS_JOURNAL = ROUNDS_SWEEP.with_name("journal.jsonl")
+
+
+def test_a_sweep_of_points_measured_in_rounds_still_reads_with_its_figures_as_written():
+    data = json.loads(ROUNDS_SWEEP.read_text())
+    assert data["format"] == 1
+    doc = SweepDocument.from_json(data)
+    assert len(doc.points) == len(data["points"]) > 0
+    for p, written in zip(doc.points, data["points"]):
+        assert p.key.label == written["label"]
+        assert p.throughput == pytest.approx(written["throughput"], nan_ok=True)
+        assert p.windows_throughput == written["rounds_throughput"]
+        assert p.windows_counted == len(written["rounds_throughput"]) and p.stable is None
+    assert doc.best == data["best"] and doc.point(doc.best).ok
+    again = doc.to_json()
+    assert again["format"] == 2
+    assert SweepDocument.from_json(json.loads(json.dumps(again))).to_json() == again
+
+
+def test_a_journal_of_points_measured_in_rounds_is_summarised_as_written(tmp_path):
+    journal = tmp_path / "journal.jsonl"
+    journal.write_bytes(ROUNDS_JOURNAL.read_bytes())
+    written = json.loads(ROUNDS_SWEEP.read_text())
+    space = SweepSpace.from_json(written["space"])
+    doc = summarize_journal(journal, SweepRequest(REPO, space, objective=THROUGHPUT))
+    assert [p.key.label for p in doc.points] == [p["label"] for p in written["points"]]
+    assert [p.throughput for p in doc.points] == [p["throughput"] for p in written["points"]]
+    # the same ranking the sweep made of its rounds' medians
+    assert doc.ranking == written["ranking"]
+    assert journal.read_bytes() == ROUNDS_JOURNAL.read_bytes(), "read, not rewritten"

@@ -24,7 +24,8 @@ class Landscape:
         self.calls.append(key.label)
         figures = self.formula(*self.space.coordinates(key))
         power = figures.get("power")
-        return SweepPoint(key, rounds_throughput=[figures["throughput"]],
+        return SweepPoint(key, throughput=figures["throughput"],
+                          windows_throughput=[figures["throughput"]], windows_counted=1,
                           latency_p50_ms=figures.get("p99", 1.0) / 2,
                           latency_p99_ms=figures.get("p99", 1.0),
                           platform=Platform("tegrastats" if power else None, power),
