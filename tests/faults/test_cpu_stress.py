@@ -1,11 +1,36 @@
 """Perf assertions with another process burning a core: still right, not falsely red."""
 
+import subprocess
+import sys
+import time
+
 import pytest
 
+from pnsuite import ownership
 from pnsuite.cli import gate
+from pnsuite.perf.cpu_load import ForeignLoad
 from pnsuite.perf import significance, triton_stats
 from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad, paired_rounds
+
+
+def test_a_core_a_neighbour_burns_is_foreign_and_one_of_ours_is_not(cpu_burner):
+    # What the gate's exclusion of disturbed runs stands on (its rule on these figures is
+    # unit-tested; the extended tier runs the gate itself beside a burner).
+    with ForeignLoad() as with_neighbour:
+        time.sleep(1.0)
+    assert with_neighbour.cores >= 0.7, f"a burned core seen as {with_neighbour.cores:.2f}"
+    cpu_burner.kill()
+    cpu_burner.wait(10)
+    ours = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                            env=ownership.owned_environment())
+    try:
+        with ForeignLoad() as with_ours:
+            time.sleep(1.0)
+    finally:
+        ours.kill()
+        ours.wait(10)
+    assert with_ours.cores < 0.5, f"our own process counted as {with_ours.cores:.2f} foreign cores"
 
 
 def test_batching_still_batches_under_cpu_stress(cpu_burner, make_server, capture_tensor,
@@ -37,6 +62,7 @@ def test_three_instances_still_beat_one_under_cpu_stress(cpu_burner, make_server
     assert result.holds(perf_profile.min_instances_speedup, perf_profile.alpha), result.describe()
 
 
+@pytest.mark.extended  # the gate's exclusion of disturbed runs is unit-tested on recorded figures
 def test_the_gate_leaves_out_runs_of_a_busy_runner_instead_of_going_red(
         instances_repo, perf_run, tmp_path, cpu_burner_factory, capsys):
     quiet, busy = tmp_path / "quiet", tmp_path / "busy"
