@@ -73,10 +73,10 @@ def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
     if args.store and "," not in ref and not Path(ref).exists():
         with open_store(args.store) as store:
             stored = queries.baseline_runs(store, ref)
-            documents = queries.baseline_runs(
-                store, ref, max_runs=args.baseline_max_runs or None,
-                max_age=dt.timedelta(days=args.baseline_max_age_days)
-                if args.baseline_max_age_days else None)
+        documents = queries.newest(
+            stored, max_runs=args.baseline_max_runs or None,
+            max_age=dt.timedelta(days=args.baseline_max_age_days)
+            if args.baseline_max_age_days else None)
         if stored and not documents:
             raise verdicts.VerdictError(
                 f"{ref}: none of its {len(stored)} runs in the results store is of the last "

@@ -47,6 +47,13 @@ def baseline_runs(store: ResultsStore, label: str, node: str | None = None, *,
                              "record one label per runner identity (e.g. NAME-orin-nx), or "
                              "gate on the runner that recorded it")
         documents = max(mine, key=lambda docs: recorded_at(docs[-1]))
+    return newest(documents, max_runs=max_runs, max_age=max_age, now=now)
+
+
+def newest(documents: list[dict[str, Any]], *, max_runs: int | None = None,
+           max_age: timedelta | None = None, now: datetime | None = None
+           ) -> list[dict[str, Any]]:
+    """Of runs oldest first, the newest `max_runs` of those within `max_age` of `now`."""
     if max_age is not None:
         since = (now or datetime.now(timezone.utc)) - max_age
         documents = [d for d in documents if recorded_at(d) >= since]
