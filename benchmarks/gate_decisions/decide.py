@@ -22,6 +22,13 @@ draws decisions the other way round (current `A` against reference `B0`), each `
 being the current side of at most one such decision. The two modes draw from the same
 pool independently of each other.
 
+With `--every-start` the A/B mode draws instead one decision per direction begun at every
+block of the pool. Those decisions overlap, so they are not independent; they say what a
+decision started anywhere in the pool would answer, where the disjoint cut's counts depend
+on the block where each decision happened to begin (`--skip-blocks` shifts that cut).
+`--min-pairs`, `--max-pairs` and `--ab-budget-s` are `peoplenet-gate ab`'s options of those
+names (the looks follow from the first two, `verdicts.look_schedule`).
+
 A pool's runs are read as pnsuite.measure.run.MeasuredRun. Pools recorded before the
 measurement engine (rounds of a fixed request count: quiet.jsonl, drift.jsonl) are read
 with the median round time standing for the time per inference (the same factor on every
@@ -199,7 +206,9 @@ def align(a: list[RunSample], b: list[RunSample]) -> None:
 
 
 def ab_decisions(samples: list[RunSample], plan: ab.Plan,
-                 policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
+                 policy: verdicts.Policy, first_only: bool = False) -> Iterator[dict[str, Any]]:
+    """The pool cut into disjoint decisions, each direction in time order (`first_only`:
+    each direction's first decision only)."""
     times = run_times(samples)
     by = collections.defaultdict(list)
     for s in sorted(samples, key=lambda s: s.started):
@@ -231,11 +240,27 @@ def ab_decisions(samples: list[RunSample], plan: ab.Plan,
                 break  # the pool ran out in the middle of a decision: not counted
             row = next((r for r in result.rows if r.comparison.metric == verdicts.GATED), None)
             yield {"mode": "ab", "condition": name, "verdict": result.verdict,
+                   "first_block": min(r.labels["block"] for r in used),
+                   "last_block": max(r.labels["block"] for r in used),
                    "pairs": len(result.pairs), "runs": len(used),
                    "left_out": len(result.left_out),
                    "change": row.comparison.change if row else None,
                    "stopped": result.stopped_because,
                    "seconds": round(duration(times, used, paired=True), 1)}
+            if first_only:
+                break
+
+
+def ab_every_start(samples: list[RunSample], plan: ab.Plan,
+                   policy: verdicts.Policy) -> Iterator[dict[str, Any]]:
+    """One decision per direction begun at every block of the pool: what a decision
+    started there would say. They overlap (block k's and block k+1's share most runs), so
+    they are not independent; they show what the disjoint cut (`ab_decisions`) owes to the
+    block where it happened to begin."""
+    for start in sorted({s.labels["block"] for s in samples}):
+        for decision in ab_decisions([s for s in samples if s.labels["block"] >= start],
+                                     plan, policy, first_only=True):
+            yield {**decision, "start_block": start}
 
 
 def summarise(decisions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -282,8 +307,24 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--red-rule", choices=verdicts.RED_RULES, default="asv",
                         help="asv (the gate's) or interval (red only when the whole interval "
                              "is past the threshold), to compare what each costs")
-    parser.add_argument("--max-pairs", type=int, default=ab.Plan().max_pairs)
-    parser.add_argument("--ab-budget-s", type=float, default=ab.Plan().budget_s)
+    parser.add_argument("--min-pairs", type=int, default=ab.Plan().min_pairs,
+                        help="A/B: the first look (peoplenet-gate ab --min-pairs); the looks "
+                             "follow from it and --max-pairs (verdicts.look_schedule)")
+    parser.add_argument("--max-pairs", type=int, default=ab.Plan().max_pairs,
+                        help="A/B: the most pairs and the last look (peoplenet-gate ab "
+                             "--max-pairs)")
+    parser.add_argument("--ab-budget-s", type=float, default=ab.Plan().budget_s,
+                        help="A/B: the time budget on the pool's clock (peoplenet-gate ab "
+                             "--budget-s)")
+    parser.add_argument("--skip-blocks", type=int, default=0,
+                        help="leave out the pool's first N blocks: the decisions are drawn "
+                             "from a shifted start, so another partition of the same runs "
+                             "(how much a rate owes to where the draw began)")
+    parser.add_argument("--every-start", action="store_true",
+                        help="A/B: one decision per direction begun at every block of the pool "
+                             "(overlapping), instead of the pool cut into disjoint decisions")
+    parser.add_argument("--mode", choices=("both", "ab", "baseline"), default="both",
+                        help="which decisions to draw (default both)")
     parser.add_argument("--ignore-noise", action="store_true",
                         help="baseline mode: measure even where the preflight says the noise "
                              "hides the threshold (peoplenet-gate check --ignore-noise)")
@@ -307,7 +348,7 @@ def main() -> None:
     args = parse_args()
     if args.keep_disturbed:
         ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
-    samples = load(args.pool)
+    samples = [s for s in load(args.pool) if s.labels["block"] >= args.skip_blocks]
     if args.probed_only:
         samples = [s for s in samples if s.probe_ms]
     if args.no_runner_check:
@@ -316,12 +357,15 @@ def main() -> None:
     policy = verdicts.Policy(threshold=args.threshold, alpha=args.alpha,
                              tail_threshold=args.tail_threshold, red_rule=args.red_rule)
     # `peoplenet-gate ab`'s plan, its time budget on the pool's clock
-    plan = ab.Plan(max_pairs=args.max_pairs, budget_s=args.ab_budget_s)
+    plan = ab.Plan(min_pairs=args.min_pairs, max_pairs=args.max_pairs,
+                   budget_s=args.ab_budget_s)
     check = gate.CheckPlan(args.min_runs, args.max_runs, args.budget_s)
-    decisions = [*baseline_decisions(samples, args.baseline_runs, check,
-                                     args.decisions_per_baseline, policy, args.ignore_noise,
-                                     args.across),
-                 *(ab_decisions(samples, plan, policy) if args.across is None else ())]
+    decisions = [*(baseline_decisions(samples, args.baseline_runs, check,
+                                      args.decisions_per_baseline, policy, args.ignore_noise,
+                                      args.across) if args.mode != "ab" else ()),
+                 *((ab_every_start if args.every_start else ab_decisions)(
+                     samples, plan, policy)
+                   if args.across is None and args.mode != "baseline" else ())]
     disturbed = sum(max(s.foreign_cores, default=0.0) > 0.25 * s.cores for s in samples)
     summary = summarise(decisions)
     print(f"{args.pool}: {len(samples)} runs, {disturbed} disturbed")
@@ -332,6 +376,7 @@ def main() -> None:
             "pool": str(args.pool), "runs": len(samples), "disturbed": disturbed,
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "plan": {**dataclasses.asdict(plan), "memory": plan.memory.value},
+            "looks": verdicts.look_schedule(plan.min_pairs, plan.max_pairs),
             "check_plan": dataclasses.asdict(check),
             "summary": summary, "decisions": decisions}, indent=1) + "\n")
 
