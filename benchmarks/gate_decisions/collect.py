@@ -16,7 +16,7 @@ time are waited for; each copy is numbered as its own block.
 - `B10`, `B15`: the model with every execution made 10% / 15% slower by a wrapper model
   file the gate cannot see (pnsuite/repository/slowed.py: the config, and so its digest
   and identity, is the same; only `model.py` busy-waits for the given fraction of each
-  execute() call).
+  cycle of the model instance, so a saturated instance serves that much slower).
 
 Beside each run, with its server up and idle, the runner-speed probe
 (`pnsuite.perf.runner_speed`) is measured. With `--drift`, a neighbour process that spins

@@ -2,8 +2,10 @@
 
 The config (and so its digest and model identity) stays the same; only `model.py`
 changes: after the original's own code, `TritonPythonModel.execute` is wrapped to
-busy-wait for the given fraction of each call's time. It works for any python-backend
-model (the CPU and GPU stand-ins); a TensorRT plan has no model.py to wrap, and is refused.
+busy-wait for the given fraction of each cycle of the instance (execute() and the
+backend's hand-over before it), so a saturated instance serves that fraction slower end to
+end. It works for any python-backend model (the CPU and GPU stand-ins); a TensorRT plan
+has no model.py to wrap, and is refused.
 The gate's end-to-end tests and its error-rate benchmark (benchmarks/gate_decisions) use it.
 """
 
@@ -23,14 +25,30 @@ _Original = TritonPythonModel
 
 
 class TritonPythonModel(_Original):
-    """The model above, every execute() {fraction:.0%} slower (busy-waiting)."""
+    """The model above, every execute() cycle {fraction:.0%} longer (busy-waiting)."""
+
+    _last_began = None
+    _last_added = 0.0
 
     def execute(self, requests):
         began = _time.perf_counter()
         responses = super().execute(requests)
-        until = began + (_time.perf_counter() - began) * {factor!r}
+        own = _time.perf_counter() - began
+        # The instance's cycle is execute() plus the backend's hand-over around it: wait
+        # a fraction of the whole cycle, so that a saturated instance serves that much
+        # slower end to end (a fraction of execute() alone would be diluted by the
+        # hand-over). A gap longer than execute() itself is the instance idling for
+        # work, which no slower model would lengthen: then execute() alone counts.
+        cycle = own
+        if self._last_began is not None:
+            natural = began - self._last_began - self._last_added
+            if own <= natural <= 2 * own:
+                cycle = natural
+        added = cycle * {fraction!r}
+        until = _time.perf_counter() + added
         while _time.perf_counter() < until:
             pass
+        self._last_began, self._last_added = began, added
         return responses
 '''
 
@@ -49,7 +67,7 @@ def slowable(repo: Path) -> bool:
 
 def write_slowed(repo: Path, dest: Path, fraction: float, **changes: object) -> Path:
     """`repo` at `dest` (config changes as model_config.write_variant takes them), its
-    model's execute() slowed by `fraction` when it is above 0."""
+    model's cycle slowed by `fraction` when it is above 0."""
     if fraction > 0 and not slowable(repo):
         raise NotSlowable(f"{repo}: no peoplenet/1/model.py to slow down")
     out = model_config.write_variant(Path(repo), Path(dest), **changes)  # type: ignore[arg-type]
@@ -62,5 +80,5 @@ def write_slowed(repo: Path, dest: Path, fraction: float, **changes: object) -> 
             (version / "model.py").unlink()
         version.mkdir(exist_ok=True)
         (version / "model.py").write_text(
-            original + _WRAPPER.format(fraction=fraction, factor=1.0 + fraction))
+            original + _WRAPPER.format(fraction=fraction))
     return out

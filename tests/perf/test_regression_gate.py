@@ -1,8 +1,8 @@
 """The gate end to end on real servers: an A/B comparison of a repository against itself
 is never red, and against a copy whose model takes twice as long per execution it is red.
 
-The slowed copy wraps the model's execute() to busy-wait as long again
-(pnsuite/repository/slowed.py): the config, and so everything the gate could read, is
+The slowed copy wraps the model's execute() to busy-wait as long again as the instance's
+cycle (pnsuite/repository/slowed.py): the config, and so everything the gate could read, is
 unchanged. Any python-backend model can be slowed so, the CPU stand-in at ~100 ms per image
 and the GPU stand-in at milliseconds; a TensorRT plan cannot, and there this test skips,
 saying so. The gate's error rates at 15% are measured in benchmarks/gate_decisions
