@@ -19,9 +19,11 @@
 #               itself), gate-slowed (against a copy 15% slower per execution) and gate-file
 #               (a baseline of 3 recorded runs checked against 3 new runs of the same build)
 #   gate-decisions  real `peoplenet-gate ab` decisions of the repository against itself and
-#               against a copy slowed by GATE_SLOWDOWN (0.15) in model.py, in turns, until
-#               GATE_DECISIONS_S (480) seconds are spent; each decision's JSON in
-#               results/gate-decisions/ (GATE_MAX_PAIRS 8, GATE_BUDGET_S 330 per decision)
+#               against a copy slowed by GATE_SLOWDOWN (0.15) in model.py, in turns (numbered
+#               from GATE_FIRST, 0), while another as long as the last fits in
+#               GATE_DECISIONS_S (480) seconds; each decision's JSON and text in
+#               results/gate-decisions/ (GATE_MAX_PAIRS 8, GATE_BUDGET_S 330 per decision,
+#               GATE_WINDOW_S 0.5 s windows until GATE_STABLE 3 agree, GATE_MAX_WINDOWS 8)
 #   sweep       the network's bound at batch 16-64, then peoplenet-sweep of the dynamic
 #               batching repository (instances 1-3, queue delays, concurrency 16-64; CUDA
 #               shm, nvidia-smi clocks and power per point), its leaders confirmed in
@@ -167,23 +169,33 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
 }
 
 gate_decisions() {  # real A/B decisions in turns, unchanged and slowed, until the minutes run out
-    local repo=$gate_repo slowed until i=0 code
+    local repo=$gate_repo slowed until began took last=0 code
+    local i=${GATE_FIRST:-0} kinds=(unchanged slowed)
     rm -rf "$work/slowed"
     slowed=$(python3 benchmarks/gate_decisions/slowed_repo.py "$repo" "$work/slowed/$(basename "$repo")" \
         "${GATE_SLOWDOWN:-0.15}")
+    # Half-second windows until 3 agree: a run's spread on the H200 is between server
+    # starts, not between windows (results/gpu/nvidia-h200-x1/gate-decisions), so longer
+    # runs buy little and a pair's cost is mostly its servers' start.
+    local windows=(--window-s "${GATE_WINDOW_S:-0.5}" --stable-windows "${GATE_STABLE:-3}"
+                   --max-windows "${GATE_MAX_WINDOWS:-8}" --warmup-s 0.5)
     until=$(( $(date +%s) + ${GATE_DECISIONS_S:-480} ))
     mkdir -p "$results/gate-decisions"
-    while [[ $(date +%s) -lt $until ]]; do
-        for kind in unchanged slowed; do
-            local b=$repo
-            [[ $kind == slowed ]] && b=$slowed
-            code=0
-            python3 -m pnsuite.cli.gate ab --a "$repo" --b "$b" "${gate_ab[@]}" --seed "$i" \
-                --max-pairs "${GATE_MAX_PAIRS:-8}" --budget-s "${GATE_BUDGET_S:-330}" \
-                --json "$results/gate-decisions/$i-$kind.json" > "$logs/gate-decision-$i-$kind.txt" || code=$?
-            echo "decision $i $kind: exit $code $(tail -1 "$logs/gate-decision-$i-$kind.txt")"
-            [[ $kind == unchanged && $code -eq 1 ]] && { echo "=== FAILED: an unchanged build was red"; status=1; }
-        done
+    # A decision is not begun unless one as long as the last fits: the call's limit would
+    # cut it, and a cut decision is no decision.
+    while [[ $(( $(date +%s) + last )) -lt $until ]]; do
+        local kind=${kinds[$(( i % 2 ))]} b=$repo
+        [[ $kind == slowed ]] && b=$slowed
+        code=0
+        began=$(date +%s)
+        python3 -m pnsuite.cli.gate ab --a "$repo" --b "$b" "${gate_ab[@]}" "${windows[@]}" \
+            --seed "$i" --max-pairs "${GATE_MAX_PAIRS:-8}" --budget-s "${GATE_BUDGET_S:-330}" \
+            --json "$results/gate-decisions/$i-$kind.json" > "$logs/gate-decision-$i-$kind.txt" || code=$?
+        took=$(( $(date +%s) - began ))
+        last=$took
+        echo "decision $i $kind: exit $code, ${took} s: $(tail -1 "$logs/gate-decision-$i-$kind.txt")"
+        cp "$logs/gate-decision-$i-$kind.txt" "$results/gate-decisions/"
+        [[ $kind == unchanged && $code -eq 1 ]] && { echo "=== FAILED: an unchanged build was red"; status=1; }
         i=$((i + 1))
     done
 }
