@@ -536,6 +536,19 @@ def test_no_step_uses_the_checkouts_venv(workflow):
             f"step {step.get('name')!r} uses .venv in the checkout, not $SUITE_VENV"
 
 
+
+def test_the_plan_cache_keeps_each_plans_engine_json(workflow):
+    """A restored plan without the engine.json it was built with cannot be matched to its
+    goldens (pnsuite/repository/engine.py)."""
+    paths = [line.strip() for step in _steps(workflow)
+             if str(step.get("uses", "")).startswith("actions/cache")
+             for line in str(step.get("with", {}).get("path", "")).splitlines() if line.strip()]
+    plans = [path for path in paths if path.endswith("/model.plan")]
+    assert plans, "no step caches a TensorRT plan"
+    for plan in plans:
+        assert plan.replace("/model.plan", "/engine.json") in paths, \
+            f"{plan} is cached without its engine.json"
+
 # ---------------------------------------------------------------- without PyYAML
 
 def test_the_workflow_text_keeps_the_safety_rules():
