@@ -69,6 +69,17 @@ class EngineIdentity:
                    ("from", self.ngc_version)) if value]
         return ", ".join(parts)
 
+    def rebuild_of(self, recorded: "EngineIdentity") -> bool:
+        """Whether this plan is `recorded`'s rebuilt: another plan file from the same source
+        model, precision and TensorRT version, all known on both sides. TensorRT picks its
+        tactics by timing, so such a rebuild is not bit-identical, yet it answers within
+        the goldens' tolerance unless something is wrong with it."""
+        same = ("tensorrt_version", "precision", "source_model_sha256")
+        return (self.has_plan and recorded.has_plan
+                and self.plan_sha256 != recorded.plan_sha256
+                and all(getattr(self, f) and getattr(self, f) == getattr(recorded, f)
+                        for f in same))
+
     def differences(self, other: "EngineIdentity") -> list[str]:
         """What differs between this (recorded) engine and `other` (the one serving now):
         every field known on both sides, and a plan on one side only."""

@@ -15,7 +15,7 @@ import pytest
 from pnsuite.detection import box_matching, detectnet, golden_update, goldens
 from pnsuite.client.peoplenet import infer_images
 from pnsuite.paths import CAPTURE_IMAGE
-from fixtures.golden_recording import GOLDEN_UPDATE_PROPERTY
+from fixtures.golden_recording import GOLDEN_REBUILD_PROPERTY, GOLDEN_UPDATE_PROPERTY
 
 pytestmark = pytest.mark.functional
 
@@ -42,6 +42,11 @@ def test_detections_match_the_golden(triton_server, served_model, record_options
                         pytrace=False)
         return
     golden = request.getfixturevalue("golden")
+    if served_model.engine.rebuild_of(golden.engine):
+        request.node.user_properties.append((GOLDEN_REBUILD_PROPERTY, (
+            f"{image_path.name}: rebuilt plan {served_model.engine.plan_sha256[:12]} judged by "
+            f"the goldens of plan {golden.engine.plan_sha256[:12]} (same model, precision, "
+            f"TensorRT)")))
     try:
         expected = golden.detections(image_path.name, record_options)
     except goldens.GoldenError as err:

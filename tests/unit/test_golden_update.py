@@ -172,6 +172,29 @@ def test_goldens_of_another_precision_are_refused_naming_the_difference(tmp_path
     goldens.load_golden(_model(replace(FP16, tensorrt_version="")), path)  # unknown: not compared
 
 
+def test_a_rebuilt_plan_is_judged_by_the_goldens_of_the_plan_it_replaces(tmp_path):
+    # TensorRT picks tactics by timing: a cache miss rebuilds a plan of another sha256
+    # from the same model, precision and TensorRT
+    built = replace(FP16, source_model_sha256="5" * 64)
+    path = _golden(tmp_path, {"a.jpg": [PERSON]}, _model(built))
+    rebuilt = replace(built, plan_sha256="f" * 64)
+    assert rebuilt.rebuild_of(built)
+    assert goldens.load_golden(_model(rebuilt), path).images == {"a.jpg": [PERSON]}
+
+
+@pytest.mark.parametrize("change", [
+    {"tensorrt_version": "10.3.0"}, {"precision": "int8"}, {"source_model_sha256": "9" * 64},
+    {"tensorrt_version": ""},  # unknown: a rebuild cannot be told from another build
+])
+def test_a_plan_built_otherwise_is_no_rebuild_and_is_refused(tmp_path, change):
+    built = replace(FP16, source_model_sha256="5" * 64)
+    path = _golden(tmp_path, {"a.jpg": [PERSON]}, _model(built))
+    other = replace(built, plan_sha256="f" * 64, **change)
+    assert not other.rebuild_of(built)
+    with pytest.raises(goldens.GoldenError, match="another engine"):
+        goldens.load_golden(_model(other), path)
+
+
 def test_an_engine_that_cannot_be_identified_neither_records_nor_judges(tmp_path):
     path = _golden(tmp_path, {"a.jpg": [PERSON]}, _model(FP16))
     unknown = _model(engine.EngineIdentity(unreadable="an external server"))
