@@ -56,9 +56,10 @@ from typing import Any, Iterator
 import statistics
 
 from pnsuite.cli import gate as gate_cli
+from pnsuite.measure import run as engine
 from pnsuite.measure.run import MeasuredRun, Window
 from pnsuite.perf import ab, gate, runsets, verdicts
-from pnsuite.perf.runsets import BenchmarkRun, RunSet
+from pnsuite.perf.runsets import RunSet
 
 RunSample = MeasuredRun
 #: what stopping a pair's (or a check run's) servers adds to its time
@@ -102,10 +103,11 @@ def conditions_of(samples: list[MeasuredRun]) -> list[str]:
     return sorted({s.labels["condition"] for s in samples} - {"A"})
 
 
-def as_bench(sample: RunSample, index: int) -> BenchmarkRun:
-    return BenchmarkRun(Path(f"run-{index}"), BENCH,
-                        {m: sample.metric(m) for m in verdicts.GATE_METRICS},
-                        max(sample.foreign_cores, default=0.0), sample.cores, sample.probe_ms)
+def as_bench(sample: RunSample, index: int) -> MeasuredRun:
+    """The pool's run as the gate reads a stored one: labelled with its benchmark and a
+    source of its own (the gate takes one probe per source)."""
+    return dataclasses.replace(sample, labels={**sample.labels, runsets.BENCHMARK: BENCH,
+                                               runsets.SOURCE: f"run-{index}"})
 
 
 def run_set(samples: list[RunSample], label: str) -> RunSet:
@@ -146,7 +148,7 @@ def baseline_decisions(samples: list[RunSample], baseline_runs: int, plan: gate.
     for s in samples:
         if across is None or (s.started < across) == (s.labels["condition"] == "A"):
             by[s.labels["condition"]].append(s)
-    clean_a = [s for s in by["A"] if not ab.disturbed(s)]
+    clean_a = [s for s in by["A"] if not s.disturbed]
     baselines = [clean_a[i:i + baseline_runs]
                  for i in range(0, len(clean_a) - baseline_runs + 1, baseline_runs)]
     for condition in conditions_of(samples):
@@ -347,7 +349,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if args.keep_disturbed:
-        ab.DISTURBED_SHARE = runsets.DISTURBED_SHARE = float("inf")
+        engine.DISTURBED_SHARE = float("inf")
     samples = [s for s in load(args.pool) if s.labels["block"] >= args.skip_blocks]
     if args.probed_only:
         samples = [s for s in samples if s.probe_ms]

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pnsuite.perf import gate, runner_speed, runsets, verdicts
+from pnsuite.measure.run import DISTURBED_SHARE
+from pnsuite.perf import gate, runner_speed, verdicts
 
 MOVES = (0.0, 0.05, 0.10, 0.15, 0.25)
 BASELINE_RUNS = (10, 60)
@@ -82,7 +83,7 @@ def main() -> None:
     first, last = (int(b) for b in args.episode.split("-")) if args.episode else (1, 0)
     runs = [json.loads(line) for line in args.pool.read_text().splitlines() if line.strip()]
     probed = [r for r in runs if r.get("probe_ms")
-              and max(r["foreign_cores"]) <= runsets.DISTURBED_SHARE * r["cores"]
+              and max(r["foreign_cores"]) <= DISTURBED_SHARE * r["cores"]
               and not first <= r["labels"]["block"] <= last]
     sigma, stretches = within_stretch_spread(probed)
     print(f"probe noise: {sigma:.1%} per run (log sd about each stretch's mean) over "

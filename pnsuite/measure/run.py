@@ -29,6 +29,7 @@ without its teardown: `result()` closes it, and counts it with the windows befor
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,7 +53,16 @@ LATENCY_P99_MS = "latency_p99_ms"
 #: the server's compute_infer time per inference over the counted windows (what the model
 #: itself costs, free of client and transport): shown, not gated
 COMPUTE_INFER_MS = "compute_infer_ms"
-METRICS = (INFERENCE_MS, LATENCY_P99_MS, COMPUTE_INFER_MS)
+#: the median counted window's wall time: pytest-benchmark's median round, and the only
+#: figure of runs recorded before the engine (they kept no throughput)
+ROUND_S = "round_s"
+METRICS = (INFERENCE_MS, LATENCY_P99_MS, COMPUTE_INFER_MS, ROUND_S)
+
+#: A run is disturbed when processes other than the suite's took more than this share of
+#: the machine's cores in one of its counted windows: half a core on the 2-core CI
+#: machine, where the stand-in's own work is one core per request in flight; 4 cores of a
+#: 16-core host.
+DISTURBED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -115,14 +125,33 @@ class MeasuredRun:
         return [w.foreign_cores for w in self.counted_windows]
 
     @property
+    def peak_foreign_cores(self) -> float:
+        """The most CPU others took in any one counted window, in cores."""
+        return max(self.foreign_cores, default=0.0)
+
+    @property
+    def disturbed(self) -> bool:
+        """Whether others took more than DISTURBED_SHARE of the cores in a counted window:
+        such a run says more about its neighbours than about the build."""
+        return self.peak_foreign_cores > DISTURBED_SHARE * self.cores
+
+    @property
     def throughput(self) -> float:
         return 1e3 / self.inference_ms if self.inference_ms > 0 else 0.0
+
+    @property
+    def round_s(self) -> float:
+        """The median counted window's wall time (0.0 without windows)."""
+        counted = self.counted_windows
+        return float(statistics.median(w.seconds for w in counted)) if counted else 0.0
 
     @property
     def measured_s(self) -> float:
         return sum(w.seconds for w in self.windows)
 
     def metric(self, name: str) -> float:
+        """The figure of one of METRICS; 0.0 where the run has none (a run read back from
+        a record that did not keep it)."""
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
         return float(getattr(self, name))

@@ -35,7 +35,6 @@ from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
 from pnsuite.perf import verdicts
-from pnsuite.perf.runsets import DISTURBED_SHARE
 from pnsuite.server import Launcher, TritonServer
 from pnsuite.server.pool import ServerPool
 
@@ -124,18 +123,13 @@ class ABResult:
         return verdicts.spans_threshold(self.rows, self.rerun)
 
 
-def disturbed(run: MeasuredRun) -> bool:
-    """Whether others took more than DISTURBED_SHARE of the cores in a counted window."""
-    return max(run.foreign_cores, default=0.0) > DISTURBED_SHARE * run.cores
-
-
 def undisturbed_run(measure_side: Callable[[], MeasuredRun], retries: int,
                     first: MeasuredRun | None = None) -> MeasuredRun:
     """`first` (else a run from `measure_side()`), measured again (at most `retries` times)
     while others disturbed it; the last one if they always did. Its label `retries` says
     how many."""
     run, tried = first if first is not None else measure_side(), 0
-    while disturbed(run) and tried < retries:
+    while run.disturbed and tried < retries:
         run, tried = measure_side(), tried + 1
     run.labels["retries"] = tried
     return run
@@ -180,8 +174,8 @@ def sequential(measure_pair: Callable[[int], Pair],
             break
         pair = measure_pair(attempts)
         attempts += 1
-        if disturbed(pair[0]) or disturbed(pair[1]):
-            worst = max(max(s.foreign_cores, default=0.0) for s in pair)
+        if pair[0].disturbed or pair[1].disturbed:
+            worst = max(s.peak_foreign_cores for s in pair)
             result.left_out.append(f"pair {attempts}: a run was disturbed (others took "
                                    f"{worst:.2f} of {pair[0].cores} cores in a window)")
             continue

@@ -5,7 +5,7 @@ build. Around each round the suite reads the machine's busy CPU time (/proc/stat
 the CPU time of this process and of what it owns (servers, stubs, load workers:
 `pnsuite.ownership.our_pids`); the rest, per second of wall time, is what others used.
 The gate leaves out a run in which, in some round, others took more than a share of the
-machine's cores (pnsuite/perf/runsets.py's DISTURBED_SHARE), on either side.
+machine's cores (pnsuite/measure/run.py's DISTURBED_SHARE), on either side.
 """
 
 from __future__ import annotations

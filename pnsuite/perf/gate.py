@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 from pnsuite.errors import SuiteError
 from pnsuite.perf import runner_speed, verdicts
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
-from pnsuite.perf.runsets import RunSet
+from pnsuite.perf.runsets import RunSet, benchmark_of, source_of
 from pnsuite.platform import jetson
 
 
@@ -257,7 +257,7 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
     for name in names:
         runs = baseline.runs_of(name)
         for metric in metrics:
-            values = [r.values[metric] for r in runs if r.values.get(metric, 0) > 0]
+            values = [r.metric(metric) for r in runs if r.metric(metric) > 0]
             if len(values) < verdicts.MIN_RUNS:
                 continue
             sigma = verdicts.log_spread(values)
@@ -300,8 +300,8 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
         report.runs_seen += sum(len(runs) for runs in side.benchmarks.values())
         for run in side.disturbed():
             report.left_out.append(
-                f"{side.label} {run.source.name} {run.benchmark}: others used "
-                f"{run.foreign_cores:.2f} of {run.cores} cores in a round (disturbed)")
+                f"{side.label} {source_of(run).name} {benchmark_of(run)}: others used "
+                f"{run.peak_foreign_cores:.2f} of {run.cores} cores in a round (disturbed)")
     for name in sorted(set(baseline.benchmarks) | set(current.benchmarks)):
         if name not in current.benchmarks:
             report.missing.append(name)
@@ -317,8 +317,9 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
                                     "undisturbed runs, too few for a verdict")
             continue
         for metric in metrics:
-            a = [r.values[metric] for r in old if metric in r.values]
-            b = [r.values[metric] for r in new if metric in r.values]
+            # 0.0: a record that did not keep the metric (pnsuite.perf.records.measured_run)
+            a = [r.metric(metric) for r in old if r.metric(metric) > 0]
+            b = [r.metric(metric) for r in new if r.metric(metric) > 0]
             if not a and not b:
                 continue  # neither side records it (e.g. no server statistics)
             comparisons.append(verdicts.compare(name, metric, a, b))

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from pnsuite.errors import SuiteError
+from pnsuite.measure.run import MeasuredRun
 from pnsuite.perf import changepoints
 from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
-from pnsuite.perf.runsets import RunFileError, benchmark_runs, read_run
+from pnsuite.perf.runsets import RunFileError, benchmark_of, benchmark_runs, read_run
 from pnsuite.perf.runsets import SERIES_METRICS as METRICS
 
 #: what else tells Jetson machines apart: the board and its state (power mode, pinned
@@ -111,11 +112,11 @@ def _is_other_json(path: Path) -> bool:
 
 # --------------------------------------------------------------------------- metrics
 
-def metric_value(values: Mapping[str, float], metric: str) -> float | None:
-    """The metric from a benchmark's per-metric values (`runsets.benchmark_runs`); None
-    where it is missing, not positive or not finite (nothing to take the log of)."""
-    value = values.get(metric)
-    return float(value) if value is not None and math.isfinite(value) and value > 0 else None
+def metric_value(run: MeasuredRun, metric: str) -> float | None:
+    """The metric of a benchmark's run (`runsets.benchmark_runs`); None where the record
+    did not keep it, or it is not positive or not finite (nothing to take the log of)."""
+    value = run.metric(metric)
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def machine_identity(machine_info: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -161,7 +162,7 @@ class Series:
     """One benchmark's metric on one machine identity, in time order.
 
     `disturbed` holds the runs left out because other processes took the CPU meanwhile
-    (as the gate leaves them out: `pnsuite.perf.runsets.DISTURBED_SHARE`).
+    (as the gate leaves them out: `pnsuite.measure.run.DISTURBED_SHARE`).
     """
 
     benchmark: str
@@ -211,15 +212,15 @@ def series(runs: Iterable[Mapping[str, Any]], metric: str = "round_s",
         when = _run_time(run)
         source = str(run.get(SOURCE_KEY, ""))
         for bench in benchmark_runs(dict(run), Path(source)):
-            value = metric_value(bench.values, metric)
+            value = metric_value(bench, metric)
             if value is None:
                 continue
             point = Point(when, _short_commit(commit_info), value, info.get("triton_version"),
                           info.get("jetson_release"), info.get("triton_image"),
-                          bool(commit_info.get("dirty")), source, bench.foreign_cores)
+                          bool(commit_info.get("dirty")), source, bench.peak_foreign_cores)
             into = left_out if bench.disturbed and not include_disturbed else kept
-            into.setdefault((bench.benchmark, identity), []).append(point)
-            kept.setdefault((bench.benchmark, identity), [])
+            into.setdefault((benchmark_of(bench), identity), []).append(point)
+            kept.setdefault((benchmark_of(bench), identity), [])
 
     def in_order(points: list[Point]) -> tuple[Point, ...]:
         return tuple(sorted(points, key=lambda p: (p.time, p.source)))

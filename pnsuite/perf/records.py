@@ -5,10 +5,11 @@ throughput, client latency percentiles, server-side time per inference by phase,
 execution/inference counts, the batch-size histogram, repository, instance count,
 concurrency and transport, the CPU others took in each counted window, the runner-speed
 probe, the answer check, the windows measured and counted and whether they agreed, and
-on a Jetson the tegrastats summary. pnsuite/perf/runsets.py reads the keys named here
-back. `machine_info` of the run: Triton's version, the transport, the launcher and its
-binary/image/install path, each repository's model config digest, and on a Jetson its
-release, power mode and GPU (see pnsuite/platform/jetson.py).
+on a Jetson the tegrastats summary; `measured_run()` reads an entry back as the run it
+was written from, as far as the record keeps it. `machine_info` of the run: Triton's
+version, the transport, the launcher and its binary/image/install path, each
+repository's model config digest, and on a Jetson its release, power mode and GPU (see
+pnsuite/platform/jetson.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 from typing import Any, Sequence
 
 from pnsuite.client.memory import Memory
-from pnsuite.measure.run import MeasuredRun
+from pnsuite.measure.run import MeasuredRun, Window
 from pnsuite.platform import jetson, tegrastats
 from pnsuite.repository import model_config
 from pnsuite.server import TritonServer
@@ -29,7 +30,7 @@ IDENTITY_KEYS = ("launcher", "machine", "cpu_model", "gpu", "transport")
 #: what a new release changes: refused too, unless the gate is told to compare releases
 RELEASE_KEYS = ("triton_version", "triton_image", "jetson_release")
 
-#: extra_info keys the gate reads back (pnsuite/perf/runsets.py): the throughput over
+#: extra_info keys the gate reads back (`measured_run()`): the throughput over
 #: the counted windows (inference_ms is 1000 / it), the server's compute_infer time per
 #: inference, the client's p99 latency, the CPU others took in each counted window (in
 #: cores), and the runner-speed probe
@@ -100,6 +101,64 @@ def extra_info(run: MeasuredRun, config: model_config.ModelConfig, repo: str,
     if monitor is not None:  # on a Jetson: GPU load, EMC, power, temperatures
         info["tegrastats"] = monitor.summary()
     return info
+
+
+def _number(value: Any) -> float | None:
+    """A figure as read back; None where the record has none (stores keep NaN as null)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
+
+
+def _positive(value: Any) -> float:
+    """A figure as read back: 0.0 where the record has none or only a non-positive one."""
+    number = _number(value)
+    return number if number is not None and number > 0 else 0.0
+
+
+def measured_run(entry: dict[str, Any], cores: int, started: float = 0.0,
+                 labels: dict[str, Any] | None = None) -> MeasuredRun:
+    """A pytest-benchmark entry (`stats` and the `extra_info` above) read back as the run it
+    recorded, on a machine of `cores` cores, saved at `started`.
+
+    The record keeps the counted windows only: one a round, timed by pytest-benchmark
+    (`stats.data`, saved with --benchmark-save-data), each with the CPU others took in it
+    and an equal share of the inferences; their own p99 is not kept (0.0). A record saved
+    without its rounds keeps their median, read back as one window standing for them.
+    Figures a record lacks read back as 0.0: records from before the engine kept round
+    times, the server's compute time and p99, but no throughput, so their inference_ms
+    is 0.0 and only their round_s is gated or charted."""
+    stats = entry.get("stats") if isinstance(entry.get("stats"), dict) else {}
+    extra = entry.get("extra_info") or {}
+    rounds = [_positive(s) for s in stats.get("data") or []] or [_positive(stats.get("median"))]
+    foreign = [_positive(f) for f in extra.get(FOREIGN_PER_WINDOW) or []]
+    if len(foreign) != len(rounds):
+        # Older records kept one figure for all rounds (or fewer than their rounds): the
+        # most any round saw stands for each, so a disturbed run still reads disturbed.
+        peak = max(foreign) if foreign else _positive(extra.get(FOREIGN_LEGACY))
+        foreign = [peak] * len(rounds)
+    inferences = int(_positive(extra.get("inference_count")))
+    share = round(inferences / int(_positive(extra.get("windows_counted")) or len(rounds)))
+    phases = {f"{phase}_ms_per_inference": _number(extra.get(f"server_{phase}_ms"))
+              for phase in _PHASES}
+    server_stats: dict[str, Any] = {
+        "inference_count": inferences,
+        "execution_count": int(_positive(extra.get("execution_count"))),
+        "batch_sizes": dict(extra.get("batch_size_histogram") or {}),
+        **{key: value for key, value in phases.items() if value is not None}}
+    throughput = _positive(extra.get(THROUGHPUT))
+    return MeasuredRun(
+        concurrency=int(_positive(extra.get("concurrency"))),
+        windows=[Window(requests=share, seconds=s, latency_p99_ms=0.0, foreign_cores=f)
+                 for s, f in zip(rounds, foreign)],
+        counted=len(rounds), stable=extra.get("stable") is True,
+        inference_ms=1e3 / throughput if throughput else 0.0,
+        latency_p99_ms=_positive(extra.get(LATENCY_P99)),
+        compute_infer_ms=_positive(extra.get(COMPUTE_INFER)),
+        server_stats=server_stats, cores=cores, started=started,
+        probe_ms=_positive(extra.get(RUNNER_PROBE)) or None, labels=dict(labels or {}),
+        latency_p50_ms=_positive(extra.get("latency_p50_ms")),
+        latency_p90_ms=_positive(extra.get("latency_p90_ms")),
+        answer_check=str(extra.get("answer_check") or ""))
 
 
 def update_machine_info(machine_info: dict[str, Any], servers: Sequence[dict[str, Any]],

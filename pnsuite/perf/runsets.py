@@ -3,8 +3,9 @@
 One pytest session of the benchmarks is one *run* (its servers start once), saved by
 pytest-benchmark as one JSON file. A *run set* is several such runs of one build: a
 baseline recorded with `peoplenet-gate record NAME` is every run saved under NAME, and so
-is the current side of a check. Each benchmark of a run gives one value per metric
-(SERIES_METRICS), and says whether others took the CPU meanwhile.
+is the current side of a check. Each benchmark of a run is read back as the MeasuredRun
+it recorded (pnsuite.perf.records.measured_run), labelled with the benchmark and the file:
+one value per metric (SERIES_METRICS), and whether others took the CPU meanwhile.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ import json
 import os
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
 from pnsuite.errors import SuiteError
+from pnsuite.measure.run import (COMPUTE_INFER_MS, INFERENCE_MS, LATENCY_P99_MS, ROUND_S,
+                                 MeasuredRun)
 from pnsuite.perf import records
 
-#: A round is disturbed when processes other than the suite's took more than this share
-#: of the machine's cores during it: half a core on the 2-core CI machine, where the
-#: stand-in's own work is one core per request in flight; 4 cores of a 16-core host.
-DISTURBED_SHARE = 0.25
+#: what each benchmark of a run file gives per run (MeasuredRun.metric): its median round
+#: time (what pytest-benchmark records), the mean time per inference over the counted
+#: windows (the gate's metric, pnsuite.perf.verdicts.GATED), the server's compute_infer
+#: time per inference and the client's p99 latency
+SERIES_METRICS = (ROUND_S, INFERENCE_MS, COMPUTE_INFER_MS, LATENCY_P99_MS)
 
-#: what each benchmark of a run file gives per run (from the keys pnsuite/perf/records.py
-#: writes): its median round time (what pytest-benchmark records), the mean time per
-#: inference over the counted windows (the gate's metric, pnsuite.perf.verdicts.GATED),
-#: the server's compute_infer time per inference and the client's p99 latency
-SERIES_METRICS = ("round_s", "inference_ms", "compute_infer_ms", "latency_p99_ms")
+#: the labels of a run read back from a record: the benchmark's fullname, and the file
+#: (or results-store row) it came from
+BENCHMARK = "benchmark"
+SOURCE = "source"
 
 _RECORD_HINT = ("re-record it: `peoplenet-gate record NAME` (or a pytest run with "
                 "`--benchmark-save=NAME --benchmark-save-data`)")
@@ -109,52 +113,36 @@ def resolve(ref: str, storage: Path) -> list[Path]:
     return found
 
 
-@dataclass(frozen=True)
-class BenchmarkRun:
-    """One benchmark in one run: a value per metric, and how busy the neighbours were."""
-
-    source: Path
-    benchmark: str
-    values: dict[str, float]
-    #: the most CPU (cores) others used in any one round, and the machine's core count
-    foreign_cores: float
-    cores: int
-    #: the runner-speed probe beside the benchmark (pnsuite.perf.runner_speed), if recorded
-    probe_ms: float | None = None
-
-    @property
-    def disturbed(self) -> bool:
-        return self.foreign_cores > DISTURBED_SHARE * self.cores
+def benchmark_of(run: MeasuredRun) -> str:
+    """The fullname of the benchmark a read-back run recorded."""
+    return str(run.labels[BENCHMARK])
 
 
-def benchmark_runs(run: dict[str, Any], source: Path) -> list[BenchmarkRun]:
-    """The per-metric values of every benchmark of one run."""
+def source_of(run: MeasuredRun) -> Path:
+    """The file (or results-store row) a read-back run came from."""
+    return Path(run.labels[SOURCE])
+
+
+def _saved_at(run: dict[str, Any]) -> float:
+    """When pytest-benchmark saved the run (seconds since the epoch; 0.0 if it does not say)."""
+    try:
+        when = datetime.fromisoformat(str(run.get("datetime")))
+    except ValueError:
+        return 0.0
+    # pytest-benchmark writes UTC without an offset
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def benchmark_runs(run: dict[str, Any], source: Path) -> list[MeasuredRun]:
+    """Every benchmark of one pytest-benchmark run, read back as the MeasuredRun it
+    recorded and labelled with its BENCHMARK and SOURCE."""
     info = run.get("machine_info", {})
     cores = int(info.get("cpu_count") or (info.get("cpu") or {}).get("count") or os.cpu_count()
                 or 1)
-    found = []
-    for bench in run["benchmarks"]:
-        stats = bench.get("stats") if isinstance(bench.get("stats"), dict) else {}
-        extra = bench.get("extra_info") or {}
-        data = stats.get("data") or []
-        values: dict[str, float] = {}
-        if data:
-            values["round_s"] = float(statistics.median(data))
-        elif stats.get("median"):
-            values["round_s"] = float(stats["median"])
-        if extra.get(records.THROUGHPUT):
-            values["inference_ms"] = 1e3 / float(extra[records.THROUGHPUT])
-        for metric, key in (("compute_infer_ms", records.COMPUTE_INFER),
-                            ("latency_p99_ms", records.LATENCY_P99)):
-            if extra.get(key):
-                values[metric] = float(extra[key])
-        per_window = extra.get(records.FOREIGN_PER_WINDOW)
-        foreign = (max(per_window) if per_window
-                   else float(extra.get(records.FOREIGN_LEGACY, 0.0)))
-        probe = extra.get(records.RUNNER_PROBE)
-        found.append(BenchmarkRun(source, bench["fullname"], values, float(foreign), cores,
-                                  float(probe) if probe else None))
-    return found
+    started = _saved_at(run)
+    return [records.measured_run(bench, cores, started,
+                                 {BENCHMARK: bench["fullname"], SOURCE: str(source)})
+            for bench in run["benchmarks"]]
 
 
 @dataclass
@@ -164,17 +152,17 @@ class RunSet:
     label: str
     files: list[Path]
     machine_infos: list[dict[str, Any]] = field(default_factory=list)
-    benchmarks: dict[str, list[BenchmarkRun]] = field(default_factory=dict)
+    benchmarks: dict[str, list[MeasuredRun]] = field(default_factory=dict)
 
     @property
     def machine_info(self) -> dict[str, Any]:
         return self.machine_infos[0] if self.machine_infos else {}
 
-    def runs_of(self, benchmark: str, include_disturbed: bool = False) -> list[BenchmarkRun]:
+    def runs_of(self, benchmark: str, include_disturbed: bool = False) -> list[MeasuredRun]:
         runs = self.benchmarks.get(benchmark, [])
         return runs if include_disturbed else [r for r in runs if not r.disturbed]
 
-    def disturbed(self) -> list[BenchmarkRun]:
+    def disturbed(self) -> list[MeasuredRun]:
         return [r for runs in self.benchmarks.values() for r in runs if r.disturbed]
 
     def probes(self) -> list[float]:
@@ -184,7 +172,7 @@ class RunSet:
         for runs in self.benchmarks.values():
             for r in runs:
                 if r.probe_ms and not r.disturbed:
-                    per_run.setdefault(r.source, []).append(r.probe_ms)
+                    per_run.setdefault(source_of(r), []).append(r.probe_ms)
         return [statistics.median(v) for v in per_run.values()]
 
 
@@ -203,5 +191,5 @@ def set_of(label: str, runs: Sequence[tuple[Path, dict[str, Any]]]) -> RunSet:
     for path, run in runs:
         result.machine_infos.append(run.get("machine_info", {}))
         for bench in benchmark_runs(run, path):
-            result.benchmarks.setdefault(bench.benchmark, []).append(bench)
+            result.benchmarks.setdefault(benchmark_of(bench), []).append(bench)
     return result

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from pnsuite.measure.run import COMPUTE_INFER_MS, LATENCY_P99_MS, ROUND_S, MeasuredRun
 from pnsuite.perf.history import SOURCE_KEY, machine_identity
 from pnsuite.perf.runsets import benchmark_runs
 from pnsuite.store.errors import StoreError
@@ -106,12 +107,12 @@ def run_rows(document: Mapping[str, Any], label: str = "", source: str = "",
            "source": source or None, "machine_info": machine_info, "commit_info": commit_info,
            "document_header": {k: v for k, v in doc.items() if k not in _DOCUMENT_PARTS},
            "suite_version": suite_version}
-    return run, [_benchmark_row(i, entry, m.values)
+    return run, [_benchmark_row(i, entry, m)
                  for i, (entry, m) in enumerate(zip(doc["benchmarks"], measured))]
 
 
 def _benchmark_row(position: int, entry: Mapping[str, Any],
-                   values: Mapping[str, float]) -> dict[str, Any]:
+                   measured: MeasuredRun) -> dict[str, Any]:
     stats = dict(entry.get("stats") or {})
     rounds = stats.pop("data", None)
     return {"position": position, "fullname": entry["fullname"],
@@ -119,8 +120,9 @@ def _benchmark_row(position: int, entry: Mapping[str, Any],
             "entry": {k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
             "stats": stats, "rounds": None if rounds is None else list(rounds),
             "extra_info": dict(entry.get("extra_info") or {}),
-            "round_s": values.get("round_s"), "compute_infer_ms": values.get("compute_infer_ms"),
-            "latency_p99_ms": values.get("latency_p99_ms")}
+            # null where the record did not keep the figure (read back as 0.0)
+            **{metric: measured.metric(metric) or None
+               for metric in (ROUND_S, COMPUTE_INFER_MS, LATENCY_P99_MS)}}
 
 
 def benchmark_entry(row: Mapping[str, Any]) -> dict[str, Any]:

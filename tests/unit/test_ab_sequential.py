@@ -58,8 +58,8 @@ def test_disturbed_pairs_are_left_out_and_said_so():
 
 
 def test_a_run_is_disturbed_when_others_took_a_quarter_of_the_cores_in_a_window():
-    assert not ab.disturbed(sample(1.0, foreign=0.5))  # half a core of 2: at the bar
-    assert ab.disturbed(sample(1.0, foreign=0.51))
+    assert not sample(1.0, foreign=0.5).disturbed  # half a core of 2: at the bar
+    assert sample(1.0, foreign=0.51).disturbed
 
 
 def test_a_runner_disturbed_throughout_stops_inconclusive():
@@ -106,14 +106,14 @@ def test_a_plan_that_cannot_work_is_refused(bad):
 def test_a_disturbed_run_is_measured_again_until_undisturbed():
     runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
     clean = ab.undisturbed_run(lambda: next(runs), retries=2)
-    assert not ab.disturbed(clean) and clean.inference_ms == pytest.approx(100.0)
+    assert not clean.disturbed and clean.inference_ms == pytest.approx(100.0)
     assert clean.labels["retries"] == 2
 
 
 def test_a_side_that_stays_disturbed_gives_its_last_run_after_the_retries():
     runs = iter([sample(1.5, foreign=1.2), sample(1.4, foreign=0.9), sample(1.0)])
     last = ab.undisturbed_run(lambda: next(runs), retries=1)
-    assert ab.disturbed(last) and last.labels["retries"] == 1
+    assert last.disturbed and last.labels["retries"] == 1
     assert next(runs).inference_ms == pytest.approx(100.0), "measured more than the retries allow"
 
 
@@ -134,7 +134,7 @@ def test_a_pair_measures_a_disturbed_side_again_and_keeps_the_other_run(tmp_path
     monkeypatch.setattr(runner, "_measure", lambda side, server: next(measured[side.name]))
     monkeypatch.setattr(runner, "run_once", lambda side: next(measured[side.name]))
     got_a, got_b = runner.pair(0)
-    assert not ab.disturbed(got_a) and not ab.disturbed(got_b)
+    assert not got_a.disturbed and not got_b.disturbed
     assert got_b.inference_ms == pytest.approx(110.0) and got_b.labels["retries"] == 1
     assert got_a.start_s == 1.0
     assert got_a.labels["retries"] == 0
