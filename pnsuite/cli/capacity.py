@@ -33,6 +33,7 @@ from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.server.pool import ServerPool
+from pnsuite.sweep import monitors
 
 SERVED, NONE_SERVED, ERROR, INTERRUPTED = 0, 1, 2, 130
 
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                    default="embedded")
     p.add_argument("--triton-install", type=Path, help="Triton install dir (release launcher)")
     p.add_argument("--triton-image", help="Triton image (docker launcher)")
+    p.add_argument("--monitor", choices=monitors.MONITORS, default="auto",
+                   help="power monitor around each run: tegrastats (Jetson), nvidia-smi, none")
     p.add_argument("--seed", type=int, help="seed of the streams' phases")
     p.add_argument("--json", type=Path, help="write every run and each answer here")
     return p
@@ -85,30 +88,46 @@ def _print_probe(repo: Path, probe: Probe, rule: DeadlineRule) -> None:
 
 
 def capacity_of(repo: Path, pool: ServerPool, args: argparse.Namespace, rule: DeadlineRule,
-                tensor: Any) -> Capacity:
-    """The search on `repo`: one server for the search, a fresh one per confirming run."""
+                tensor: Any) -> tuple[Capacity, list[float | None]]:
+    """The search on `repo` (one server for the search, a fresh one per confirming run),
+    and the board's mean power in watts during each of its runs, in order."""
     server = pool.start(repo)
+    watts: list[float | None] = []
 
     def measure(streams: int, confirming: bool) -> StreamsRun:
         nonlocal server
         if confirming:
             pool.stop_all()
             server = pool.start(repo)
-        return run_streams(server.grpc_url, tensor, streams, args.fps, args.seconds,
-                           args.warmup_s, args.arrivals, args.memory, seed=args.seed)
+        monitor = monitors.start_monitor(args.monitor)
+        try:
+            return run_streams(server.grpc_url, tensor, streams, args.fps, args.seconds,
+                               args.warmup_s, args.arrivals, args.memory, seed=args.seed)
+        finally:
+            summary = monitor.stop() if monitor is not None else None
+            watts.append(monitors.platform_of(args.monitor, summary).power_w)
 
     try:
-        return find_capacity(measure, rule, args.start, args.max_streams, args.confirm_runs,
-                             on_probe=lambda probe: _print_probe(repo, probe, rule))
+        found = find_capacity(measure, rule, args.start, args.max_streams, args.confirm_runs,
+                              on_probe=lambda probe: _print_probe(repo, probe, rule))
+        return found, watts
     finally:
         pool.stop_all()
 
 
-def _doc(repo: Path, found: Capacity, args: argparse.Namespace) -> dict[str, Any]:
+def _doc(repo: Path, found: Capacity, watts: list[float | None],
+         args: argparse.Namespace) -> dict[str, Any]:
+    runs = [{"streams": p.streams, "confirming": p.confirming, "met": p.judgement.met,
+             "why": p.judgement.why, "power_w": w, **p.run.summary()}
+            for p, w in zip(found.probes, watts)]
+    at_capacity = [r["power_w"] for r in runs
+                   if r["streams"] == found.streams and r["power_w"] is not None]
+    power = sum(at_capacity) / len(at_capacity) if at_capacity else None
     return {"repo": str(repo), "fps": args.fps, "rule": found.rule.describe(),
-            "streams": found.streams, "capped": found.capped,
-            "runs": [{"streams": p.streams, "confirming": p.confirming, "met": p.judgement.met,
-                      "why": p.judgement.why, **p.run.summary()} for p in found.probes]}
+            "streams": found.streams, "capped": found.capped, "monitor": args.monitor,
+            "power_w": power,
+            "watts_per_stream": power / found.streams if power and found.streams else None,
+            "runs": runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not (repo / "peoplenet" / "config.pbtxt").is_file():
                 raise SuiteError(f"{repo}: no peoplenet/config.pbtxt there",
                                  "give a model repository directory")
+        args.monitor = monitors.resolve_monitor(args.monitor)
         launcher = make_launcher(args.triton_launcher, install=args.triton_install,
                                  image=args.triton_image)
         chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
@@ -138,8 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="peoplenet-capacity-") as tmp:
             pool = ServerPool(launcher, lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)))
             for repo in args.repos:
-                found = capacity_of(repo, pool, args, rule, chw[None])
-                docs.append(_doc(repo, found, args))
+                found, watts = capacity_of(repo, pool, args, rule, chw[None])
+                docs.append(_doc(repo, found, watts, args))
     except KeyboardInterrupt:
         print("\ninterrupted: the servers are stopped", file=sys.stderr)
         return INTERRUPTED
@@ -148,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ERROR
     for doc in docs:
         more = " (the most tried: it may serve more)" if doc["capped"] else ""
-        print(f"{doc['repo']}: {doc['streams']} streams at {args.fps:g} fps{more}")
+        power = (f", {doc['power_w']:.1f} W ({doc['watts_per_stream']:.2f} W a stream, "
+                 f"{args.monitor})" if doc["watts_per_stream"] else "")
+        print(f"{doc['repo']}: {doc['streams']} streams at {args.fps:g} fps{more}{power}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(docs, indent=1) + "\n")
