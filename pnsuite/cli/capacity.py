@@ -124,6 +124,7 @@ def _doc(repo: Path, found: Capacity, watts: list[float | None],
                    if r["streams"] == found.streams and r["power_w"] is not None]
     power = sum(at_capacity) / len(at_capacity) if at_capacity else None
     return {"repo": str(repo), "fps": args.fps, "rule": found.rule.describe(),
+            "deadline_ms": found.rule.deadline_ms, "percentile": found.rule.percentile,
             "streams": found.streams, "capped": found.capped, "monitor": args.monitor,
             "power_w": power,
             "watts_per_stream": power / found.streams if power and found.streams else None,

@@ -5,6 +5,8 @@
         [--golden-diff FILE ...]                              `peoplenet-gate compare` does
     peoplenet-report history [PATH ...] [--metric M] -o DIR   each benchmark's history, as
                                                               `peoplenet-history` finds it
+    peoplenet-report capacity CAPACITY_JSON -o DIR            camera streams per configuration
+                                                              (`peoplenet-capacity --json`)
 
 Each writes DIR/report.html, every plot embedded in it, and the plots beside it as
 DIR/NAME.png; it prints the page's path. BASELINE, CURRENT and PATH are read as
@@ -26,6 +28,7 @@ from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import history as history_cli
 from pnsuite.errors import SuiteError
 from pnsuite.perf import gate
+from pnsuite.report.capacity_report import write_capacity_report
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import ReportError
@@ -72,6 +75,25 @@ def cmd_compare(args: argparse.Namespace) -> Path:
                                    args.golden_diff or ())
 
 
+def read_capacity(path: Path) -> list[dict]:
+    """The configurations `peoplenet-capacity --json` wrote to `path`, or why not."""
+    hint = "give the file peoplenet-capacity --json wrote"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ReportError(f"{path}: cannot be read as JSON ({err})", hint) from None
+    needed = {"repo", "streams", "fps", "rule", "deadline_ms", "runs"}
+    if not isinstance(data, list) or not data or not all(
+            isinstance(d, dict) and needed <= d.keys() for d in data):
+        raise ReportError(f"{path}: not a capacity document (a list of configurations with "
+                          f"{', '.join(sorted(needed))})", hint)
+    return data
+
+
+def cmd_capacity(args: argparse.Namespace) -> Path:
+    return write_capacity_report(read_capacity(args.capacity), args.output)
+
+
 def cmd_history(args: argparse.Namespace) -> Path:
     return write_history_report(history_cli.find_histories(args)[1], args.output)
 
@@ -94,13 +116,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     p.add_argument("current")
     p.add_argument("--golden-diff", type=Path, nargs="+", action="extend", metavar="FILE",
                    help="golden update .diff.txt files to show (default: none given)")
+    p = commands["capacity"] = sub.add_parser("capacity", parents=[output],
+                                              help="camera streams served per configuration")
+    p.add_argument("capacity", type=Path, metavar="CAPACITY_JSON",
+                   help="what peoplenet-capacity --json wrote")
     commands["history"] = sub.add_parser("history",
                                          parents=[history_cli.history_options(), output],
                                          help="benchmark histories with change points")
     return parser, commands
 
 
-COMMAND_FUNCTIONS = {"sweep": cmd_sweep, "compare": cmd_compare, "history": cmd_history}
+COMMAND_FUNCTIONS = {"sweep": cmd_sweep, "compare": cmd_compare, "history": cmd_history,
+                     "capacity": cmd_capacity}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

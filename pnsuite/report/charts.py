@@ -247,3 +247,39 @@ def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
     ax.grid(alpha=0.3)
     return _png(figure)
 
+
+
+def capacity_curves(configurations: Sequence[dict], percentile: str = "p99") -> bytes:
+    """Each configuration's frame latency (at `percentile`) against its number of streams,
+    from a capacity document's runs: filled markers met the rule, hollow ones did not; the
+    deadline as a dashed line."""
+    figure = _figure()
+    ax = figure.add_subplot()
+    deadlines = set()
+    for doc in configurations:
+        runs = sorted(doc["runs"], key=lambda r: r["streams"])
+        search = [r for r in runs if not r["confirming"]]
+        name = doc["repo"].rstrip("/").rsplit("/", 1)[-1]
+        # the line joins the search's runs; confirmations stand beside them as markers
+        line, = ax.plot([r["streams"] for r in search],
+                        [r["latency_ms"][percentile] for r in search],
+                        alpha=0.4, label=f"{name}: {doc['streams']} streams")
+        for r in runs:
+            ax.plot(r["streams"], r["latency_ms"][percentile], "o", color=line.get_color(),
+                    markerfacecolor=line.get_color() if r["met"] else "none")
+        deadlines.add(doc["deadline_ms"])
+    for deadline in deadlines:
+        ax.axhline(deadline, linestyle="--", color="#c0392b", linewidth=1)
+        ax.annotate(f"deadline {deadline:g} ms", (0.01, deadline), color="#c0392b",
+                    xycoords=blended_transform_factory(ax.transAxes, ax.transData),
+                    textcoords="offset points", xytext=(0, 3), fontsize="small")
+    ax.set_xlabel("camera streams")
+    ax.set_ylabel(f"frame latency {percentile} (ms, due to answer)")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Latency against streams (filled: the deadline rule met)")
+    ax.grid(alpha=0.3)
+    _legend_outside(ax)
+    return _png(figure)

@@ -389,3 +389,41 @@ def test_the_cli_says_why_it_writes_no_report(case, comparison_inputs, tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("peoplenet-report: ") and expected in err
     assert not (tmp_path / "out" / "report.html").exists()
+
+
+def _capacity_doc(repo: str, streams: int, power: float | None) -> dict:
+    def run(n: int, met: bool, confirming: bool = False) -> dict:
+        return {"streams": n, "confirming": confirming, "met": met,
+                "why": "met" if met else "p99 60.0 ms > 33.3333 ms", "power_w": power,
+                "latency_ms": {"p50": 10.0 * n, "p90": 12.0 * n, "p99": 15.0 * n},
+                "frames_due": 300 * n, "frames_dropped": 0 if met else 40,
+                "send_lateness_p99_ms": 0.4, "queue_ms_halves": [0.5, 0.6]}
+    runs = [run(n, n <= streams) for n in (1, 2, 4)] + [run(streams, True, confirming=True)]
+    return {"repo": repo, "fps": 30.0, "rule": "p99 <= 33.3333 ms and at most 1.0% of frames "
+            "late or dropped", "deadline_ms": 1e3 / 30, "percentile": 99.0, "streams": streams,
+            "capped": False, "monitor": "tegrastats", "power_w": power,
+            "watts_per_stream": power / streams if power else None, "runs": runs}
+
+
+def test_the_capacity_report_shows_each_answer_its_curve_and_every_run(tmp_path):
+    docs = [_capacity_doc("model_repos/tensorrt/sample_1_instances", 1, 11.0),
+            _capacity_doc("model_repos/tensorrt/sample_2_dynamic_batching", 2, None)]
+    (tmp_path / "capacity.json").write_text(json.dumps(docs))
+    assert report_cli.main(["capacity", str(tmp_path / "capacity.json"),
+                            "-o", str(tmp_path / "out")]) == report_cli.WRITTEN
+    _, page = _read(tmp_path / "out" / "report.html")
+    assert page.sections == ["summary", "plots", "runs"]
+    _assert_plots_embedded(page, tmp_path / "out", {"latency-by-streams"})
+    assert _column(page, "answers", "streams") == ["1", "2"]
+    best = [row for row in page.tables["answers"] if row["class"] == "best"]
+    assert len(best) == 1 and "sample_2_dynamic_batching (most streams)" in best[0]["cells"][0]
+    assert _column(page, "answers", "W per stream") == ["11.00", "–"]  # no monitor: none
+    assert len(page.tables["run-table"]) == 8
+    assert _column(page, "run-table", "met").count("no") == 3
+
+
+def test_a_file_that_is_no_capacity_document_is_refused(tmp_path, capsys):
+    (tmp_path / "x.json").write_text(json.dumps({"streams": 3}))
+    assert report_cli.main(["capacity", str(tmp_path / "x.json"), "-o", str(tmp_path / "o")]) \
+        == report_cli.NOT_WRITTEN
+    assert "not a capacity document" in capsys.readouterr().err

@@ -5,7 +5,7 @@ logs its arguments and the goldens directory it was given:
   goldens directory (outside the checkout, which actions/checkout cleans) before the
   functional suite checks against them; every other run only checks;
 - a capacity run asks `./suite capacity` for both TensorRT repositories, with the
-  launcher, the power monitor and the repository variable's options."""
+  launcher, the power monitor and the repository variable's options, then its report."""
 
 from __future__ import annotations
 
@@ -75,8 +75,10 @@ def test_a_capacity_run_asks_for_both_tensorrt_repositories_with_power(workflow,
     calls = _run_step(workflow, tmp_path, "Camera streams", TRITON_SUITE_REPOS=repos,
                       TRITON_SUITE_LAUNCHER="release", TRITON_SUITE_INSTALL="/opt/tritonserver",
                       TRITON_SUITE_IMAGE="", CAPACITY_ARGS="--fps 30 --seconds 10")
-    assert len(calls) == 1, calls
+    assert len(calls) == 2, calls
     args = calls[0].split(" :: ", 1)[1].split()
+    assert calls[1].split(" :: ", 1)[1].split() == [
+        "report", "capacity", "reports/capacity.json", "-o", "reports/capacity"]
     assert args[:3] == ["capacity", *repos.split()]
     for option in (["--monitor", "auto"], ["--json", "reports/capacity.json"],
                    ["--triton-launcher", "release"], ["--triton-install", "/opt/tritonserver"],
