@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder: the image every request carries, a client of
-the shared server, the docker launcher, and the configured repositories to compare.
+the shared server, the docker and embedded launchers, and the configured repositories to
+compare.
 
 Values tests compare against come from the library (pnsuite.paths, pnsuite.detection)
 or, for PeopleNet's facts no library module holds, from tests/constants.py.
@@ -22,6 +23,7 @@ from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 from pnsuite.repository import model_config
 from pnsuite.server import Launcher, TritonServer
 from pnsuite.server.docker import SHM_LABEL, DockerLauncher
+from pnsuite.server.factory import make_launcher
 from pnsuite.settings import SuiteSettings
 from tests.constants import MODEL
 
@@ -70,6 +72,20 @@ def docker_launcher(suite_settings: SuiteSettings, triton_launcher: Launcher) ->
             pytest.fail(f"docker tests are required here (--docker-required), but the docker "
                         f"launcher cannot run: {err}", pytrace=False)
         pytest.skip(f"the docker launcher cannot run here: {err}")
+
+
+@pytest.fixture(scope="session")
+def embedded_launcher(triton_launcher: Launcher) -> Launcher:
+    """The embedded launcher, for tests that serve the suite's CPU stand-in whatever
+    launcher is configured (a board's release install or NGC image may not load its
+    python model), or a skip that says why it cannot run here."""
+    if triton_launcher.name == "embedded":
+        return triton_launcher
+    try:
+        return make_launcher("embedded")
+    except SuiteError as err:
+        pytest.skip(f"the embedded launcher, which serves the suite's stand-in, cannot run "
+                    f"here: {err}")
 
 
 @pytest.fixture

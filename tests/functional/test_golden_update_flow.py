@@ -1,11 +1,17 @@
 """--update-goldens on a real pytest session: an update that loses a confident box fails
 and leaves the goldens as they were; accepting that image by name promotes the candidate,
-rewriting only what changed; the goldens then pass a normal run."""
+rewriting only what changed; the goldens then pass a normal run.
+
+The sessions serve the CPU stand-in with the embedded launcher, whatever this session is
+configured with (on a board, TensorRT plans on the release install): where that launcher
+cannot run, the test skips and says why."""
 
 from __future__ import annotations
 
 import json
 import shutil
+
+import pytest
 
 from pnsuite.detection import goldens
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS, GOLDEN_DETECTIONS, PROJECT_ROOT
@@ -26,6 +32,7 @@ def _run(pytester, goldens_dir, *options):
         f"--goldens-dir={goldens_dir}", *options, timeout=300)
 
 
+@pytest.mark.usefixtures("embedded_launcher")
 def test_an_update_that_loses_a_confident_box_fails_until_accepted(pytester, monkeypatch,
                                                                   tmp_path):
     monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))  # the pytest layer is not installed

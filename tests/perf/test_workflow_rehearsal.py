@@ -9,17 +9,31 @@ detect 10% here: --ignore-noise). The gate is made inconclusive for certain (--a
 1e-6: no two runs against two are significant, and no interval clears the threshold),
 since how the script treats exit 3 is what the job's colour hangs on: with the default
 GATE_INCONCLUSIVE (fail) the step fails and says why; with warn it passes with a warning.
-The caller's own GATE_INCONCLUSIVE never reaches the script. The usage errors are checked
-without a server in tests/unit/test_jetson_perf_script.py.
+The caller's own GATE_INCONCLUSIVE and GATE_ACCEPT never reach the script. The usage errors
+are checked without a server in tests/unit/test_jetson_perf_script.py.
+
+The model is the suite's own CPU stand-in (model_repos/embedded), made deaf here and served
+by the embedded launcher, whatever repositories and launcher the session is configured with:
+on a board those are TensorRT plans (a tensorrt_plan config cannot serve a model.py) on the
+release install or an NGC image (which may not load the stand-in), and the board's real perf
+step measures them anyway. Where the embedded launcher cannot run, the rehearsal skips and
+says why. tests/unit/test_rehearsal_on_board_repos.py sets it up on a board's layout.
 """
 
 import json
 import os
 import subprocess
+from pathlib import Path
 
-from pnsuite.paths import PROJECT_ROOT
+import pytest
+
+from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
 from pnsuite.repository import model_config
 from pnsuite.store import open_store
+
+#: what the rehearsal's model is made from: a python-backend repo committed with the suite,
+#: never one of the configured repositories
+STANDIN = EMBEDDED_REPOS / "sample_1_instances"
 
 IGNORING_MODEL = '''"""The stand-in, deaf to every config parameter (as TensorRT PeopleNet is)."""
 import json
@@ -35,9 +49,11 @@ class TritonPythonModel(_StandIn):
 '''
 
 
-def _ignoring_repo(instances_repo, root):
+@pytest.fixture
+def ignoring_repo(tmp_path: Path) -> Path:
+    """A one-instance copy of the CPU stand-in whose model ignores its config's parameters."""
     repo = model_config.write_variant(
-        instances_repo, root / "ignoring", instances=1,
+        STANDIN, tmp_path / "ignoring", instances=1,
         parameters={"model_identity": "peoplenet-ignores-parameters", "extra_work": "1.0"})
     version = repo / "peoplenet" / "1"
     version.unlink()  # a symlink to the stand-in's version dir
@@ -61,18 +77,22 @@ def _step(mode, env, expect=0):
     return done.stdout
 
 
-def test_the_jetson_workflow_records_a_baseline_then_gates(instances_repo, tmp_path):
-    repo = _ignoring_repo(instances_repo, tmp_path)
+def test_the_jetson_workflow_records_a_baseline_then_gates(ignoring_repo, embedded_launcher,
+                                                          tmp_path):
     reports = tmp_path / "reports"
     # The workflow always names a store (the fleet's database, else a SQLite file here).
     store = tmp_path / "runner" / "results.db"
-    # The script's defaults are what is rehearsed, whatever the caller's environment says.
-    env = {key: value for key, value in os.environ.items() if key != "GATE_INCONCLUSIVE"}
-    env.update({"BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
+    # The script's defaults are what is rehearsed, whatever the caller's environment says
+    # (on main the workflow sets GATE_ACCEPT=1); and the stand-in is served by the launcher
+    # that loads it, whatever the board's (release or docker) is.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GATE_INCONCLUSIVE", "GATE_ACCEPT")}
+    env.update({"TRITON_SUITE_LAUNCHER": embedded_launcher.name,
+                "BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
                 "TRITON_SUITE_RESULTS_STORE": str(store),
                 "BASELINE_RUNS": "2", "BASELINE_MAX_RUNS": "0", "GATE_LABEL": "jp-rehearsal",
                 "PERF_TESTS": "tests/perf/test_regression_gate.py",
-                "PERF_ARGS": f"--triton-repos={repo}", "BENCHMARK_ARGS": "-k c1",
+                "PERF_ARGS": f"--triton-repos={ignoring_repo}", "BENCHMARK_ARGS": "-k c1",
                 "GATE_ARGS": f"{UNDECIDABLE} --ignore-noise"})
     recorded = _step("record", env)
     assert "record: baseline 'baseline': 2 runs" in recorded, recorded
