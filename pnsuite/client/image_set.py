@@ -79,6 +79,14 @@ class ImageSet(Sequence[LoadImage]):
         return f"{len(self)} image(s): {', '.join(self.names)}"
 
 
+def image_for(slot: int, sent: int, count: int) -> int:
+    """The image a load's slot sends as its request number `sent` (over all runs): slots
+    start `slot` images apart and step one image per request, so the requests that are
+    in flight together (one per slot) carry different images while there are at least as
+    many images as slots."""
+    return (slot + sent) % count
+
+
 def answer_images(directory: Path = goldens.IMAGE_DIR, flips: bool = True) -> ImageSet:
     """The golden images (sorted by name), then each one's horizontal flip."""
     originals = [LoadImage(p.name, detectnet.preprocess(detectnet.load_image(p))[0])

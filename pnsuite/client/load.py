@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from pnsuite.client.image_set import ImageSet
+from pnsuite.client.image_set import ImageSet, image_for
 from pnsuite.client.memory import Memory
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.client.samples import SAMPLES_PER_SLOT, Sample, sample_points
@@ -202,7 +202,7 @@ class ClosedLoopLoad:
                     if next(remaining) <= 0:
                         return latencies, samples
                 sequence = len(latencies)
-                image = (slot + self._sent[index]) % count
+                image = image_for(slot, self._sent[index], count)
                 self._sent[index] += 1
                 sent = time.perf_counter()
                 if self.memory.shared:
