@@ -8,7 +8,8 @@ server's start-up luck, so they are summarised into one value per metric; only r
 independent samples of a build.
 
 Answers are checked under load too (pnsuite.perf.answers_under_load): at the start the
-server's answer for each image of the load's set, sent alone, is its reference; every
+server's answer for each image of the load's set, sent alone, is its reference (taken
+once per server); every
 run of the load (warm-up and windows) keeps a few responses per request slot, and
 they are compared with their image's reference outside the timed part (the warm-up's
 after it, a window's when it closes). A difference fails the run with
@@ -111,6 +112,8 @@ class MeasuredRun:
     answer_check: str = ""
     #: sampled responses under load checked against their images' answers alone
     answers_checked_under_load: int = 0
+    #: the names of the images the load cycled through (one for a single-tensor load)
+    load_images: list[str] = field(default_factory=list)
 
     @property
     def counted_windows(self) -> list[Window]:
@@ -233,8 +236,7 @@ class Measurement:
                                      self.goldens_dir, model=self.model)
         images = getattr(self.load, "images", None)  # a unit test's fake load sends none
         if images is not None:
-            self.references = answers_under_load.take_references(
-                self.server.grpc_url, images, self.model)
+            self.references = answers_under_load.references_for(self.server, images, self.model)
         start = triton_stats.snapshot(client, self.model)
         rate, sent, samples = _warm_up(self.load, self.plan)
         self._check(samples, "warm-up")
@@ -329,7 +331,9 @@ class Measurement:
             compute_infer_ms=delta.per_inference_ms("compute_infer"),
             server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
             latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self._answer_summary(),
-            answers_checked_under_load=self.checked)
+            answers_checked_under_load=self.checked,
+            load_images=list(getattr(self.load, "images", None) and self.load.images.names
+                             or []))
 
     def _answer_summary(self) -> str:
         if not self.references:

@@ -1,8 +1,10 @@
 """Answers checked under load: each response a load kept (pnsuite.client.samples) must
 say what the same server says about the same image sent alone.
 
-The references are taken at the start of the run, each image of the load's set sent on
-its own, one at a time, so no batching can touch them. A sampled response that differs
+The references are taken at the start of the first run on a server, each image of the
+load's set sent on its own, one at a time, so no batching can touch them, and kept for
+the server's later runs (a sweep measures several points on one server, the benchmarks
+two concurrencies: on the CPU stand-in ten images alone take seconds). A sampled response that differs
 beyond the tolerance names its image, the slot and request that carried it and the run's
 part it came from, lists box by box what differed, and draws both onto the image. With
 the load's images distinct, an answer handed to the wrong request of a batch shows; with
@@ -17,9 +19,10 @@ Boxes are compared in network-input pixels, where a flipped variant is exact.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from pnsuite.client.image_set import ImageSet
 from pnsuite.client.peoplenet import PeopleNetClient
@@ -64,6 +67,21 @@ def take_references(url: str, images: ImageSet, model: str = "peoplenet") -> lis
     that its answers under load must agree with."""
     with PeopleNetClient(url, model) as client:
         return [decode(*client.infer(image.tensor), image.name) for image in images]
+
+
+#: the last references taken per server object (gone with it), per model: the image set
+#: (compared by identity, not names: two single-tensor loads share a name) and its answers
+_TAKEN: "weakref.WeakKeyDictionary[Any, dict[str, tuple[ImageSet, list[Answer]]]]" \
+    = weakref.WeakKeyDictionary()
+
+
+def references_for(server: Any, images: ImageSet, model: str = "peoplenet") -> list[Answer]:
+    """`take_references` on `server` (a TritonServer), again only for another image set
+    or model than the last one's (one set kept per server and model: memory stays flat)."""
+    taken = _TAKEN.setdefault(server, {})
+    if model not in taken or taken[model][0] is not images:
+        taken[model] = (images, take_references(server.grpc_url, images, model))
+    return taken[model][1]
 
 
 def compare(samples: Sequence[Sample], references: Sequence[Answer], images: ImageSet,

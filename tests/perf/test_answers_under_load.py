@@ -10,6 +10,7 @@ passes, although its requests were batched: that is what the distinct images are
 
 import pytest
 
+from pnsuite.client.multiprocess_load import MultiProcessLoad
 from pnsuite.measure.run import measure
 from pnsuite.measure.windows import WindowPlan
 from pnsuite.perf.answers_under_load import AnswersDifferUnderLoad
@@ -52,3 +53,17 @@ def test_a_batching_fault_is_caught_by_distinct_images_and_missed_by_one(
     assert any(f"{name}: request " in message for name in answer_image_set.names), message
     assert " of slot " in message and "differs from the same image sent alone" in message
     assert list((tmp_path / "overlays").glob("*.png")), "no overlay drawn"
+
+
+def test_a_load_spread_over_processes_numbers_its_slots_across_them(
+        make_server, batching_repo, answer_image_set, tmp_path, suite_settings):
+    # Two worker processes of two slots each: the slots keep their own numbers (0-3) and
+    # image cycles, and the kept responses travel back to the engine through the pipes.
+    server = make_server(write_faulty(batching_repo, tmp_path / "repo", BatchFault.ROTATED))
+    with MultiProcessLoad(server.grpc_url, answer_image_set, CONCURRENCY, processes=2,
+                          memory=suite_settings.memory) as load:
+        done = load.run(CONCURRENCY)  # one request each, sent together
+        assert sorted(s.slot for s in done.samples) == list(range(CONCURRENCY))
+        assert len({s.image for s in done.samples}) == CONCURRENCY
+        with pytest.raises(AnswersDifferUnderLoad, match=r"request \d+ of slot [0-3] "):
+            measure(server, load, PLAN)
