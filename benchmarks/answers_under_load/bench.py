@@ -49,8 +49,8 @@ from pnsuite.server.factory import make_launcher
 from pnsuite.server.pool import ServerPool
 
 #: a model whose per-request cost is small, so that the load's own costs show
-FAST_MODEL = '''"""A fast model with PeopleNet's tensors: coverage is the input's red channel sampled
-every 16 pixels, boxes a fixed size (benchmarks/answers_under_load/bench.py)."""
+FAST_MODEL = '''"""A fast model with PeopleNet's tensors: coverage is 0.6 of the input's red channel
+sampled every 16 pixels, boxes a fixed size (benchmarks/answers_under_load/bench.py)."""
 
 import numpy as np
 import triton_python_backend_utils as pb
@@ -66,7 +66,7 @@ class TritonPythonModel:
             x = pb.get_input_tensor_by_name(request, "input_1").as_numpy()
             n = x.shape[0]
             cov = np.zeros((n, 3, 34, 60), np.float32)
-            cov[:, 0] = x[:, 0, 8::16, 8::16][:, :34, :60]
+            cov[:, 0] = 0.6 * x[:, 0, 8::16, 8::16][:, :34, :60]
             bbox = np.full((n, 12, 34, 60), 0.3, np.float32)
             responses.append(pb.InferenceResponse(output_tensors=[
                 pb.Tensor("output_cov/Sigmoid", cov), pb.Tensor("output_bbox/BiasAdd", bbox)]))
@@ -76,7 +76,9 @@ class TritonPythonModel:
 
 def fast_repo(dest: Path) -> Path:
     """The dynamic-batching stand-in repository with the fast model instead of HOG."""
+    # Its own identity: the stand-in's goldens are not its answers.
     out = model_config.write_variant(EMBEDDED_REPOS / "sample_2_dynamic_batching", dest,
+                                     parameters={"model_identity": "answers-bench-fast"},
                                      header="for the check-under-load overhead benchmark")
     version = out / "peoplenet" / "1"
     version.unlink()  # a link to the stand-in's version dir
@@ -96,6 +98,36 @@ def one_run(server: Any, images: ImageSet | np.ndarray, concurrency: int, sample
             "batch_sizes": run.server_stats.get("batch_sizes", {})}
 
 
+def unit_costs(server: Any, images: ImageSet, repeats: int = 200) -> dict[str, float]:
+    """What the check adds, piece by piece: the copy of one kept response out of the
+    output regions (inside the timed part, twice per slot and window), and decoding and
+    comparing one kept response (outside it, after the window)."""
+    from pnsuite.client.peoplenet import PeopleNetClient
+    from pnsuite.client.samples import Sample
+    from pnsuite.perf import answers_under_load
+
+    with PeopleNetClient(server.grpc_url, memory=Memory.SYSTEM) as client:
+        client.stage(images[0].tensor)
+        client.send_staged()
+        began = time.perf_counter()
+        for _ in range(repeats):
+            cov, bbox = client.read_outputs(1)
+        copy_s = (time.perf_counter() - began) / repeats
+        began = time.perf_counter()
+        for _ in range(20):
+            client.send_staged()
+        request_s = (time.perf_counter() - began) / 20
+    references = answers_under_load.take_references(server.grpc_url, images)
+    samples = [Sample(0, 0, 0, cov, bbox)] * 20
+    began = time.perf_counter()
+    answers_under_load.check_samples(samples, references, images,
+                                     answers_under_load.tolerances_for(True), "timing")
+    check_s = (time.perf_counter() - began) / len(samples)
+    return {"copy_one_response_us": round(copy_s * 1e6, 1),
+            "one_request_alone_ms": round(request_s * 1e3, 3),
+            "decode_and_compare_one_response_ms": round(check_s * 1e3, 3)}
+
+
 def summary(runs: list[dict[str, Any]]) -> dict[str, float]:
     values = [r["throughput"] for r in runs]
     return {"median": round(statistics.median(values), 3), "min": min(values),
@@ -112,6 +144,8 @@ def bench(name: str, repo: Path, pairs: int, concurrency: int, plan: WindowPlan,
     try:
         server = pool.start(repo)
         one_run(server, images, concurrency, 2, plan)  # uncounted: warms the server
+        costs = unit_costs(server, images)
+        print(f"{name}: {costs}", flush=True)
         for pair in range(pairs):
             order = list(conditions)
             rng.shuffle(order)
@@ -126,7 +160,7 @@ def bench(name: str, repo: Path, pairs: int, concurrency: int, plan: WindowPlan,
     finally:
         pool.stop_all()
     ratios = [w["throughput"] / o["throughput"] for w, o in zip(runs["with"], runs["without"])]
-    return {"repo": name, "concurrency": concurrency, "runs": runs,
+    return {"repo": name, "concurrency": concurrency, "unit_costs": costs, "runs": runs,
             "summary": {c: summary(r) for c, r in runs.items()},
             "with_over_without": {"per_pair": [round(r, 4) for r in ratios],
                                   "median": round(statistics.median(ratios), 4)}}
