@@ -331,9 +331,11 @@ class Measurement:
             compute_infer_ms=delta.per_inference_ms("compute_infer"),
             server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
             latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self._answer_summary(),
-            answers_checked_under_load=self.checked,
-            load_images=list(getattr(self.load, "images", None) and self.load.images.names
-                             or []))
+            answers_checked_under_load=self.checked, load_images=self._image_names())
+
+    def _image_names(self) -> list[str]:
+        images = getattr(self.load, "images", None)  # a unit test's fake load sends none
+        return [] if images is None else images.names
 
     def _answer_summary(self) -> str:
         if not self.references:
