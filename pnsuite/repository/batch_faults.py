@@ -25,6 +25,9 @@ class BatchFault(str, enum.Enum):
     ROTATED = "rotated"
     #: every request gets the first request's answer: one output buffer shared by all
     FIRST_FOR_ALL = "first-for-all"
+    #: every request but the first gets the answer of its position in the previous
+    #: execution of several: an output buffer reused before it was read
+    STALE = "stale"
 
     def __str__(self) -> str:
         return self.value
@@ -38,10 +41,23 @@ import triton_python_backend_utils as _pb
 _Original = TritonPythonModel
 
 
+def _arrays(response):
+    return [(t.name(), t.as_numpy().copy()) for t in response.output_tensors()]
+
+
+def _response(arrays):
+    return _pb.InferenceResponse(output_tensors=[_pb.Tensor(n, a) for n, a in arrays])
+
+
 def _copy(response):
     """A new response with the same output tensors (one response object per request)."""
-    return _pb.InferenceResponse(output_tensors=[
-        _pb.Tensor(t.name(), t.as_numpy().copy()) for t in response.output_tensors()])
+    return _response(_arrays(response))
+
+
+def _stale(model, responses):
+    previous, model._previous = getattr(model, "_previous", []), [_arrays(r) for r in responses]
+    return [responses[0]] + [_response(previous[i]) if i < len(previous) else r
+                             for i, r in enumerate(responses[1:], 1)]
 
 
 class TritonPythonModel(_Original):
@@ -59,6 +75,8 @@ _TRANSFORMS = {
                          "[_copy(r) for r in responses[1:] + responses[:1]]"),
     BatchFault.FIRST_FOR_ALL: ("all the first request's",
                                "[_copy(responses[0]) for _ in responses]"),
+    BatchFault.STALE: ("but the first's those of the previous such execution",
+                       "_stale(self, responses)"),
 }
 
 
