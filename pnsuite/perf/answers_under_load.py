@@ -4,8 +4,8 @@ say what the same server says about the same image sent alone.
 The references are taken at the start of the first run on a server, each image of the
 load's set sent on its own, one at a time, so no batching can touch them, and kept for
 the server's later runs (a sweep measures several points on one server, the benchmarks
-two concurrencies: on the CPU stand-in ten images alone take seconds). A sampled response that differs
-beyond the tolerance names its image, the slot and request that carried it and the run's
+two concurrencies: on the CPU stand-in ten images alone take seconds). A sampled
+response that differs beyond the tolerance names its image, the slot and request that carried it and the run's
 part it came from, lists box by box what differed, and draws both onto the image. With
 the load's images distinct, an answer handed to the wrong request of a batch shows; with
 one image in every request it cannot (the tests plant both).
@@ -23,6 +23,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from pnsuite.client.image_set import ImageSet
 from pnsuite.client.peoplenet import PeopleNetClient
@@ -57,7 +59,7 @@ class Mismatch:
     belongs_to: tuple[str, ...] = ()
 
 
-def decode(cov, bbox, name: str) -> Answer:
+def decode(cov: np.ndarray, bbox: np.ndarray, name: str) -> Answer:
     """A response's detections in network-input pixels (no letterbox: exact for flips)."""
     return detectnet.decode(cov, bbox, sources=[f"{name} [{i}]" for i in range(len(cov))])
 
@@ -124,7 +126,7 @@ def check_samples(samples: Sequence[Sample], references: Sequence[Answer], image
     first = mismatches[0]
     lines = [f"{len(mismatches)} of {len(samples)} sampled responses differ:"]
     lines += [f"  {describe(m, images, where)}" for m in mismatches]
-    lines += [f"first of them, box by box (expected: alone; got: under load):",
+    lines += ["first of them, box by box (expected: alone; got: under load):",
               first.report.describe()]
     if overlay_dir is not None:
         image = images[first.sample.image]
