@@ -124,8 +124,10 @@ def check_samples(samples: Sequence[Sample], references: Sequence[Answer], image
     if not mismatches:
         return len(samples)
     first = mismatches[0]
-    lines = [f"{len(mismatches)} of {len(samples)} sampled responses differ:"]
-    lines += [f"  {describe(m, images, where)}" for m in mismatches]
+    # The first line stands alone (a sweep keeps only that of a failed point's error).
+    lines = [f"{describe(first, images, where)} ({len(mismatches)} of {len(samples)} "
+             f"sampled responses differ)"]
+    lines += [f"  {describe(m, images, where)}" for m in mismatches[1:]]
     lines += ["first of them, box by box (expected: alone; got: under load):",
               first.report.describe()]
     if overlay_dir is not None:
