@@ -54,7 +54,6 @@ def test_streams_asking_three_times_the_throughput_are_late_and_dropped(
     verdict = judge(run, DeadlineRule.for_fps(fps))
     assert not verdict.met, run.summary()
     assert run.frames_dropped > 0, run.summary()
-    assert run.frames_answered / run.seconds <= THROUGHPUT_SLACK * rate, run.summary()
 
 
 @pytest.mark.extended

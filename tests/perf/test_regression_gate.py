@@ -17,8 +17,10 @@ from pnsuite.repository.slowed import slowable, write_slowed
 
 #: one look at three pairs: an unchanged build may end inconclusive here, it must never
 #: end red; a model twice as slow is red by then (how many pairs a 15% slowdown needs is
-#: measured in benchmarks/gate_decisions, not here)
-PLAN = ab.Plan(min_pairs=3, max_pairs=3)
+#: measured in benchmarks/gate_decisions, not here). The budget lets the three pairs finish:
+#: a pair of the twice-as-slow model, its references and windows twice as long, takes
+#: minutes on 2 cores
+PLAN = ab.Plan(min_pairs=3, max_pairs=3, budget_s=1200.0)
 
 
 @pytest.fixture
