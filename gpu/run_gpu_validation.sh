@@ -23,7 +23,8 @@
 #               from GATE_FIRST, 0), while another as long as the last fits in
 #               GATE_DECISIONS_S (480) seconds; each decision's JSON and text in
 #               results/gate-decisions/ (GATE_MAX_PAIRS 8, GATE_BUDGET_S 330 per decision,
-#               GATE_WINDOW_S 0.5 s windows until GATE_STABLE 3 agree, GATE_MAX_WINDOWS 8)
+#               GATE_WINDOW_S 0.5 s windows until GATE_STABLE 3 agree, GATE_MAX_WINDOWS 8,
+#               GATE_PAIRS_PER_START 3 pairs from each round of server starts)
 #   sweep       the network's bound at batch 16-64, then peoplenet-sweep of the dynamic
 #               batching repository (instances 1-3, queue delays, concurrency 16-64; CUDA
 #               shm, nvidia-smi clocks and power per point), its leaders confirmed in
@@ -176,7 +177,9 @@ gate_decisions() {  # real A/B decisions in turns, unchanged and slowed, until t
         "${GATE_SLOWDOWN:-0.15}")
     # Half-second windows until 3 agree: a run's spread on the H200 is between server
     # starts, not between windows (results/gpu/nvidia-h200-x1/gate-decisions), so longer
-    # runs buy little and a pair's cost is mostly its servers' start.
+    # runs buy little and a pair's cost is mostly its servers' start: a round starts 3
+    # servers of each side at once for 3 pairs (pools 1 and 2 there showed no kinship
+    # between the pairs of one round).
     local windows=(--window-s "${GATE_WINDOW_S:-0.5}" --stable-windows "${GATE_STABLE:-3}"
                    --max-windows "${GATE_MAX_WINDOWS:-8}" --warmup-s 0.5)
     until=$(( $(date +%s) + ${GATE_DECISIONS_S:-480} ))
@@ -190,6 +193,7 @@ gate_decisions() {  # real A/B decisions in turns, unchanged and slowed, until t
         began=$(date +%s)
         python3 -m pnsuite.cli.gate ab --a "$repo" --b "$b" "${gate_ab[@]}" "${windows[@]}" \
             --seed "$i" --max-pairs "${GATE_MAX_PAIRS:-8}" --budget-s "${GATE_BUDGET_S:-330}" \
+            --pairs-per-start "${GATE_PAIRS_PER_START:-3}" \
             --json "$results/gate-decisions/$i-$kind.json" > "$logs/gate-decision-$i-$kind.txt" || code=$?
         took=$(( $(date +%s) - began ))
         last=$took

@@ -10,7 +10,11 @@ standard deviations of log values (0.05 = about 5%):
 - new load: repeat 1 against repeat 2 (a new set of client processes on the same server);
 - runs: first measurements of one condition, across servers (each its own start), within
   one start-up of `--copies` servers and across start-ups;
-- pair: log(B / A) of two servers of one block (what `peoplenet-gate ab` judges).
+- pair: log(B / A) of two servers of one block (what `peoplenet-gate ab` judges);
+- round: with `--copies N`, the pairs of one start-up (`ab --pairs-per-start N`) split
+  into a between-round and a within-round variance of log(B / A) (one-way ANOVA). A
+  between-round part near 0 says the pairs of a round are as independent as pairs of
+  different rounds, which `--pairs-per-start` assumes.
 
     python benchmarks/gate_decisions/components.py POOL.jsonl
 """
@@ -65,6 +69,34 @@ def main() -> None:
             line += (f"; pairs with A: {len(pairs)}, B/A {math.expm1(np.mean(pairs)):+.1%}, "
                      f"spread of log(B/A) {spread(pairs):.3f}")
         print(line)
+        if condition != "A" and reference:
+            kinship = round_kinship(reference, group)
+            if kinship:
+                print(kinship)
+
+
+def round_kinship(reference: list[MeasuredRun], group: list[MeasuredRun]) -> str:
+    """The between-round and within-round variance of log(B/A) for pools with copies > 1
+    ("" for pools of one copy, or fewer than 2 rounds of 2 pairs)."""
+    copies = int(group[0].labels.get("copies", 1))
+    a = {r.labels["block"]: r for r in reference}
+    rounds: dict[int, list[float]] = collections.defaultdict(list)
+    first = min(r.labels["block"] for r in reference + group)
+    for run in group:
+        if run.labels["block"] in a:
+            rounds[(run.labels["block"] - first) // copies].append(
+                math.log(run.inference_ms / a[run.labels["block"]].inference_ms))
+    rounds = {k: v for k, v in rounds.items() if len(v) > 1}
+    values = [v for g in rounds.values() for v in g]
+    if copies < 2 or len(rounds) < 2:
+        return ""
+    grand = float(np.mean(values))
+    between = sum(len(g) * (np.mean(g) - grand) ** 2 for g in rounds.values()) / (len(rounds) - 1)
+    within = sum((v - np.mean(g)) ** 2 for g in rounds.values() for v in g) / \
+        (len(values) - len(rounds))
+    part = max(0.0, (between - within) / copies)
+    return (f"  rounds of {copies}: {len(rounds)}; variance of log(B/A) between rounds "
+            f"{part:.4f}, within {within:.4f} (mean squares {between:.4f} and {within:.4f})")
 
 
 if __name__ == "__main__":

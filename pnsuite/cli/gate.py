@@ -310,7 +310,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     plan = ab.Plan(concurrency=args.concurrency, windows=window_plan_of(args),
                    min_pairs=args.min_pairs, max_pairs=args.max_pairs, budget_s=args.budget_s,
                    memory=args.memory, load_processes=args.load_processes,
-                   retries=args.retries)
+                   retries=args.retries, pairs_per_start=args.pairs_per_start)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
@@ -410,6 +410,10 @@ def _ab_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", type=_memory, default=plan.memory,
                    help="where request tensors go: system, gpu or none (default system)")
     p.add_argument("--load-processes", type=int, default=plan.load_processes)
+    p.add_argument("--pairs-per-start", type=int, default=plan.pairs_per_start,
+                   help="pairs from one round of server starts: 2 x N servers start at "
+                        "once and each is measured (default %(default)s; 3 where a start "
+                        "costs far more than a measurement and memory holds 6 servers)")
     p.add_argument("--retries", type=int, default=plan.retries,
                    help="new runs of a side whose run others disturbed (default %(default)s)")
     p.add_argument("--seed", type=int, help="seed of the order of each pair")

@@ -123,17 +123,29 @@ class ClosedLoopLoad:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.memory = Memory.parse(memory, "memory")
+        self._model, self._device_id = model, device_id
         self._clients: list[PeopleNetClient] = []
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load")
+        self._connect(url)
+
+    def _connect(self, url: str) -> None:
         try:
-            for _ in range(concurrency):
-                client = PeopleNetClient(url, model, self.memory, timeout_s, device_id)
+            for _ in range(self.concurrency):
+                client = PeopleNetClient(url, self._model, self.memory, self.timeout_s,
+                                         self._device_id)
                 self._clients.append(client)
                 if self.memory.shared:
                     client.stage(self.tensor)  # once: like perf_analyzer, no copy per request
         except BaseException:
             self.close()
             raise
+
+    def retarget(self, url: str) -> None:
+        """Point the load at the server at `url`: the clients (and their regions) on the
+        old server are closed, new ones connect and stage the tensor. Cheaper than a new
+        load where workers are processes that take seconds to start."""
+        self._close_clients()
+        self._connect(url)
 
     def __enter__(self) -> "ClosedLoopLoad":
         return self
@@ -143,6 +155,9 @@ class ClosedLoopLoad:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._close_clients()
+
+    def _close_clients(self) -> None:
         clients, self._clients = self._clients, []
         for client in clients:
             client.close()
@@ -195,6 +210,7 @@ class Load(Protocol):
     concurrency: int
 
     def run(self, requests: int) -> ClosedLoopRun: ...
+    def retarget(self, url: str) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> "Load": ...
     def __exit__(self, *exc: object) -> None: ...

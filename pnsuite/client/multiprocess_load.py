@@ -71,12 +71,16 @@ def _worker(conn: Connection, owner: str, url: str, tensor: np.ndarray, concurre
         conn.send(("ready", os.getpid()))
         while True:
             try:
-                command, requests = conn.recv()
+                command, argument = conn.recv()
             except EOFError:  # the parent is gone
                 return
             if command == "close":
                 return
-            run = load.run(requests)
+            if command == "connect":
+                load.retarget(argument)
+                conn.send(("ready", os.getpid()))
+                continue
+            run = load.run(argument)
             conn.send(("run", (run.latencies_s, run.started_at, run.total_s, run.cpu_s)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         try:
@@ -165,6 +169,18 @@ class MultiProcessLoad:
         if kind != expected:
             raise LoadWorkerError(f"load worker {process.name} sent {kind!r}, not {expected!r}")
         return payload
+
+    def retarget(self, url: str) -> None:
+        """Point every worker at the server at `url` (new clients and regions there; the
+        processes stay, so this takes a connection's time, not a process start's)."""
+        for process, conn in self._workers:
+            try:
+                conn.send(("connect", url))
+            except OSError:
+                raise LoadWorkerError(self._died(process)) from None
+        self._url = url
+        for process, conn in self._workers:
+            self._receive(process, conn, "ready", START_TIMEOUT_S)
 
     def run(self, requests: int) -> ClosedLoopRun:
         """`requests` in all, split between the processes like their concurrency; the wall

@@ -5,7 +5,8 @@ repositories or plans, two Triton installs or images, two configs. Runs of A and
 taken in pairs: both sides' servers start afresh, side by side, for every pair (so a slow
 start lands on either side by chance, and a pair costs one start's wait, not two), then
 each is measured alone, in time windows until stable (pnsuite/measure/run.py), the order a
-coin toss. Drift on the runner moves both runs of a pair alike: the verdict is a paired
+coin toss. With `Plan.pairs_per_start` above 1, a round starts that many servers of each
+side at once and measures them all, one load moving between them. Drift on the runner moves both runs of a pair alike: the verdict is a paired
 test on per-pair log ratios (pnsuite/perf/verdicts.py).
 
 From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 27, 30 pairs
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pnsuite.client.memory import Memory
+from pnsuite.client.load import Load
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
@@ -67,6 +70,14 @@ class Plan:
     load_processes: int = 1
     #: new runs of a side whose run was disturbed, before its pair is left out
     retries: int = 2
+    #: pairs measured from one round of server starts: 2 x this many servers start at
+    #: once, each is measured alone, and the round's A and B runs pair up in the order they
+    #: started. Where a server start costs far more than its measurement (a millisecond
+    #: model, whose start-to-start spread is the noise), a round of 3 costs about one
+    #: start and six measurements for 3 pairs. Each server is its own start, so each pair
+    #: stays an independent sample of the start-to-start spread; 1 on a small board whose
+    #: memory holds two servers, not six.
+    pairs_per_start: int = 1
 
     def __post_init__(self) -> None:
         if self.min_pairs < verdicts.MIN_RUNS:
@@ -79,6 +90,9 @@ class Plan:
             raise verdicts.VerdictError(f"retries must be >= 0, got {self.retries}")
         if self.concurrency < 1:
             raise verdicts.VerdictError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.pairs_per_start < 1:
+            raise verdicts.VerdictError(f"pairs_per_start must be >= 1, got "
+                                        f"{self.pairs_per_start}")
 
     @property
     def looks(self) -> int:
@@ -144,22 +158,23 @@ def judge(pairs: Sequence[Pair], policy: verdicts.Policy,
     return verdicts.decide(comparisons, policy)
 
 
-def sequential(measure_pair: Callable[[int], Pair],
+def sequential(measure_round: Callable[[int, int], Sequence[Pair]],
                plan: Plan, policy: verdicts.Policy, a: str, b: str,
                clock: Callable[[], float] = time.monotonic,
                on_look: Callable[[ABResult], None] | None = None) -> ABResult:
-    """Pairs (A, B) from `measure_pair(i)` until decided or spent; a pair with a disturbed
-    run is left out."""
+    """Rounds of pairs (A, B) from `measure_round(first, count)` (`count` pairs numbered
+    from `first`) until decided or spent; a pair with a disturbed run is left out. The
+    verdict is looked at after a round that reached a look of the schedule."""
     policy = plan.policy(policy)
     result = ABResult(a, b)
     began = clock()
-    attempts = 0
+    attempts = rounds = 0
     looks = verdicts.Looks(plan.min_pairs, plan.max_pairs)
     while len(result.pairs) < plan.max_pairs:
         elapsed = clock() - began
-        # stop before a pair that would likely end past the budget (pairs so far say how
+        # stop before a round that would likely end past the budget (rounds so far say how
         # long one takes, retries included), not after it: the budget is a CI job's limit
-        if attempts and elapsed + elapsed / attempts > plan.budget_s:
+        if rounds and elapsed + elapsed / rounds > plan.budget_s:
             result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
             if len(result.pairs) < plan.min_pairs:
                 result.stopped_undecided = verdicts.budget_spent(
@@ -172,14 +187,17 @@ def sequential(measure_pair: Callable[[int], Pair],
                 len(result.left_out), attempts, "pairs",
                 f", or raise --retries (now {plan.retries})")
             break
-        pair = measure_pair(attempts)
-        attempts += 1
-        if pair[0].disturbed or pair[1].disturbed:
-            worst = max(s.peak_foreign_cores for s in pair)
-            result.left_out.append(f"pair {attempts}: a run was disturbed (others took "
-                                   f"{worst:.2f} of {pair[0].cores} cores in a window)")
-            continue
-        result.pairs.append(pair)
+        count = min(plan.pairs_per_start, plan.max_pairs - len(result.pairs))
+        measured = measure_round(attempts, count)
+        rounds += 1
+        for pair in measured:
+            attempts += 1
+            if pair[0].disturbed or pair[1].disturbed:
+                worst = max(s.peak_foreign_cores for s in pair)
+                result.left_out.append(f"pair {attempts}: a run was disturbed (others took "
+                                       f"{worst:.2f} of {pair[0].cores} cores in a window)")
+                continue
+            result.pairs.append(pair)
         if looks.due(len(result.pairs)):
             result.rows = judge(result.pairs, policy)
             if on_look is not None:
@@ -199,11 +217,17 @@ def sequential(measure_pair: Callable[[int], Pair],
     return result
 
 
+def one_pair_a_round(measure_pair: Callable[[int], Pair]) -> Callable[[int, int], list[Pair]]:
+    """`measure_pair(index)` as rounds of one pair each (`Plan.pairs_per_start` 1)."""
+    return lambda first, count: [measure_pair(first + i) for i in range(count)]
+
+
 class PairRunner:
-    """Measures pairs of runs on real servers: for each pair both sides' servers start
-    afresh, side by side; each is then measured alone, in an order a coin toss picks, and
-    both are stopped together afterwards (a server stopping beside a measurement would
-    take CPU from it)."""
+    """Measures rounds of pairs on real servers: for each round, `count` servers of each
+    side start afresh, all at once; each is then measured alone, in an order a coin toss
+    picks, on one load that moves from server to server (its worker processes start once
+    a round), and all are stopped together afterwards (a server stopping beside a
+    measurement would take CPU from it). The i-th A and the i-th B started make pair i."""
 
     def __init__(self, a: Side, b: Side, plan: Plan, tensor: np.ndarray,
                  workdir: Callable[[str], Path], rng: random.Random | None = None,
@@ -221,48 +245,67 @@ class PairRunner:
         server = self._pools[side.name].start(side.repo)
         return server, time.monotonic() - began
 
-    def _start_both(self) -> dict[str, tuple[TritonServer, float]]:
-        """Both sides' servers, started at once. Every start is waited for before an error
-        (or Ctrl-C) goes on, so no server is left behind unowned."""
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ab-start") as starter:
-            futures = {side.name: starter.submit(self._start, side) for side in self.sides}
-            return {name: future.result() for name, future in futures.items()}
+    def _start_all(self, count: int) -> list[tuple[Side, TritonServer, float]]:
+        """`count` servers of each side, started at once. Every start is waited for before
+        an error (or Ctrl-C) goes on, so no server is left behind unowned."""
+        slots = [side for _ in range(count) for side in self.sides]
+        with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="ab-start") as starter:
+            futures = [starter.submit(self._start, side) for side in slots]
+            return [(side, *future.result()) for side, future in zip(slots, futures)]
 
-    def _measure(self, side: Side, server: TritonServer) -> MeasuredRun:
-        with make_load(server.grpc_url, self.tensor, self.plan.concurrency,
-                       self.plan.memory, self.plan.load_processes) as load:
-            return measure(server, load, self.plan.windows)
+    def _load(self, server: TritonServer) -> Load:
+        return make_load(server.grpc_url, self.tensor, self.plan.concurrency,
+                         self.plan.memory, self.plan.load_processes)
 
     def run_once(self, side: Side) -> MeasuredRun:
-        """One run of `side` alone, on a server of its own (a disturbed run's retry)."""
+        """One run of `side` alone, on a server and load of its own (a disturbed run's retry)."""
         try:
             server, start_s = self._start(side)
-            run = self._measure(side, server)
+            with self._load(server) as load:
+                run = measure(server, load, self.plan.windows)
         finally:
             self._pools[side.name].stop_all()
         run.start_s = start_s
         run.labels.update({"side": side.name})
         return run
 
-    def pair(self, index: int) -> Pair:
-        order = list(self.sides)
-        self.rng.shuffle(order)
-        runs: dict[str, MeasuredRun] = {}
+    def round(self, first: int, count: int = 1) -> list[Pair]:
+        """`count` pairs, numbered from `first`, from one round of server starts."""
+        runs: list[MeasuredRun | None] = [None] * (2 * count)
         try:
-            started = self._start_both()
-            for side in order:
-                server, start_s = started[side.name]
-                run = self._measure(side, server)
-                run.start_s = start_s
-                run.labels.update({"side": side.name})
-                runs[side.name] = undisturbed_run(lambda: self.run_once(side),
-                                                  self.plan.retries, first=run)
+            started = self._start_all(count)
+            order = list(range(len(started)))
+            self.rng.shuffle(order)
+            load: Load | None = None
+            try:
+                for slot in order:
+                    side, server, start_s = started[slot]
+                    if load is None:
+                        load = self._load(server)
+                    else:
+                        load.retarget(server.grpc_url)
+                    run = measure(server, load, self.plan.windows)
+                    run.start_s = start_s
+                    run.labels.update({"side": side.name})
+                    runs[slot] = run
+            finally:
+                if load is not None:
+                    load.close()
+            for slot, run in enumerate(runs):
+                runs[slot] = undisturbed_run(partial(self.run_once, started[slot][0]),
+                                             self.plan.retries, first=run)
         finally:
             self.close()
-        a, b = runs[self.sides[0].name], runs[self.sides[1].name]
-        for run, first in ((a, order[0] is self.sides[0]), (b, order[0] is self.sides[1])):
-            run.labels.update({"pair": index, "first": first})
-        return a, b
+        pairs = []
+        for i in range(count):
+            a, b = runs[2 * i], runs[2 * i + 1]
+            assert a is not None and b is not None
+            for slot, run, other in ((2 * i, a, 2 * i + 1), (2 * i + 1, b, 2 * i)):
+                run.labels.update({"pair": first + i, "round_pairs": count,
+                                   "position": order.index(slot),
+                                   "first": order.index(slot) < order.index(other)})
+            pairs.append((a, b))
+        return pairs
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -275,6 +318,6 @@ def run_ab(a: Side, b: Side, plan: Plan, policy: verdicts.Policy, tensor: np.nda
     """Measure A and B in turns until the verdict is decided or the plan is spent."""
     runner = PairRunner(a, b, plan, tensor, workdir, rng)
     try:
-        return sequential(runner.pair, plan, policy, a.name, b.name, on_look=on_look)
+        return sequential(runner.round, plan, policy, a.name, b.name, on_look=on_look)
     finally:
         runner.close()

@@ -64,6 +64,30 @@ def test_a_killed_worker_fails_the_run_by_name_and_its_regions_are_removed(
         registered
 
 
+@pytest.fixture
+def two_servers(shared_server, instances_repo, batching_repo):
+    """The session's servers of two repos, started before leak_check looks."""
+    return shared_server(instances_repo), shared_server(batching_repo)
+
+
+def test_a_spread_load_moved_to_another_server_sends_there_and_leaves_nothing_on_the_first(
+        two_servers, leak_check, capture_tensor):
+    first, second = two_servers
+    with first.grpc_client() as one, second.grpc_client() as two, \
+            MultiProcessLoad(first.grpc_url, capture_tensor, 2, processes=2) as load:
+        pids = load.worker_pids
+        load.run(2)
+        before = triton_stats.snapshot(two, "peoplenet")
+        load.retarget(second.grpc_url)
+        assert load.worker_pids == pids, "moving the load started new worker processes"
+        run = load.run(4)
+        delta = triton_stats.wait_for_delta(two, "peoplenet", before, 4)
+        left = [n for n in one.get_system_shared_memory_status(as_json=True).get("regions", {})
+                if any(n.startswith(ownership.client_region_prefix(p)) for p in pids)]
+    assert run.requests == 4 and delta.inference_count == 4, delta
+    assert not left, f"the load's regions stayed registered on the first server: {left}"
+
+
 @pytest.mark.parametrize("total, parts, expected", [(16, 4, [4, 4, 4, 4]), (5, 2, [3, 2]),
                                                     (3, 3, [1, 1, 1])])
 def test_shares_split_evenly_with_larger_ones_first(total, parts, expected):

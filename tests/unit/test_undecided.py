@@ -199,7 +199,7 @@ def _pairs(ratio, spread=0.05, foreign=0.0):
 
 
 def test_an_ab_disturbed_throughout_names_its_retries():
-    result = ab.sequential(_pairs(1.0, foreign=1.5), ab.Plan(max_pairs=4), POLICY, "A", "B")
+    result = ab.sequential(ab.one_pair_a_round(_pairs(1.0, foreign=1.5)), ab.Plan(max_pairs=4), POLICY, "A", "B")
     assert result.reason.code == verdicts.RUNNER_DISTURBED
     assert result.reason.why == "others took the CPU during 8 of 8 pairs, which were left out"
     assert result.reason.next_step.endswith("or raise --retries (now 2)")
@@ -222,7 +222,7 @@ def test_an_ab_budget_spent_before_its_first_look_names_the_budget_that_would(pa
     def timed(i):
         clock[0] += pair_s
         return measure(i)
-    result = ab.sequential(timed, ab.Plan(budget_s=330), POLICY, "A", "B",
+    result = ab.sequential(ab.one_pair_a_round(timed), ab.Plan(budget_s=330), POLICY, "A", "B",
                            clock=lambda: clock[0])
     # two pairs are judged all the same (a look the schedule had left), undecided
     assert len(result.pairs) == pairs and bool(result.rows) == (pairs == 2)
@@ -320,7 +320,7 @@ def test_a_decided_gate_writes_no_reason(tmp_path, capsys):
 
 
 def test_the_ab_json_carries_the_reason():
-    result = ab.sequential(_pairs(1.0, foreign=1.5), ab.Plan(max_pairs=4), POLICY, "A", "B")
+    result = ab.sequential(ab.one_pair_a_round(_pairs(1.0, foreign=1.5)), ab.Plan(max_pairs=4), POLICY, "A", "B")
     side = ab.Side("A", Path("repo"), launcher=None)
     written = gate_cli._ab_json(result, side, side, ab.Plan(max_pairs=4))
     assert written["reason"] == result.reason.to_json()
