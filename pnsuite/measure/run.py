@@ -67,12 +67,14 @@ DISTURBED_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Window:
-    """One time window of the load: its requests, wall time, p99 and the CPU others took."""
+    """One time window of the load: its requests, wall time, p99, the CPU others took and
+    the CPU the load's own processes took."""
 
     requests: int
     seconds: float
     latency_p99_ms: float
     foreign_cores: float
+    client_cpu_s: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -109,10 +111,18 @@ class MeasuredRun:
     latency_p90_ms: float = 0.0
     #: what the answer check before the warm-up found (pnsuite.perf.answer_check)
     answer_check: str = ""
+    #: Triton's per batch size over the counted windows: executions and mean ms of each
+    #: compute phase (ModelStats.batch_table())
+    batch_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def counted_windows(self) -> list[Window]:
         return self.windows[-self.counted:]
+
+    @property
+    def client_cpu_s(self) -> float:
+        """CPU the load's own processes took over the counted windows."""
+        return sum(w.client_cpu_s for w in self.counted_windows)
 
     @property
     def counted_requests(self) -> int:
@@ -287,7 +297,7 @@ class Measurement:
         if done is None:
             return None
         window = Window(done.requests, done.total_s, done.latency_ms(99),
-                        round(neighbours.cores, 3))
+                        round(neighbours.cores, 3), round(done.cpu_s, 4))
         self.windows.append(window)
         self._latencies.append(np.asarray(done.latencies_s))
         self._edges.append(self._edges[-1] + triton_stats.wait_for_delta(
@@ -322,7 +332,8 @@ class Measurement:
             stable=self.stable, inference_ms=seconds / served * 1e3, latency_p99_ms=p99,
             compute_infer_ms=delta.per_inference_ms("compute_infer"),
             server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
-            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self.answers)
+            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self.answers,
+            batch_stats=delta.batch_table())
 
 
 def measure(server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(),

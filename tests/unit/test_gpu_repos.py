@@ -17,6 +17,7 @@ from pnsuite.repository import model_config, model_files
 from pnsuite.models import gpu_parameters, identities, malloc_tuning
 from pnsuite.perf.profiles import choose_profile
 from pnsuite.cli.gpu import report, validate
+from pnsuite.measure.run import MeasuredRun, Window
 
 ROOT = Path(__file__).resolve().parents[2]
 GPU = ROOT / "model_repos" / "gpu"
@@ -87,20 +88,23 @@ def test_suite_fixtures_pick_the_right_gpu_repos_and_the_gpu_profile():
     assert choose_profile("auto", standin=False).name == "gpu"
 
 
-def _batch_stat(size: int, count: int, infer_ns: int) -> dict:
-    return {"batch_size": size, "compute_input": {"count": count, "ns": count * 1_000_000},
-            "compute_infer": {"count": count, "ns": infer_ns},
-            "compute_output": {"count": count, "ns": count * 100_000}}
-
-
-def test_batch_stats_delta_gives_executions_and_mean_ms_per_batch_size():
-    before = {"batch_stats": [_batch_stat(1, 10, 50_000_000)]}
-    after = {"batch_stats": [_batch_stat(1, 14, 70_000_000), _batch_stat(8, 2, 40_000_000)]}
-    delta = validate.batch_stats_delta(after, before)
-    assert delta[1]["executions"] == 4 and delta[1]["compute_infer_ms"] == 5.0
-    assert delta[8]["executions"] == 2 and delta[8]["compute_infer_ms"] == 20.0
-    assert delta[8]["compute_infer_ms_per_image"] == 2.5
-    assert validate.batch_stats_delta(after, after) == {}
+def test_the_cross_checks_suite_figures_are_the_engines_run_over_its_counted_windows():
+    windows = [Window(100, 1.0, 9.0, 0.0, client_cpu_s=0.5),   # settling: not counted
+               Window(200, 1.0, 8.0, 0.0, client_cpu_s=0.2),
+               Window(300, 1.5, 7.0, 0.0, client_cpu_s=0.1)]
+    run = MeasuredRun(concurrency=4, windows=windows, counted=2, stable=True,
+                      inference_ms=5.0, latency_p99_ms=7.5, compute_infer_ms=3.0,
+                      latency_p50_ms=4.0, latency_p90_ms=6.0,
+                      server_stats={"inference_count": 500},
+                      batch_stats={"4": {"executions": 125, "compute_infer_ms": 12.0}})
+    figures = validate.suite_figures(run)
+    assert figures["requests"] == 500 and figures["seconds"] == 2.5
+    assert figures["throughput"] == 200.0  # 1000 / inference_ms
+    assert figures["client_cpu_ms_per_request"] == 0.6  # 0.3 s over 500 requests
+    assert figures["client_cpu_cores"] == 0.12
+    assert (figures["p50_ms"], figures["p90_ms"], figures["p99_ms"]) == (4.0, 6.0, 7.5)
+    assert figures["server"] == {"inference_count": 500}
+    assert figures["batch_stats"]["4"]["executions"] == 125
 
 
 def _row(suite: float, pa: float) -> dict:

@@ -31,7 +31,9 @@ from pnsuite.models.malloc_tuning import keep_freed_environment
 from pnsuite.paths import MODEL_REPOS
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.triton import TritonServer
-from pnsuite.cli.gpu.validate import capture_tensor, MODEL, _stats_entry, batch_stats_delta
+from pnsuite.cli.gpu.validate import capture_tensor, MODEL
+from pnsuite.measure.run import measure
+from pnsuite.measure.windows import WindowPlan
 
 GPU_REPOS = MODEL_REPOS / "gpu"
 #: the stand-in's malloc settings (pnsuite/models/malloc_tuning.py) as a process's environment
@@ -79,21 +81,13 @@ def run_case(name: str, repo: Path, work: Path, env: dict[str, str], concurrency
     try:
         with server:
             out["ready_after_s"] = round(server.ready_after_s or 0.0, 1)
-            with server.grpc_client() as client, \
-                    ClosedLoopLoad(server.grpc_url, tensor, concurrency, MODEL) as load:
-                load.run(4 * concurrency)
-                first = _stats_entry(client)
-                start = triton_stats.snapshot(client, MODEL)
-                requests, run_s, done = 0, 0.0, []
-                while run_s < seconds:
-                    run = load.run(max(4 * concurrency, 40))
-                    done.append(run)
-                    requests += run.requests
-                    run_s += run.total_s
-                delta = triton_stats.wait_for_delta(client, MODEL, start, requests)
-                out["throughput"] = round(requests / run_s, 1)
-                out["server"] = delta.summary()
-                out["batch_stats"] = batch_stats_delta(_stats_entry(client), first)
+            with ClosedLoopLoad(server.grpc_url, tensor, concurrency, MODEL) as load:
+                run = measure(server, load, WindowPlan(seconds=seconds, stable=1,
+                                                       max_windows=1, warmup_s=0.5),
+                              model=MODEL)
+            out["throughput"] = round(run.throughput, 1)
+            out["server"] = run.server_stats
+            out["batch_stats"] = run.batch_stats
     except Exception as err:  # noqa: BLE001 - the case reports it
         out["error"] = str(err)[-2500:]
     out["profile"] = profile_lines(server.logs())[-3:]
@@ -144,7 +138,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                 for c in levels:
                     for memory in (Memory.SYSTEM, Memory.GPU):
                         with server.grpc_client() as client:
-                            before = _stats_entry(client)
+                            before = triton_stats.snapshot(client, MODEL)
                             try:
                                 result = perf_analyzer.run(
                                     server.grpc_url, tensor, c, work / "memory" / f"{name}-pa",
@@ -153,7 +147,8 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                                                        "p50_ms": result.p50_ms}
                             except Exception as err:  # noqa: BLE001
                                 row = {"error": str(err)[-800:]}
-                            row["batch_stats"] = batch_stats_delta(_stats_entry(client), before)
+                            row["batch_stats"] = (triton_stats.snapshot(client, MODEL)
+                                                  - before).batch_table()
                         row.update({"concurrency": c, "shared_memory": memory.value})
                         case["runs"].append(row)
                         print(json.dumps({"repo": name, **{k: v for k, v in row.items()

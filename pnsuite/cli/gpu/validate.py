@@ -37,6 +37,8 @@ from pnsuite.repository import model_config
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.multiprocess_load import make_load
+from pnsuite.measure.run import MeasuredRun, measure
+from pnsuite.measure.windows import WindowPlan
 from pnsuite.paths import GOLDEN_IMAGES
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.launcher import check_server_args
@@ -66,36 +68,6 @@ def check_inputs() -> np.ndarray:
     return np.stack(images[:8]).astype(np.float32)
 
 
-def _stats_entry(client: Any) -> dict[str, Any]:
-    entries = triton_stats.model_stats_json(client, MODEL).get("model_stats", [])
-    return entries[0] if entries else {}
-
-
-def batch_stats_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[int, dict[str, float]]:
-    """Per batch size between two statistics reads: executions and mean ms per execution
-    of compute_input / compute_infer / compute_output."""
-    def table(entry: dict[str, Any]) -> dict[int, dict[str, tuple[int, int]]]:
-        return {int(b["batch_size"]): {phase: (int(b.get(phase, {}).get("count", 0)),
-                                               int(b.get(phase, {}).get("ns", 0)))
-                                       for phase in ("compute_input", "compute_infer",
-                                                     "compute_output")}
-                for b in entry.get("batch_stats", [])}
-
-    a, b = table(after), table(before)
-    out: dict[int, dict[str, float]] = {}
-    for size in sorted(a):
-        row: dict[str, float] = {}
-        for phase, (count, ns) in a[size].items():
-            count0, ns0 = b.get(size, {}).get(phase, (0, 0))
-            if count - count0 > 0:
-                row["executions"] = count - count0
-                row[f"{phase}_ms"] = round((ns - ns0) / (count - count0) / 1e6, 4)
-        if row:
-            row["compute_infer_ms_per_image"] = round(row.get("compute_infer_ms", 0.0) / size, 4)
-            out[size] = row
-    return out
-
-
 def check_answers(server: TritonServer, references: Path, memory: Memory) -> dict[str, Any]:
     """Eight clients send eight different images at once; each answer must be its own
     image's (the network's outputs from netbench), whatever batches the server formed."""
@@ -116,13 +88,13 @@ def check_answers(server: TritonServer, references: Path, memory: Memory) -> dic
             barrier.abort()
 
     with server.grpc_client() as client:
-        before = _stats_entry(client)
+        before = triton_stats.snapshot(client, MODEL)
         threads = [threading.Thread(target=one, args=(i,)) for i in range(len(inputs))]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        after = _stats_entry(client)
+        after = triton_stats.snapshot(client, MODEL)
     if errors:
         return {"ok": False, "error": repr(errors[0])}
     cov_diff = max(float(np.abs(a[0][0] - cov_ref[i]).max()) for i, a in enumerate(answers))
@@ -133,34 +105,35 @@ def check_answers(server: TritonServer, references: Path, memory: Memory) -> dic
     return {"ok": bool(finite and cov_diff <= COV_TOLERANCE and bbox_diff <= BBOX_TOLERANCE),
             "max_abs_cov_diff": cov_diff, "max_abs_bbox_diff": bbox_diff,
             "cov_diff_between_images": spread, "finite": bool(finite),
-            "batches": {str(k): v["executions"] for k, v in batch_stats_delta(after, before).items()}}
+            "batches": {str(k): v for k, v in (after - before).batches.items()}}
 
 
 def measure_suite(server: TritonServer, tensor: np.ndarray, concurrency: int,
                   seconds: float, memory: Memory, processes: int = 1) -> dict[str, Any]:
-    """The suite's closed loop: about `seconds` of requests from `concurrency` threads
-    (shared memory, the input staged once per client) in `processes` processes, with
-    the server's view and the client's CPU time."""
-    with server.grpc_client() as client, \
-            make_load(server.grpc_url, tensor, concurrency, memory, processes, MODEL) as load:
-        load.run(4 * concurrency)  # warm-up: connections, first requests
-        rate = load.run(8 * concurrency).throughput  # sizes the measured run
-        requests = max(8 * concurrency, int(rate * seconds))
-        start = triton_stats.snapshot(client, MODEL)
-        before_raw = _stats_entry(client)
-        run = load.run(requests)
-        cpu = run.cpu_s
-        delta = triton_stats.wait_for_delta(client, MODEL, start, requests)
-        after_raw = _stats_entry(client)
+    """The suite's closed loop, measured by the engine (pnsuite.measure.run): a warm-up,
+    then one window of about `seconds` from `concurrency` threads (shared memory, the
+    input staged once per client) in `processes` processes, with the server's view over
+    exactly that window and the client's CPU time."""
+    plan = WindowPlan(seconds=seconds, stable=1, max_windows=1, warmup_s=0.5)
+    with make_load(server.grpc_url, tensor, concurrency, memory, processes, MODEL) as load:
+        run = measure(server, load, plan, model=MODEL)
+    return suite_figures(run)
+
+
+def suite_figures(run: MeasuredRun) -> dict[str, Any]:
+    """A measured run as the cross-check's JSON keeps it (pnsuite.cli.gpu.report reads it)."""
+    requests = run.counted_requests
+    seconds = sum(w.seconds for w in run.counted_windows)
+    cpu = run.client_cpu_s
     return {
-        "requests": run.requests, "seconds": round(run.total_s, 4),
+        "requests": requests, "seconds": round(seconds, 4),
         "throughput": round(run.throughput, 2),
-        "p50_ms": round(run.latency_ms(50), 3), "p90_ms": round(run.latency_ms(90), 3),
-        "p99_ms": round(run.latency_ms(99), 3),
-        "client_cpu_ms_per_request": round(cpu / run.requests * 1e3, 4),
-        "client_cpu_cores": round(cpu / run.total_s, 3),
-        "server": delta.summary(),
-        "batch_stats": batch_stats_delta(after_raw, before_raw),
+        "p50_ms": round(run.latency_p50_ms, 3), "p90_ms": round(run.latency_p90_ms, 3),
+        "p99_ms": round(run.latency_p99_ms, 3),
+        "client_cpu_ms_per_request": round(cpu / requests * 1e3, 4),
+        "client_cpu_cores": round(cpu / seconds, 3),
+        "server": run.server_stats,
+        "batch_stats": run.batch_stats,
     }
 
 
@@ -208,7 +181,7 @@ def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency:
     """perf_analyzer at one concurrency (pnsuite.perf.perf_analyzer: the same image
     in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
-        before = _stats_entry(client)
+        before = triton_stats.snapshot(client, MODEL)
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
         result = perf_analyzer.run(server.grpc_url, tensor, concurrency, workdir,
@@ -216,7 +189,7 @@ def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency:
                                    memory=memory)
         wall = time.perf_counter() - began
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        after = _stats_entry(client)
+        after = triton_stats.snapshot(client, MODEL)
     name = f"{server.model_repository.name}_c{concurrency}{'_' + tag if tag else ''}.csv"  # type: ignore[union-attr]
     kept = csv_dir / name
     shutil.copy2(result.csv_path, kept)
@@ -230,7 +203,7 @@ def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency:
         "server_compute_infer_ms": float(raw.get("Server Compute Infer", "nan")) / 1e3,
         "server_queue_ms": float(raw.get("Server Queue", "nan")) / 1e3,
         "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "csv": kept.name,
-        "batch_stats": batch_stats_delta(after, before),
+        "batch_stats": (after - before).batch_table(),
     }
 
 
@@ -340,12 +313,12 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
             entry["answers"] = check_answers(server, args.references, args.memory)
             print(f"[{repo.name}] answers: {entry['answers']}", flush=True)
         with server.grpc_client() as client:
-            first = _stats_entry(client)
+            first = triton_stats.snapshot(client, MODEL)
         for c in args.concurrency:
             entry["concurrency"][str(c)] = measure_concurrency(server, repo, args, tensor, c,
                                                                work, csv_dir)
         with server.grpc_client() as client:
-            entry["batch_stats"] = batch_stats_delta(_stats_entry(client), first)
+            entry["batch_stats"] = (triton_stats.snapshot(client, MODEL) - first).batch_table()
     entry["server_log_tail"] = server.log_tail(30)
     entry["seconds"] = round(time.perf_counter() - began, 1)
     return entry
