@@ -2,8 +2,10 @@
 
 Sub-packages by concern: `server` (Triton's lifecycle and launchers), `client` (requests,
 shared memory, load), `detection` (DetectNet_v2 codec, box matching, goldens), `models`
-(the stand-ins that model repositories serve), `perf` (statistics, records, the gate),
-`platform` (Jetson), `repository` (model configs and files), `cli` (the commands).
+(the stand-ins that model repositories serve), `measure` (the measured run, Triton's
+statistics, what a run records), `verdict` (runs -> verdicts: the gate, A/B), `history`
+(series over builds, change points), `platform` (Jetson), `repository` (model configs and
+files), `cli` (the commands).
 `ownership` answers "is this ours?" for processes, shm regions and containers; every
 user-facing error derives from `errors.SuiteError`.
 

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 from pnsuite.client.memory import NAMES as MEMORY_NAMES
 from pnsuite.client.memory import Memory
 from pnsuite.errors import ConfigError
-from pnsuite.perf.profiles import PROFILES
+from pnsuite.measure.profiles import PROFILES
 from pnsuite.server.factory import LAUNCHERS
 from pnsuite.server.launcher import check_server_args
 

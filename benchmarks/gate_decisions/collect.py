@@ -19,7 +19,7 @@ time are waited for; each copy is numbered as its own block.
   cycle of the model instance, so a saturated instance serves that much slower).
 
 Beside each run, with its server up and idle, the runner-speed probe
-(`pnsuite.perf.runner_speed`) is measured. With `--drift`, a neighbour process that spins
+(`pnsuite.measure.runner_speed`) is measured. With `--drift`, a neighbour process that spins
 on one core runs during randomly chosen whole runs (half of them), as a shared CI runner
 sees it. Each run's labels keep the block's start time (`block_start_s`, all its servers
 starting at once) and the run's own time (`measure_s`), from which decide.py prices a
@@ -52,9 +52,9 @@ from pnsuite.detection import detectnet
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
+from pnsuite.repository.slowed import write_slowed
 from pnsuite.server.factory import make_launcher
 from pnsuite.server.pool import ServerPool
-from pnsuite.repository.slowed import write_slowed
 
 SLOWDOWNS = {"A": 0.0, "B0": 0.0, "B10": 0.10, "B15": 0.15, "B30": 0.30}
 

@@ -4,11 +4,11 @@ Two modes, as a CI job would use them:
 
 - **baseline**: a stored baseline (`--baseline-runs` undisturbed runs of the unchanged `A`,
   taken in a row, as `peoplenet-gate record` takes them), then the current build's runs one
-  at a time, judged by `pnsuite.perf.gate.sequential_check` as `peoplenet-gate check` judges
+  at a time, judged by `pnsuite.verdict.gate.sequential_check` as `peoplenet-gate check` judges
   them: the noise preflight first, as many runs as fit the time budget on the pool's clock,
   a look on the schedule, stop when decided. Each baseline serves
   `--decisions-per-baseline` decisions; baselines are disjoint.
-- **ab**: pairs of runs (`A`, and each other condition), judged by `pnsuite.perf.ab.sequential`
+- **ab**: pairs of runs (`A`, and each other condition), judged by `pnsuite.verdict.ab.sequential`
   with the plan's defaults. Each side's runs are taken in time order; a disturbed run is
   taken again from that side's next run in the pool (`ab.undisturbed_run`, as
   `peoplenet-gate ab` measures a disturbed side again); before each pair the side whose
@@ -57,9 +57,10 @@ import statistics
 
 from pnsuite.cli import gate as gate_cli
 from pnsuite.measure import run as engine
+from pnsuite.measure import runsets
 from pnsuite.measure.run import MeasuredRun, Window
-from pnsuite.perf import ab, gate, runsets, verdicts
-from pnsuite.perf.runsets import RunSet
+from pnsuite.measure.runsets import RunSet
+from pnsuite.verdict import ab, gate, verdicts
 
 RunSample = MeasuredRun
 #: what stopping a pair's (or a check run's) servers adds to its time

@@ -1,4 +1,4 @@
-"""What the gate's runner-speed rule (`pnsuite.perf.runner_speed.RunnerShift`: refuse, hold)
+"""What the gate's runner-speed rule (`pnsuite.measure.runner_shift.RunnerShift`: refuse, hold)
 does to an ok verdict when the runner got faster by a given move, at the probe noise
 measured in a pool (collect.py).
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pnsuite.measure.run import DISTURBED_SHARE
-from pnsuite.perf import gate, runner_speed, verdicts
+from pnsuite.verdict import gate, runner_shift, verdicts
 
 MOVES = (0.0, 0.05, 0.10, 0.15, 0.25)
 BASELINE_RUNS = (10, 60)
@@ -45,7 +45,7 @@ def ok_outcome(baseline: np.ndarray, current: np.ndarray, plan: gate.CheckPlan,
     # the baseline's probes alone say whether any number of runs could see the threshold
     never = gate.probe_preflight(baseline, plan.max_runs, policy).runs_for_threshold is None
     for n in verdicts.look_schedule(plan.min_runs, plan.max_runs):
-        shift = runner_speed.shift(baseline, current[:n], policy)
+        shift = runner_shift.shift(baseline, current[:n], policy)
         assert shift is not None
         if shift.refuses(verdicts.OK):
             return "refused", n

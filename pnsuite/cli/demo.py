@@ -21,8 +21,8 @@ from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.shared_memory import require_gpu
 from pnsuite.detection import detectnet
 from pnsuite.errors import ConfigError, SuiteError
+from pnsuite.measure import triton_stats
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
-from pnsuite.perf import triton_stats
 from pnsuite.server import Launcher, TritonServer
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 

@@ -36,16 +36,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pnsuite.cli.window_options import add_window_options, window_plan_of
+from pnsuite.client.memory import Memory
 from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
+from pnsuite.history.history import SOURCE_KEY
+from pnsuite.measure import recorder, runsets
 from pnsuite.paths import CAPTURE_IMAGE
-from pnsuite.perf import ab, gate, recorder, runsets, verdicts
-from pnsuite.perf.gate_text import closing_line, format_preflight, format_rows, runner_line
-from pnsuite.perf.history import SOURCE_KEY
-from pnsuite.client.memory import Memory
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.store import open_store, queries
 from pnsuite.store.results_store import redacted
+from pnsuite.verdict import ab, gate, verdicts
+from pnsuite.verdict.gate_text import closing_line, format_preflight, format_rows, runner_line
 
 PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
 EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,

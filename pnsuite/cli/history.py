@@ -3,7 +3,7 @@
 PATHs are pytest-benchmark JSON files or folders searched for them (default `.benchmarks`,
 where `--benchmark-save=NAME` puts runs). One series per benchmark and machine; a Triton or
 JetPack release change is a known step, and change points (E-divisive means, permutation
-test at --alpha) are searched between known steps; see `pnsuite.perf.history`.
+test at --alpha) are searched between known steps; see `pnsuite.history.history`.
 
 Exit codes: 0 done (no regression since the last known step, or not asked to fail on one),
 1 a regression since the last known step with --fail-on-regression, 2 no history (no runs,
@@ -22,8 +22,8 @@ from datetime import timezone
 from pathlib import Path
 
 from pnsuite.errors import SuiteError
-from pnsuite.perf import changepoints
-from pnsuite.perf.history import (
+from pnsuite.history import changepoints
+from pnsuite.history.history import (
     METRICS,
     Change,
     History,

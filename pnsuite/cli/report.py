@@ -27,13 +27,13 @@ from pathlib import Path
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import history as history_cli
 from pnsuite.errors import SuiteError
-from pnsuite.perf import gate
 from pnsuite.report.capacity_report import write_capacity_report
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import ReportError
 from pnsuite.report.sweep_report import write_sweep_report
 from pnsuite.sweep.points import SweepDocument
+from pnsuite.verdict import gate
 
 WRITTEN, NOT_WRITTEN = 0, 2
 _SWEEP_HINT = "give the sweep.json a sweep wrote into its output folder"

@@ -21,12 +21,13 @@ from typing import Sequence
 
 from pnsuite.cli.history import format_history
 from pnsuite.errors import SuiteError
-from pnsuite.perf import history, verdicts
-from pnsuite.perf.runsets import SERIES_METRICS as METRICS
+from pnsuite.history import history
+from pnsuite.measure.runsets import SERIES_METRICS as METRICS
 from pnsuite.store import open_store, queries
 from pnsuite.store.importer import benchmark_files, import_files
 from pnsuite.store.results_store import ResultsStore
 from pnsuite.store.rows import machine_key
+from pnsuite.verdict import verdicts
 
 OK, FOUND, ERROR = 0, 1, 2
 

@@ -29,7 +29,7 @@ import tritonclient.grpc as grpcclient
 
 from pnsuite.client.memory import Memory
 from pnsuite.client.peoplenet import PeopleNetClient
-from pnsuite.perf import triton_stats
+from pnsuite.measure import triton_stats
 
 ARRIVALS = ("constant", "poisson")
 #: a frame sent later than this after it was due (when nothing held it back) was the

@@ -223,7 +223,7 @@ def paired_rounds(slow: Load, fast: Load, requests: int, rounds: int,
 
     Returns `(slow_s, fast_s)` aligned by pair: `slow_s[i]` and `fast_s[i]` were timed
     together, whichever ran first, so analyse them as pairs
-    (`pnsuite.perf.significance.compare_paired`). Timing both sides back to back lets drift
+    (`pnsuite.verdict.significance.compare_paired`). Timing both sides back to back lets drift
     on a shared runner hit both alike; a fair coin from `rng` (default: a fresh
     `random.Random()`) picks which side goes first in each pair, because with a fixed
     order any drift within the pair (caches or clocks warmed by the first side, a

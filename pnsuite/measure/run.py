@@ -39,10 +39,10 @@ import numpy as np
 
 from pnsuite.client.load import ClosedLoopRun, Load
 from pnsuite.detection import goldens
+from pnsuite.measure import runner_speed, triton_stats
+from pnsuite.measure.answer_check import check_answers
+from pnsuite.measure.cpu_load import ForeignLoad
 from pnsuite.measure.windows import WindowPlan, stable_tail
-from pnsuite.perf import runner_speed, triton_stats
-from pnsuite.perf.answer_check import check_answers
-from pnsuite.perf.cpu_load import ForeignLoad
 from pnsuite.repository.model_config import ModelConfig, loaded_config, model_identity
 from pnsuite.server import TritonServer
 
@@ -102,14 +102,14 @@ class MeasuredRun:
     started: float = field(default_factory=time.time)
     #: seconds the server took to become ready, where the caller started it
     start_s: float | None = None
-    #: the runner-speed probe measured beside the run (pnsuite.perf.runner_speed), in ms
+    #: the runner-speed probe measured beside the run (pnsuite.measure.runner_speed), in ms
     probe_ms: float | None = None
     #: free-form labels a caller adds (side, pair, block, condition...)
     labels: dict[str, Any] = field(default_factory=dict)
     #: the client's median and 90th-percentile request latency over the counted windows
     latency_p50_ms: float = 0.0
     latency_p90_ms: float = 0.0
-    #: what the answer check before the warm-up found (pnsuite.perf.answer_check)
+    #: what the answer check before the warm-up found (pnsuite.measure.answer_check)
     answer_check: str = ""
     #: Triton's per batch size over the counted windows: executions and mean ms of each
     #: compute phase (ModelStats.batch_table())

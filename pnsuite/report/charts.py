@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, ScalarFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from pnsuite.perf import verdicts
-from pnsuite.perf.history import History
+from pnsuite.history.history import History
 from pnsuite.sweep.points import PHASES, SweepPoint
+from pnsuite.verdict import verdicts
 
 DPI = 100
 VERDICT_COLOURS = {verdicts.REGRESSION: "#c0392b", verdicts.OK: "#2e86c1",

@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pnsuite.perf.gate_text import UNITS, format_preflight, report_closing, runner_line
-from pnsuite.perf import verdicts
-from pnsuite.perf.gate import GateReport
-from pnsuite.perf.runsets import RunSet
+from pnsuite.measure.runsets import RunSet
 from pnsuite.report import charts
 from pnsuite.report.html import ReportError, display, flatten, write_report
+from pnsuite.verdict import verdicts
+from pnsuite.verdict.gate import GateReport
+from pnsuite.verdict.gate_text import UNITS, format_preflight, report_closing, runner_line
 
 TEMPLATE = "comparison.html.j2"
 #: machine_info keys shown first, when present: what a Jetson result depends on most
@@ -80,7 +80,7 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
                             golden_diffs: Sequence[Path] = ()) -> Path:
     """Write the comparison's report.html and its PNG into `out_dir`; the page's path.
 
-    `report` and `notes` are what `pnsuite.perf.gate.compare_sets` and `check_sets` gave
+    `report` and `notes` are what `pnsuite.verdict.gate.compare_sets` and `check_sets` gave
     for these two sets; `golden_diffs` are golden update `.diff.txt` files to show."""
     golden = _golden(golden_diffs)
     plots, pngs = [], {}

@@ -1,5 +1,5 @@
 """A history report: each benchmark series' values in run order with its change points
-and release steps (`pnsuite.perf.history.analyse`), and a table of them all."""
+and release steps (`pnsuite.history.history.analyse`), and a table of them all."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-from pnsuite.perf.gate_text import UNITS
-from pnsuite.perf.history import Change, History, KnownStep
+from pnsuite.history.history import Change, History, KnownStep
 from pnsuite.report import charts
 from pnsuite.report.html import write_report
+from pnsuite.verdict.gate_text import UNITS
 
 TEMPLATE = "history.html.j2"
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from pnsuite.perf import changepoints, history
-from pnsuite.perf.records import RELEASE_KEYS
+from pnsuite.history import changepoints, history
+from pnsuite.measure.records import RELEASE_KEYS
 from pnsuite.store.errors import StoreError
 from pnsuite.store.results_store import ResultsStore
 from pnsuite.store.rows import machine_key, recorded_at

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from pnsuite.history.history import SOURCE_KEY, machine_identity
 from pnsuite.measure.run import COMPUTE_INFER_MS, LATENCY_P99_MS, ROUND_S, MeasuredRun
-from pnsuite.perf.history import SOURCE_KEY, machine_identity
-from pnsuite.perf.runsets import benchmark_runs
+from pnsuite.measure.runsets import benchmark_runs
 from pnsuite.store.errors import StoreError
 
 #: the run's columns taken from machine_info, by machine_info key

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from pnsuite.client.memory import Memory
-from pnsuite.perf import verdicts
 from pnsuite.sweep.errors import SweepError
+from pnsuite.verdict import verdicts
 
 #: the sweep document's format; a reader refuses another, but for ROUNDS_FORMAT
 FORMAT = 2

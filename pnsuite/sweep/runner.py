@@ -18,7 +18,6 @@ from google.protobuf import text_format
 
 from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
-from pnsuite.perf import verdicts
 from pnsuite.repository import model_config
 from pnsuite.server import TritonServer
 from pnsuite.server.launcher import Launcher
@@ -30,6 +29,7 @@ from pnsuite.sweep.measure import PointPlan, measure_point
 from pnsuite.sweep.points import (DISTINCT, TIED, BestVsRunnerUp, Candidate, Confirmation,
                                   PointKey, SweepDocument, SweepPoint, Variant)
 from pnsuite.sweep.space import SweepSpace, check_against_config
+from pnsuite.verdict import verdicts
 
 SEARCHES = ("brute", "hill")
 

@@ -12,8 +12,8 @@ import pytest
 
 from pnsuite.client.peoplenet import infer_images
 from pnsuite.detection import detectnet
+from pnsuite.measure.answer_check import WrongAnswers, check_answers
 from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
-from pnsuite.perf.answer_check import WrongAnswers, check_answers
 from pnsuite.repository import model_config
 
 EMBEDDED = PROJECT_ROOT / "model_repos" / "embedded"

@@ -8,10 +8,11 @@ import pytest
 
 from pnsuite import ownership
 from pnsuite.cli import gate
-from pnsuite.perf.cpu_load import ForeignLoad
-from pnsuite.perf import significance, triton_stats
-from pnsuite.repository import model_config
 from pnsuite.client.load import ClosedLoopLoad, paired_rounds
+from pnsuite.measure import triton_stats
+from pnsuite.measure.cpu_load import ForeignLoad
+from pnsuite.repository import model_config
+from pnsuite.verdict import significance
 
 
 def test_a_core_a_neighbour_burns_is_foreign_and_one_of_ours_is_not(cpu_burner):

@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pnsuite.detection import detectnet
-from pnsuite.perf import triton_stats
 from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.detection import detectnet
+from pnsuite.measure import triton_stats
 from pnsuite.paths import PROJECT_ROOT
 
 REPO = PROJECT_ROOT / "model_repos" / "embedded" / "sample_2_dynamic_batching"

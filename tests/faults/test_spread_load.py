@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from pnsuite.perf import triton_stats
 from pnsuite import ownership
-from pnsuite.ownership import SHM_DIR
 from pnsuite.client.multiprocess_load import MultiProcessLoad, shares
+from pnsuite.measure import triton_stats
+from pnsuite.ownership import SHM_DIR
 
 
 def _gone(pid: int) -> bool:

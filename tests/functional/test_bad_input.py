@@ -24,8 +24,8 @@ from tritonclient.utils import InferenceServerException
 from pnsuite import ownership
 from pnsuite.client.peoplenet import infer_images
 from pnsuite.detection import detectnet
+from pnsuite.measure import triton_stats
 from pnsuite.paths import CAPTURE_IMAGE
-from pnsuite.perf import triton_stats
 from tests.constants import MODEL
 
 pytestmark = pytest.mark.functional

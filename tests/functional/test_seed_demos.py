@@ -3,9 +3,9 @@ on capture.jpg."""
 
 import pytest
 
-from pnsuite.detection import detectnet
-from pnsuite.perf import triton_stats
 from pnsuite.client.load import run_threads
+from pnsuite.detection import detectnet
+from pnsuite.measure import triton_stats
 from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
 from tests.constants import MODEL
 

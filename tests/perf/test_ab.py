@@ -10,8 +10,8 @@ gate that cannot tell has not passed. Without --ab-reference the test skips.
 
 import pytest
 
-from pnsuite.perf.gate_text import format_rows
-from pnsuite.perf import verdicts
+from pnsuite.verdict import verdicts
+from pnsuite.verdict.gate_text import format_rows
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Each is one run of pnsuite.measure (pnsuite/measure/run.py): the answers checked, a
 warm-up and windows until the load is stable, outside the record; then the windows that
-count, as pytest-benchmark's rounds. extra_info is the record pnsuite/perf/records.py
+count, as pytest-benchmark's rounds. extra_info is the record pnsuite/measure/records.py
 writes. One session is one run for the gate (`peoplenet-gate record/check` runs several
 sessions of the tests marked `recorded_benchmark`: the runs, not the rounds, are its
 independent samples). pytest-benchmark disables itself under xdist: run serially.
@@ -11,9 +11,9 @@ independent samples). pytest-benchmark disables itself under xdist: run serially
 import pytest
 
 from pnsuite.errors import SuiteError
+from pnsuite.measure import records
 from pnsuite.measure.run import Measurement
 from pnsuite.measure.windows import WindowPlan
-from pnsuite.perf import records
 
 #: the windows of a run, as the gate's A/B measures them
 PLAN = WindowPlan()

@@ -10,8 +10,8 @@ Never on one sample.
 
 
 from pnsuite.client.load import paired_rounds
-from pnsuite.perf import significance
 from pnsuite.repository import model_config
+from pnsuite.verdict import significance
 
 
 def _report(record_property, name: str, result: significance.PairedComparison) -> None:

@@ -1,7 +1,7 @@
 """Dynamic batching reduces execution_count; instances without batching do not."""
 
 
-from pnsuite.perf import triton_stats
+from pnsuite.measure import triton_stats
 from pnsuite.repository import model_config
 
 REQUESTS = 6  # the Triton Jetson example's -t 6

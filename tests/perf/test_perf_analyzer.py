@@ -16,7 +16,7 @@ import statistics
 
 import pytest
 
-from pnsuite.perf import perf_analyzer
+from pnsuite.measure import perf_analyzer
 
 MEASURE_S = 3.0
 #: perf_analyzer turns (the suite has one more); a median of three rejects a turn caught

@@ -11,9 +11,9 @@ saying so. The gate's error rates at 15% are measured in benchmarks/gate_decisio
 
 import pytest
 
-from pnsuite.perf import ab, verdicts
 from pnsuite.repository import model_config
 from pnsuite.repository.slowed import slowable, write_slowed
+from pnsuite.verdict import ab, verdicts
 
 #: one look at three pairs: an unchanged build may end inconclusive here, it must never
 #: end red; a model twice as slow is red by then (how many pairs a 15% slowdown needs is

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from pnsuite import ownership
+from pnsuite.measure.answer_check import check_answers
 from pnsuite.measure.windows import WindowPlan
-from pnsuite.perf.answer_check import check_answers
 from pnsuite.repository import model_config
 from pnsuite.sweep.measure import PointPlan
 from pnsuite.sweep.objectives import cheapness, parse_constraint, parse_objective

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pnsuite.client.memory import Memory
-from pnsuite.perf import gate, history, runsets, verdicts
+from pnsuite.history import history
+from pnsuite.measure import runsets
 from pnsuite.sweep.points import (
     Batching,
     BestVsRunnerUp,
@@ -26,6 +27,7 @@ from pnsuite.sweep.points import (
     SweepPoint,
     Variant,
 )
+from pnsuite.verdict import gate, verdicts
 from tests.store import documents
 
 VARIANTS = (Variant(1), Variant(2), Variant(2, Batching(True, 100, (4, 8))))

@@ -15,11 +15,11 @@ import pytest
 
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import report as report_cli
-from pnsuite.perf.gate_text import runner_line
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import PNG_SIGNATURE
 from pnsuite.report.sweep_report import write_sweep_report
+from pnsuite.verdict.gate_text import runner_line
 from tests.report.conftest import (
     BEST_CONFIG,
     FAILED,

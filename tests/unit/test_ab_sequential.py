@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pnsuite.measure.run import MeasuredRun, Window
-from pnsuite.perf import ab, verdicts
+from pnsuite.verdict import ab, verdicts
 
 
 def sample(scale, foreign=0.0):

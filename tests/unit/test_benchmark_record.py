@@ -1,6 +1,6 @@
 """The benchmark record's schema round-trips: a MeasuredRun written as extra_info
-(pnsuite/perf/records.py), saved as pytest-benchmark saves it, and read back by the gate
-(pnsuite/perf/runsets.py) is a MeasuredRun with the run's own figures; the keys stored
+(pnsuite/measure/records.py), saved as pytest-benchmark saves it, and read back by the gate
+(pnsuite/measure/runsets.py) is a MeasuredRun with the run's own figures; the keys stored
 baselines and the results store read are all there, and records from before the engine
 still read back."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pnsuite.client.memory import Memory
+from pnsuite.measure import records, runsets
 from pnsuite.measure.run import METRICS, MeasuredRun, Window
 from pnsuite.paths import MODEL_REPOS
-from pnsuite.perf import records, runsets
 from pnsuite.repository import model_config
 
 #: the keys runs recorded before the measurement engine had: stored baselines, the

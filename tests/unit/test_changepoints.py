@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from pnsuite.perf.changepoints import ChangePoint, e_divisive, split_statistics
+from pnsuite.history.changepoints import ChangePoint, e_divisive, split_statistics
 
 
 def _levels(*segments: tuple[int, float], noise: float = 0.05, seed: int = 0) -> np.ndarray:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from pnsuite.cli import gate as gate_cli
-from pnsuite.perf import gate, runsets, verdicts
+from pnsuite.measure import runsets
+from pnsuite.verdict import gate, verdicts
 
 BASE = [0.100, 0.102, 0.098, 0.101, 0.099]
 

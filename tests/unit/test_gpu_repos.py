@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pnsuite.repository import model_config, model_files
-from pnsuite.models import gpu_parameters, identities, malloc_tuning
-from pnsuite.perf.profiles import choose_profile
 from pnsuite.cli.gpu import report, validate
 from pnsuite.measure.run import MeasuredRun, Window
+from pnsuite.measure.profiles import choose_profile
+from pnsuite.models import gpu_parameters, identities, malloc_tuning
+from pnsuite.repository import model_config, model_files
 
 ROOT = Path(__file__).resolve().parents[2]
 GPU = ROOT / "model_repos" / "gpu"

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from pnsuite.cli import history as history_cli
-from pnsuite.perf import history
-from pnsuite.perf.records import IDENTITY_KEYS
+from pnsuite.history import history
+from pnsuite.measure.records import IDENTITY_KEYS
 
 BENCH = "tests/perf/test_benchmarks.py::test_throughput[embedded-sample_1_instances-c1]"
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ import pytest
 
 from pnsuite.client.load import ClosedLoopRun
 from pnsuite.measure import run as engine
+from pnsuite.measure import triton_stats
 from pnsuite.measure.run import Measurement, measure
+from pnsuite.measure.triton_stats import Duration, ModelStats
 from pnsuite.measure.windows import WindowPlan
-from pnsuite.perf import triton_stats
-from pnsuite.perf.triton_stats import Duration, ModelStats
 
 #: 10 requests a window: the warm-up's first run (one request at 10 ms) calibrates it
 PLAN = WindowPlan(seconds=0.1, stable=3, tolerance=0.05, max_windows=6, warmup_s=0.0)

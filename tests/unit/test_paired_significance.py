@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from pnsuite.client.load import paired_rounds
-from pnsuite.perf import significance
-from pnsuite.perf.profiles import PROFILES
+from pnsuite.measure.profiles import PROFILES
+from pnsuite.verdict import significance
 
 
 def _paired_noise(n, speedup, drift, noise, seed):

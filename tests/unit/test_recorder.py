@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pnsuite.measure import recorder
 from pnsuite.paths import PROJECT_ROOT
-from pnsuite.perf import recorder
 
 
 def test_a_recorded_run_is_selected_by_the_marker_not_by_a_path():

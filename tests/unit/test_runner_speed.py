@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pnsuite.perf import gate, runner_speed, runsets, verdicts
-from pnsuite.perf.gate_text import format_preflight, report_closing, runner_line
+from pnsuite.measure import runner_speed, runsets
+from pnsuite.verdict import gate, runner_shift, verdicts
+from pnsuite.verdict.gate_text import format_preflight, report_closing, runner_line
 
 POLICY = verdicts.Policy()
 
@@ -111,7 +112,7 @@ def test_a_runner_within_the_tolerance_changes_nothing():
 def test_a_move_the_noise_cannot_show_is_not_flagged():
     # 12 probed runs a side, enough to see a move of the threshold; a 5.2% move in their noise
     rng = np.random.default_rng(12)
-    noisy = runner_speed.shift(10 * np.exp(rng.normal(0, 0.08, 12)),
+    noisy = runner_shift.shift(10 * np.exp(rng.normal(0, 0.08, 12)),
                                10.6 * np.exp(rng.normal(0, 0.08, 12)), POLICY)
     assert noisy is not None and noisy.comparison.change > 0.05 and noisy.sees_threshold
     assert not noisy.moved
@@ -126,11 +127,11 @@ def test_each_verdict_is_refused_on_a_one_sided_test_of_its_own_direction():
     # would not see it, yet an ok next to it may be a regression the faster runner hid
     rng = np.random.default_rng(24)
     old, new = 10 * np.exp(rng.normal(0, 0.08, 12)), 9.4 * np.exp(rng.normal(0, 0.08, 12))
-    faster = runner_speed.shift(old, new, POLICY)
+    faster = runner_shift.shift(old, new, POLICY)
     assert faster.sees_threshold and 0.025 < faster.comparison.p_faster < POLICY.alpha
     assert faster.refuses(verdicts.OK) and faster.refuses(verdicts.IMPROVED)
     assert not faster.refuses(verdicts.REGRESSION) and not faster.refuses(verdicts.INCONCLUSIVE)
-    slower = runner_speed.shift(new, old, POLICY)
+    slower = runner_shift.shift(new, old, POLICY)
     assert slower.refuses(verdicts.REGRESSION) and not slower.refuses(verdicts.OK)
 
 
@@ -187,7 +188,7 @@ def test_runs_without_the_probe_are_not_checked_and_say_so():
     report = gate.compare_sets(old, _set("current", 1.0, 1.15, seed=1), POLICY)
     assert report.runner is None and report.verdict == verdicts.REGRESSION
     assert "not probed on both sides" in runner_line(report)
-    assert runner_speed.shift([10.0], [10.0, 11.0], POLICY) is None
+    assert runner_shift.shift([10.0], [10.0, 11.0], POLICY) is None
 
 
 def test_a_check_stops_when_the_runner_moved():

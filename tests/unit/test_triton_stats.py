@@ -1,6 +1,6 @@
 """Statistics deltas: when a delta counts every request, batch statistics included."""
 
-from pnsuite.perf.triton_stats import ModelStats
+from pnsuite.measure.triton_stats import ModelStats
 
 
 def _stats(inferences: int, success: int, batches: dict[int, int]) -> ModelStats:

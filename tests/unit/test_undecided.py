@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from pnsuite.cli import gate as gate_cli
+from pnsuite.measure import runsets
 from pnsuite.measure.run import MeasuredRun, Window
-from pnsuite.perf import ab, gate, runsets, verdicts
-from pnsuite.perf.gate_text import closing_line, report_closing
+from pnsuite.verdict import ab, gate, verdicts
+from pnsuite.verdict.gate_text import closing_line, report_closing
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = verdicts.Policy()

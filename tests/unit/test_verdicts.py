@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pnsuite.perf import verdicts
+from pnsuite.verdict import verdicts
 
 
 def runs(centre, spread=0.02, n=6, seed=0):

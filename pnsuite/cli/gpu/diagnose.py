@@ -23,17 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pnsuite.client.memory import Memory
-from pnsuite.perf import perf_analyzer, triton_stats
-from pnsuite.repository import model_config
+from pnsuite.cli.gpu.validate import MODEL, capture_tensor
 from pnsuite.client.load import ClosedLoopLoad
-from pnsuite.models.malloc_tuning import keep_freed_environment
-from pnsuite.paths import MODEL_REPOS
-from pnsuite.server.embedded import EmbeddedLauncher
-from pnsuite.server.triton import TritonServer
-from pnsuite.cli.gpu.validate import capture_tensor, MODEL
+from pnsuite.client.memory import Memory
+from pnsuite.measure import perf_analyzer, triton_stats
 from pnsuite.measure.run import measure
 from pnsuite.measure.windows import WindowPlan
+from pnsuite.models.malloc_tuning import keep_freed_environment
+from pnsuite.paths import MODEL_REPOS
+from pnsuite.repository import model_config
+from pnsuite.server.embedded import EmbeddedLauncher
+from pnsuite.server.triton import TritonServer
 
 GPU_REPOS = MODEL_REPOS / "gpu"
 #: the stand-in's malloc settings (pnsuite/models/malloc_tuning.py) as a process's environment

@@ -31,15 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from pnsuite.detection import detectnet
-from pnsuite.perf import perf_analyzer, records, triton_stats
-from pnsuite.repository import model_config
-from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.multiprocess_load import make_load
+from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.detection import detectnet
+from pnsuite.measure import perf_analyzer, records, triton_stats
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
 from pnsuite.paths import GOLDEN_IMAGES
+from pnsuite.repository import model_config
 from pnsuite.server.embedded import EmbeddedLauncher
 from pnsuite.server.launcher import check_server_args
 from pnsuite.server.triton import TritonServer
@@ -178,7 +178,7 @@ def _mean_of_pa_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency: int,
                           workdir: Path, csv_dir: Path, measurement_ms: int,
                           tag: str = "", memory: Memory = Memory.GPU) -> dict[str, Any]:
-    """perf_analyzer at one concurrency (pnsuite.perf.perf_analyzer: the same image
+    """perf_analyzer at one concurrency (pnsuite.measure.perf_analyzer: the same image
     in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
         before = triton_stats.snapshot(client, MODEL)

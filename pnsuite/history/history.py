@@ -8,7 +8,7 @@ machines never share a series. Points are in run time order.
 Where the Triton or JetPack release (`RELEASE_KEYS`) changes between two points, the step
 is *known*: it is annotated with the change of the segment medians and never called a
 regression, and change points are searched only within the segments between known steps,
-on log values (a slowdown is a ratio), by `pnsuite.perf.changepoints.e_divisive`. Every
+on log values (a slowdown is a ratio), by `pnsuite.history.changepoints.e_divisive`. Every
 metric is lower-is-better, so a change point after which values are higher is a regression.
 
 `load_runs` reads the files, `series` builds the series of a metric, `analyse` finds the
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from pnsuite.errors import SuiteError
+from pnsuite.history import changepoints
+from pnsuite.measure.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.measure.run import MeasuredRun
-from pnsuite.perf import changepoints
-from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
-from pnsuite.perf.runsets import RunFileError, benchmark_of, benchmark_runs, read_run
-from pnsuite.perf.runsets import SERIES_METRICS as METRICS
+from pnsuite.measure.runsets import RunFileError, benchmark_of, benchmark_runs, read_run
+from pnsuite.measure.runsets import SERIES_METRICS as METRICS
 
 #: what else tells Jetson machines apart: the board and its state (power mode, pinned
 #: clocks, the GPU and EMC clock settings); pnsuite.platform.jetson.machine_identity's keys,

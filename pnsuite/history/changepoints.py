@@ -15,7 +15,7 @@ computed for every split of a segment at once from running sums of the pairwise
 distances: O(n^2) time and memory per statistic, a few hundred points in well under a second.
 
 Which scale to work on is the caller's choice: timings are multiplicative (a slowdown is a
-ratio), so `pnsuite.perf.history` passes log values, which makes a +20% step look the same
+ratio), so `pnsuite.history.history` passes log values, which makes a +20% step look the same
 at 5 ms and at 500 ms. The means in a `ChangePoint` are of the values given.
 """
 

@@ -1,7 +1,7 @@
 """Independent runs of the recorded benchmarks, each its own pytest session.
 
 A separate session is a separate start of every server, which is what makes two runs
-independent samples of a build (pnsuite/perf/runsets.py). Each run is saved in
+independent samples of a build (pnsuite/measure/runsets.py). Each run is saved in
 pytest-benchmark's storage under a label (`--benchmark-save=LABEL`), with its rounds, so
 the history command sees every run and the gate reads them back as a run set.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from pnsuite.errors import SuiteError
+from pnsuite.measure.runsets import saved_runs
 from pnsuite.paths import PROJECT_ROOT
-from pnsuite.perf.runsets import saved_runs
 
 #: the marker of the benchmarks a gate run records (the perf *tests* are assertions, run
 #: once elsewhere)

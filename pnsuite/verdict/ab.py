@@ -6,8 +6,9 @@ taken in pairs: both sides' servers start afresh, side by side, for every pair (
 start lands on either side by chance, and a pair costs one start's wait, not two), then
 each is measured alone, in time windows until stable (pnsuite/measure/run.py), the order a
 coin toss. With `Plan.pairs_per_start` above 1, a round starts that many servers of each
-side at once and measures them all, one load moving between them. Drift on the runner moves both runs of a pair alike: the verdict is a paired
-test on per-pair log ratios (pnsuite/perf/verdicts.py).
+side at once and measures them all, one load moving between them. Drift on the runner
+moves both runs of a pair alike: the verdict is a paired test on per-pair log ratios
+(pnsuite/verdict/verdicts.py).
 
 From `min_pairs` on, the verdict is looked at on a schedule (3, 5, 8, 12, 18, 27, 30 pairs
 by default); the comparison stops at the first decided look (regression, or ok on every
@@ -37,9 +38,9 @@ from pnsuite.client.load import Load
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
-from pnsuite.perf import verdicts
 from pnsuite.server import Launcher, TritonServer
 from pnsuite.server.pool import ServerPool
+from pnsuite.verdict import verdicts
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pnsuite.perf import gate, verdicts
+from pnsuite.verdict import gate, verdicts
 
 #: how each metric is shown: scale from its stored unit, and the unit's name
 UNITS = {"round_s": (1e3, "ms"), "compute_infer_ms": (1.0, "ms"), "latency_p99_ms": (1.0, "ms")}

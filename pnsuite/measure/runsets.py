@@ -4,7 +4,7 @@ One pytest session of the benchmarks is one *run* (its servers start once), save
 pytest-benchmark as one JSON file. A *run set* is several such runs of one build: a
 baseline recorded with `peoplenet-gate record NAME` is every run saved under NAME, and so
 is the current side of a check. Each benchmark of a run is read back as the MeasuredRun
-it recorded (pnsuite.perf.records.measured_run), labelled with the benchmark and the file:
+it recorded (pnsuite.measure.records.measured_run), labelled with the benchmark and the file:
 one value per metric (SERIES_METRICS), and whether others took the CPU meanwhile.
 """
 
@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pnsuite.errors import SuiteError
+from pnsuite.measure import records
 from pnsuite.measure.run import (COMPUTE_INFER_MS, INFERENCE_MS, LATENCY_P99_MS, ROUND_S,
                                  MeasuredRun)
-from pnsuite.perf import records
 
 #: what each benchmark of a run file gives per run (MeasuredRun.metric): its median round
 #: time (what pytest-benchmark records), the mean time per inference over the counted
-#: windows (the gate's metric, pnsuite.perf.verdicts.GATED), the server's compute_infer
+#: windows (the gate's metric, pnsuite.verdict.verdicts.GATED), the server's compute_infer
 #: time per inference and the client's p99 latency
 SERIES_METRICS = (ROUND_S, INFERENCE_MS, COMPUTE_INFER_MS, LATENCY_P99_MS)
 

@@ -1,9 +1,9 @@
 """The regression gate: runs of the current build against runs of a baseline, red only
 on regressions that are both large and real.
 
-Both sides are run sets (pnsuite/perf/runsets.py): several independent runs each. Every
+Both sides are run sets (pnsuite/measure/runsets.py): several independent runs each. Every
 benchmark is judged on two metrics, each by its rule (the gated mean time per inference
-and the client's p99) with the runs as the unit (pnsuite/perf/verdicts.py), Holm-corrected
+and the client's p99) with the runs as the unit (pnsuite/verdict/verdicts.py), Holm-corrected
 over all of them. Runs whose neighbours took the CPU are left out on either side, and said so.
 Runs from a different machine identity (device, board, power mode, clocks, launcher,
 transport, and Triton/JetPack release unless a new release is being validated) are
@@ -12,7 +12,7 @@ refused with a message instead of compared.
 `sequential_check` takes the current build's runs one at a time until the verdict is
 decided, the planned runs are measured or the time budget is spent; `pnsuite.cli.gate`
 (`peoplenet-gate`) records those runs, prints the report and sets the exit code;
-`pnsuite.perf.ab` measures both sides itself, in turns.
+`pnsuite.verdict.ab` measures both sides itself, in turns.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from pnsuite.errors import SuiteError
-from pnsuite.perf import runner_speed, verdicts
-from pnsuite.perf.records import IDENTITY_KEYS, RELEASE_KEYS
-from pnsuite.perf.runsets import RunSet, benchmark_of, source_of
+from pnsuite.measure.records import IDENTITY_KEYS, RELEASE_KEYS
+from pnsuite.measure.runsets import RunSet, benchmark_of, source_of
 from pnsuite.platform import jetson
+from pnsuite.verdict import runner_shift, verdicts
 
 
 class GateError(SuiteError):
@@ -92,7 +92,7 @@ class Preflight:
     baseline_runs: int
     current_runs: int
     #: the smallest slowdown that many runs tell from noise 95% of the time (the probe's:
-    #: a move, told runner_speed.SEE_POWER of the time)
+    #: a move, told runner_shift.SEE_POWER of the time)
     detectable: float
     #: current runs that would detect a slowdown of the threshold against this baseline
     #: (None: no number would, the baseline is too small)
@@ -116,7 +116,7 @@ class GateReport:
     preflight: list[Preflight] = field(default_factory=list)
     policy: verdicts.Policy = field(default_factory=verdicts.Policy)
     #: how the runner's own speed moved between the sides (None: not probed on both)
-    runner: runner_speed.RunnerShift | None = None
+    runner: runner_shift.RunnerShift | None = None
     #: benchmark runs on both sides, disturbed ones included
     runs_seen: int = 0
 
@@ -134,14 +134,14 @@ class GateReport:
     @property
     def runner_moved(self) -> bool:
         """The runner's own speed moved in the direction that could have faked the measured
-        verdict (runner_speed.RunnerShift.refuses): more runs will not take that away."""
+        verdict (runner_shift.RunnerShift.refuses): more runs will not take that away."""
         return (not self.missing and self.runner is not None
                 and self.runner.refuses(self.measured_verdict))
 
     @property
     def runner_unseen(self) -> bool:
         """The measured verdict is one the runner's move could fake, and the probe runs so
-        far would likely have missed a move of the threshold (runner_speed.RunnerShift.holds):
+        far would likely have missed a move of the threshold (runner_shift.RunnerShift.holds):
         more current runs can give the verdict."""
         return (not self.missing and self.runner is not None
                 and self.runner.holds(self.measured_verdict))
@@ -180,7 +180,7 @@ class GateReport:
 QUIETER = "gate on a quieter runner (no other jobs, fixed clocks)"
 
 
-def runner_changed(shift: runner_speed.RunnerShift, measured: str) -> verdicts.Undecided:
+def runner_changed(shift: runner_shift.RunnerShift, measured: str) -> verdicts.Undecided:
     """The reason of a verdict refused because the runner's own speed moved."""
     c = shift.comparison
     return verdicts.Undecided(
@@ -192,7 +192,7 @@ def runner_changed(shift: runner_speed.RunnerShift, measured: str) -> verdicts.U
         "record the baseline again (ci/jetson-perf.sh record)")
 
 
-def probe_unseen(shift: runner_speed.RunnerShift, measured: str,
+def probe_unseen(shift: runner_shift.RunnerShift, measured: str,
                  rerun: verdicts.Rerun) -> verdicts.Undecided:
     """The reason of a verdict held until the runner-speed probe could see a move of the
     threshold: the current runs that would, or, where none would, the baseline's."""
@@ -205,7 +205,7 @@ def probe_unseen(shift: runner_speed.RunnerShift, measured: str,
                                   f"about {needed} current runs would see it: "
                                   f"{replace(rerun, baseline_runs=0).step(needed)}")
     per_side = verdicts.runs_to_detect(shift.comparison.sigma, shift.threshold, shift.alpha,
-                                       power=runner_speed.SEE_POWER)
+                                       power=runner_shift.SEE_POWER)
     return verdicts.Undecided(
         verdicts.TOO_NOISY, why + f"; the baseline's {len(shift.comparison.old)} probed runs "
         "are too few for the probe's noise",
@@ -279,9 +279,9 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
 def probe_preflight(probes: Sequence[float], current_runs: int,
                      policy: verdicts.Policy) -> Preflight:
     """The runner-speed probe's own preflight: whether `current_runs` probed runs would see
-    a move of the threshold (runner_speed.RunnerShift.sees_threshold; a check holds its
+    a move of the threshold (runner_shift.RunnerShift.sees_threshold; a check holds its
     verdict until they do). Its one test is taken once, so at the whole alpha."""
-    sigma, n, see = verdicts.log_spread(probes), len(probes), runner_speed.SEE_POWER
+    sigma, n, see = verdicts.log_spread(probes), len(probes), runner_shift.SEE_POWER
     return Preflight(
         PROBE_BENCHMARK, "probe_ms", sigma, n, current_runs,
         verdicts.detectable_slowdown(sigma, n, current_runs, policy.alpha, power=see),
@@ -317,7 +317,7 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
                                     "undisturbed runs, too few for a verdict")
             continue
         for metric in metrics:
-            # 0.0: a record that did not keep the metric (pnsuite.perf.records.measured_run)
+            # 0.0: a record that did not keep the metric (pnsuite.measure.records.measured_run)
             a = [r.metric(metric) for r in old if r.metric(metric) > 0]
             b = [r.metric(metric) for r in new if r.metric(metric) > 0]
             if not a and not b:
@@ -327,7 +327,7 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
     report.preflight = preflight(baseline, max((len(current.runs_of(n))
                                                 for n in current.benchmarks), default=0),
                                  policy, metrics)
-    report.runner = runner_speed.shift(baseline.probes(), current.probes(), policy)
+    report.runner = runner_shift.shift(baseline.probes(), current.probes(), policy)
     return report
 
 
