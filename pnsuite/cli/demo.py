@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = [run_demo(args, launcher, repo) for repo in args.repo]
     except SuiteError as err:
         print(f"peoplenet-demo: {err}", file=sys.stderr)
-        return 1
+        return 2  # could not run (docs/exit-codes.md): the demo has no verdict to fail
     except KeyboardInterrupt:
         print("peoplenet-demo: interrupted; its servers were stopped", file=sys.stderr)
         return 130

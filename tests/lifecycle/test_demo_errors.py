@@ -18,7 +18,7 @@ def _demo(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
 def test_a_missing_repository_is_refused_before_any_server_starts(tmp_path):
     missing = tmp_path / "no-such-repo"
     done = _demo("-r", str(missing))
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     assert f"model repository not found: {missing}" in done.stderr
     assert "what to do: -r takes a directory" in done.stderr
     assert "===" not in done.stdout  # no server was started for it
@@ -30,7 +30,7 @@ def test_waiting_for_a_server_that_refuses_says_so_while_it_waits():
     with occupied_port() as port:
         pass
     done = _demo("-u", f"127.0.0.1:{port}", "--ready-timeout", "7")
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
     waits = [line for line in done.stderr.splitlines() if "waiting for server" in line]
     assert waits and all("connection refused" in line for line in waits), done.stderr
     assert "not ready within 7 s (connection refused)" in done.stderr

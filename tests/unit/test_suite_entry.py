@@ -1,0 +1,39 @@
+"""`./suite`, the one entry point: its help lists every command the project installs, and
+a command it does not know is refused with the closest name. Neither needs the venv."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def suite(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / "suite"), *args], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_help_exits_0_and_lists_every_installed_command(flag):
+    done = suite(flag)
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line.startswith("  ")}
+    # [project.scripts]'s names (tomllib is Python 3.11+; the suite runs on 3.10)
+    section = (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1].split("\n[")[0]
+    installed = set(re.findall(r"^peoplenet-([\w-]+)\s*=", section, re.M))
+    assert len(installed) >= 8, section
+    assert installed <= listed, f"not behind ./suite: {sorted(installed - listed)}"
+    assert {"test", "setup"} <= listed
+
+
+def test_an_unknown_command_is_refused_with_the_closest_name():
+    done = suite("histroy")
+    assert done.returncode == 2
+    assert 'unknown command "histroy"' in done.stderr and 'did you mean "history"' in done.stderr
+
+
+def test_no_command_prints_the_list_and_exits_2():
+    done = suite()
+    assert done.returncode == 2 and "capacity" in done.stderr
