@@ -47,6 +47,10 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
             "gRPC host:port of a running server (--triton-launcher=external)"),
     Setting("--triton-ready-timeout", "triton_ready_timeout", "TRITON_SUITE_READY_TIMEOUT",
             "120", "seconds a server may take to become ready"),
+    Setting("--triton-wait-for-server", "triton_wait_for_server",
+            "TRITON_SUITE_WAIT_FOR_SERVER", "0",
+            "1: wait up to the ready timeout for an external server that refuses "
+            "connections (one still starting); 0: a refused connection fails in seconds"),
     Setting("--triton-server-args", "triton_server_args", "TRITON_SUITE_SERVER_ARGS", "",
             "tritonserver options every server the suite starts gets, space separated, each "
             "--name=value, as the deployment sets them (e.g. "
@@ -85,6 +89,8 @@ class SuiteSettings:
     triton_url: str | None
     ready_timeout_s: float
     perf_profile: str = "auto"
+    #: wait for an external server that refuses connections, up to the ready timeout
+    wait_for_server: bool = False
     triton_image: str | None = None
     memory: Memory = Memory.SYSTEM
     load_processes: int = 1
@@ -141,6 +147,7 @@ class SuiteSettings:
                    load_processes=_positive(value("load_processes"), "--load-processes", int,
                                             "a whole number >= 1"),
                    docker_required=value("docker_required") in ("1", "true", "yes"),
+                   wait_for_server=value("triton_wait_for_server") in ("1", "true", "yes"),
                    ab_reference=ab_reference,
                    goldens_dir=(root / value("goldens_dir")).resolve(),
                    results_store=_store_location(value("results_store"), root),

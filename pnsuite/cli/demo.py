@@ -70,6 +70,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--triton-image", help="Triton image for --triton-launcher docker")
     parser.add_argument("--ready-timeout", type=float, default=120.0,
                         help="seconds a server may take to be ready (default 120)")
+    parser.add_argument("--triton-wait-for-server", action="store_true",
+                        help="with -u: wait up to --ready-timeout for a server that refuses "
+                             "connections (one still starting); without it, a refused "
+                             "connection fails in seconds")
     parser.add_argument("-i", "--image", type=Path, default=DEFAULT_IMAGE,
                         help=f"image to detect people in (default {DEFAULT_IMAGE})")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("demo-output"),
@@ -175,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_inputs(args, kind)
         launcher = make_launcher(kind, install=args.triton_install, url=args.triton_url,
+                                 wait_for_server=args.triton_wait_for_server,
                                  image=args.triton_image)
         results = [run_demo(args, launcher, repo) for repo in args.repo]
     except SuiteError as err:

@@ -11,7 +11,7 @@ LAUNCHERS = ("embedded", "release", "external", "docker")
 
 
 def make_launcher(kind: str, *, install: Path | str | None = None, url: str | None = None,
-                  image: str | None = None) -> Launcher:
+                  image: str | None = None, wait_for_server: bool = False) -> Launcher:
     """The launcher `kind` names, built and checked now: a missing binary, install dir,
     URL, Docker daemon or image is a SuiteError that says what to do, before any test."""
     if kind == "embedded":
@@ -29,7 +29,7 @@ def make_launcher(kind: str, *, install: Path | str | None = None, url: str | No
             raise ConfigError("the external launcher needs the address of a running server",
                               "pass --triton-url HOST:PORT (its gRPC endpoint; the demo: -u)")
         from pnsuite.server.external import ExternalLauncher
-        return ExternalLauncher(url)
+        return ExternalLauncher(url, wait_for_server=wait_for_server)
     if kind == "docker":
         # Imported here: the docker SDK is only needed by those who use it.
         from pnsuite.server.docker import DockerLauncher

@@ -51,6 +51,14 @@ def fatal_log_line(log: str) -> str:
     return ""
 
 
+#: what probe_failure() says, with _probe()'s framing, when nothing listens at the port
+REFUSED = " (connection refused)"
+#: seconds of refused connections before a server the suite does not start is called
+#: absent: a port that refuses is not a server loading models (that one answers "not
+#: ready"), and a typo'd port should fail in seconds, not at the ready timeout
+REFUSED_GRACE_S = 3.0
+
+
 def probe_failure(err: BaseException) -> str:
     """One line on why a readiness probe failed (gRPC hides it in a long debug string)."""
     text = str(err)
@@ -143,6 +151,7 @@ class TritonServer:
         assert self.handle is not None
         deadline = began + self.ready_timeout_s
         next_progress = began + PROGRESS_EVERY_S
+        refused_since: float | None = None
         with self.grpc_client() as client:
             while True:
                 self._fail_if_exited()
@@ -150,6 +159,20 @@ class TritonServer:
                 if not pending:
                     return
                 now = time.monotonic()
+                refused_since = (refused_since or now) if why == REFUSED else None
+                if refused_since is not None and now - refused_since > REFUSED_GRACE_S \
+                        and not self.launcher.manages_server \
+                        and not getattr(self.launcher, "wait_for_server", False):
+                    raise ServerStartError(
+                        f"nothing is listening at {self.grpc_url} (connection refused for "
+                        f"{now - refused_since:.0f} s)", self.handle.command, None,
+                        self.log_tail(),
+                        hint=f"start the server, or point --triton-url (the demo: -u) at its "
+                             f"gRPC port; to wait for one that is still starting, give "
+                             f"--triton-wait-for-server (pytest: --triton-wait-for-server 1) "
+                             f"and it waits up to the ready timeout "
+                             f"({self.ready_timeout_s:.0f} s)",
+                        status="not the suite's to run")
                 if now > deadline:
                     raise ServerStartError(
                         f"{pending} not ready within {self.ready_timeout_s:.0f} s{why}",

@@ -25,11 +25,25 @@ def test_a_missing_repository_is_refused_before_any_server_starts(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_waiting_for_a_server_that_refuses_says_so_while_it_waits():
-    # A port nobody listens on: bound, then closed when the block ends.
+def _refusing_port() -> int:
+    """A port nobody listens on: bound, then closed when the block ends."""
     with occupied_port() as port:
         pass
-    done = _demo("-u", f"127.0.0.1:{port}", "--ready-timeout", "7")
+    return port
+
+
+def test_a_server_that_refuses_connections_fails_in_seconds_naming_the_url():
+    port = _refusing_port()
+    done = _demo("-u", f"127.0.0.1:{port}", "--ready-timeout", "60", timeout_s=30)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"nothing is listening at 127.0.0.1:{port} (connection refused for 3 s)" in done.stderr
+    assert "--triton-wait-for-server" in done.stderr  # and how to wait for a slow one
+    assert "Traceback" not in done.stderr
+
+
+def test_waiting_for_a_server_that_refuses_says_so_while_it_waits():
+    port = _refusing_port()
+    done = _demo("-u", f"127.0.0.1:{port}", "--ready-timeout", "7", "--triton-wait-for-server")
     assert done.returncode == 2, done.stdout + done.stderr
     waits = [line for line in done.stderr.splitlines() if "waiting for server" in line]
     assert waits and all("connection refused" in line for line in waits), done.stderr

@@ -51,3 +51,14 @@ def test_options_for_a_server_the_suite_does_not_start_are_refused():
     with pytest.raises(ConfigError, match="external"):
         resolve({"triton_server_args": POOL, "triton_launcher": "external",
                  "triton_url": "localhost:8001"})
+
+
+def test_an_external_server_is_waited_for_only_when_asked():
+    from pnsuite.server.factory import make_launcher
+
+    assert not resolve().wait_for_server
+    asked = resolve(env={"TRITON_SUITE_WAIT_FOR_SERVER": "1"})
+    assert asked.wait_for_server
+    assert make_launcher("external", url="127.0.0.1:9001",
+                         wait_for_server=asked.wait_for_server).wait_for_server
+    assert not make_launcher("external", url="127.0.0.1:9001").wait_for_server
