@@ -145,8 +145,10 @@ class MultiProcessLoad:
     def __enter__(self) -> "MultiProcessLoad":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Interrupted: the workers' runs are not worth finishing (each would first send the
+        # rest of its window's requests); SIGTERM still releases their regions.
+        self.close(drain=exc_type is None or not issubclass(exc_type, KeyboardInterrupt))
 
     @staticmethod
     def _died(process: multiprocessing.process.BaseProcess) -> str:
@@ -203,13 +205,17 @@ class MultiProcessLoad:
         return ClosedLoopRun(self.concurrency, [lat for r in results for lat in r[0]],
                              ended - began, started_at=began, cpu_s=sum(r[3] for r in results))
 
-    def close(self) -> None:
+    def close(self, drain: bool = True) -> None:
         """Tell every worker to stop, wait for it to release its regions, and end any that
-        does not (SIGTERM, which still releases them; then SIGKILL)."""
+        does not (SIGTERM, which still releases them; then SIGKILL). `drain=False` (an
+        interrupt): SIGTERM at once, without waiting for a run in progress to end."""
         workers, self._workers = self._workers, []
-        for _, conn in workers:
+        for process, conn in workers:
             try:
-                conn.send(("close", None))
+                if drain:
+                    conn.send(("close", None))
+                else:
+                    process.terminate()
             except OSError:
                 pass
         for process, conn in workers:

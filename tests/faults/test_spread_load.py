@@ -64,6 +64,26 @@ def test_a_killed_worker_fails_the_run_by_name_and_its_regions_are_removed(
         registered
 
 
+def test_an_interrupted_spread_load_ends_its_workers_runs_instead_of_finishing_them(
+        server, leak_check, capture_tensor):
+    asked = 2000  # minutes of requests for the stand-in: only a cut run ends in this test
+    with server.grpc_client() as admin:
+        with pytest.raises(KeyboardInterrupt):
+            with MultiProcessLoad(server.grpc_url, capture_tensor, 2, processes=2) as load:
+                pids = load.worker_pids
+                for _, conn in load._workers:  # a run in progress, as Ctrl-C finds it
+                    conn.send(("run", asked // 2))
+                time.sleep(1.0)
+                at_interrupt = triton_stats.snapshot(admin, "peoplenet")
+                raise KeyboardInterrupt
+        time.sleep(2.0)  # what the server still gets from the load would arrive by now
+        after = (triton_stats.snapshot(admin, "peoplenet") - at_interrupt).inference_count
+    assert all(_gone(pid) for pid in pids), f"workers still running: {pids}"
+    # at most the requests in flight finish after the interrupt: one per worker thread at
+    # the snapshot, and one more each may have begun before SIGTERM reached it
+    assert after <= 4, f"the workers went on to send {after} more requests"
+
+
 @pytest.fixture
 def two_servers(shared_server, instances_repo, batching_repo):
     """The session's servers of two repos, started before leak_check looks."""
