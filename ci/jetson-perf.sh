@@ -79,7 +79,7 @@ read -r -a perf_tests <<< "${PERF_TESTS:-tests/perf}"
 
 case "$mode" in
     record)
-        ./suite gate record baseline --storage "$storage" --runs "$baseline_runs" \
+        ./suite gate record baseline --benchmark-storage "$storage" --runs "$baseline_runs" \
             "${until_usable[@]}" -- "${perf_args[@]}" "${benchmark_args[@]}" 2>&1 | tee "$reports/gate.txt"
         ;;
     gate)
@@ -92,7 +92,7 @@ case "$mode" in
         ./suite test "${perf_tests[@]}" "${perf_args[@]}" \
             --junitxml="$reports/perf.xml" -o junit_suite_name=perf
         status=0
-        ./suite gate check baseline --storage "$storage" --json "$reports/gate.json" \
+        ./suite gate check baseline --benchmark-storage "$storage" --json "$reports/gate.json" \
             --label "${GATE_LABEL:-current}" "${gate_args[@]}" \
             -- "${perf_args[@]}" "${benchmark_args[@]}" \
             2>&1 | tee "$reports/gate.txt" || status=$?
@@ -103,7 +103,7 @@ case "$mode" in
         for arg in "${gate_args[@]}"; do
             if [ "$arg" = --new-release ]; then report_args+=(--new-release); fi
         done
-        ./suite report compare baseline "${GATE_LABEL:-current}" --storage "$storage" \
+        ./suite report compare baseline "${GATE_LABEL:-current}" --benchmark-storage "$storage" \
             "${report_args[@]}" -o "$reports/compare" > "$reports/compare.txt" 2>&1 \
             || echo "::warning::no comparison report: see compare.txt"
         ./suite report history "$storage" -o "$reports/history" > "$reports/history.txt" 2>&1 \

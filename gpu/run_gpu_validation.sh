@@ -111,7 +111,7 @@ netbench() {
 
 crosscheck() {
     run python3 -m pnsuite.cli.gpu.validate --out "$results/crosscheck.json" --work "$work/run" \
-        --references "$work/references.npz" --memory gpu "$@" "${repos[@]}"
+        --references "$work/references.npz" --triton-memory gpu "$@" "${repos[@]}"
 }
 
 suite() {  # suite [pytest paths...]: the perf suite on the three GPU repositories
@@ -138,7 +138,7 @@ gate_repo=model_repos/gpu/sample_2_dynamic_batching
 
 # Runs measured in 1-s windows until 5 agree within 10%: on the H200 one run-to-run spread
 # of about 2% with two servers up (results/gpu/nvidia-h200-x1/gate-decisions).
-gate_ab=(--memory gpu --load-processes "$load_processes" --concurrency 16 --window-s 1
+gate_ab=(--triton-memory gpu --load-processes "$load_processes" --concurrency 16 --window-s 1
          --stable-windows 5 --max-windows 12 --warmup-s 0.5 --max-pairs 5 --seed 1)
 
 gate_aa() {  # A/B, CUDA shm: the repository against itself: never red
@@ -162,9 +162,9 @@ gate_file() {  # a baseline of 3 recorded runs, checked against 3 new runs of th
     rm -rf "$work/storage"
     local bench=(--triton-repos "$repo" --triton-ready-timeout 300 --triton-memory gpu
                  --load-processes "$load_processes" -k c6)
-    run python3 -m pnsuite.cli.gate record h200 --runs 3 --storage "$work/storage" -- "${bench[@]}"
+    run python3 -m pnsuite.cli.gate record h200 --runs 3 --benchmark-storage "$work/storage" -- "${bench[@]}"
     python3 -m pnsuite.cli.gate check h200 --label unchanged --min-runs 3 --max-runs 3 --budget-s 900 \
-        --ignore-noise --storage "$work/storage" -- "${bench[@]}" | tee "$logs/gate-check-aa.txt"
+        --ignore-noise --benchmark-storage "$work/storage" -- "${bench[@]}" | tee "$logs/gate-check-aa.txt"
     [[ ${PIPESTATUS[0]} -ne 1 ]] || { echo "=== FAILED: the unchanged build was red"; status=1; }
     cp "$logs"/gate-*.txt "$results/"
 }
@@ -210,10 +210,10 @@ sweep() {  # the best configuration of the GPU stand-in, CUDA shm (docs/sweeps.m
     read -ra extra <<< "${SWEEP_ARGS:-}"  # e.g. "--search hill --max-points 16"
     PYTHONWARNINGS=ignore::UserWarning run python3 -m pnsuite.cli.sweep \
         model_repos/gpu/sample_2_dynamic_batching \
-        --out "${SWEEP_OUT:-$results/sweep}" --memory gpu --load-processes "$load_processes" \
+        --out "${SWEEP_OUT:-$results/sweep}" --triton-memory gpu --load-processes "$load_processes" \
         --instances "${SWEEP_INSTANCES:-1-3}" --batching "${SWEEP_BATCHING:-on:0,on:1000}" \
         --concurrency "${SWEEP_CONCURRENCY:-16,32,64}" --window-s 1.5 \
-        --triton-arg="--cuda-memory-pool-byte-size=0:${SWEEP_POOL:-1073741824}" \
+        --triton-server-args="--cuda-memory-pool-byte-size=0:${SWEEP_POOL:-1073741824}" \
         --confirm-top 2 --confirm-runs 3 --seed 1 --no-report --no-progress "${extra[@]}"
 }
 
@@ -237,9 +237,9 @@ EOF
     # Triton's default CUDA memory pool (64 MB) holds 10 of these 6.3 MB inputs; the
     # python backend moves GPU inputs through it. LEAN_POOL: bytes for GPU 0.
     run python3 -m pnsuite.cli.gpu.validate --out "$results/lean.json" --work "$work/run" \
-        --references "$work/references.npz" --memory gpu --concurrency 16 32 64 --rounds 1 \
+        --references "$work/references.npz" --triton-memory gpu --concurrency 16 32 64 --rounds 1 \
         --measure-s 2 --pa-interval-ms 1000 --load-processes "$load_processes" \
-        --triton-arg="--cuda-memory-pool-byte-size=0:${LEAN_POOL:-1073741824}" "${variants[@]}"
+        --triton-server-args="--cuda-memory-pool-byte-size=0:${LEAN_POOL:-1073741824}" "${variants[@]}"
 }
 
 case "$part" in

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from pnsuite import ownership
 from pnsuite.capacity.rule import DeadlineRule
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.capacity.search import Capacity, Probe, find_capacity
 from pnsuite.client.camera_streams import ARRIVALS, StreamsRun, run_streams
 from pnsuite.client.memory import Memory, argument_type
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-streams", type=int, default=64, help="the most streams tried")
     p.add_argument("--confirm-runs", type=int, default=2,
                    help="runs on fresh servers that must meet the rule at the answer")
-    p.add_argument("--memory", type=argument_type(), choices=tuple(Memory),
+    add_option(p, "--triton-memory", dest="memory", type=argument_type(), choices=tuple(Memory),
                    default=Memory.SYSTEM,
                    help="where request tensors travel (default %(default)s shared memory)")
     p.add_argument("--triton-launcher", choices=[k for k in LAUNCHERS if k != "external"],

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import cv2
 
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.client.load import LoadRun, run_threads
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.shared_memory import require_gpu
@@ -52,7 +53,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="concurrent inference threads, one request each (default 6)")
     parser.add_argument("-s", "--save", type=_bool, default=False, metavar="true|false",
                         help="write an overlay per thread (default false)")
-    parser.add_argument("-m", "--memory", type=argument_type(), choices=tuple(Memory),
+    add_option(parser, "--triton-memory", "-m", dest="memory", type=argument_type(),
+               choices=tuple(Memory),
                         default=Memory.SYSTEM,
                         help="system: tensors through system shared memory (default); "
                              "gpu: CUDA shared memory (needs the gpu extra and a GPU); "
@@ -68,10 +70,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="how servers are started (default: external with -u, release "
                              "with -p, else embedded)")
     parser.add_argument("--triton-image", help="Triton image for --triton-launcher docker")
-    parser.add_argument("--ready-timeout", type=float, default=120.0,
-                        help="seconds a server may take to be ready (default 120)")
+    add_option(parser, "--triton-ready-timeout", dest="ready_timeout", type=float,
+               default=120.0, help="seconds a server may take to be ready (default 120)")
     parser.add_argument("--triton-wait-for-server", action="store_true",
-                        help="with -u: wait up to --ready-timeout for a server that refuses "
+                        help="with -u: wait up to --triton-ready-timeout for a server that refuses "
                              "connections (one still starting); without it, a refused "
                              "connection fails in seconds")
     parser.add_argument("-i", "--image", type=Path, default=DEFAULT_IMAGE,

@@ -11,7 +11,7 @@
     peoplenet-gate ab --a REPO --b REPO [...]                  A against B, measured in turns
 
 A run is one pytest session of the recorded benchmarks (`pytest -m recorded_benchmark`;
-its servers start once), saved in pytest-benchmark's storage (`--storage`, default
+its servers start once), saved in pytest-benchmark's storage (`--benchmark-storage`, default
 .benchmarks). BASELINE and CURRENT name run sets: a saved name (every run saved under
 it), a JSON file, a directory of them, or several of these separated by commas.
 `./suite gate ARGS` is this command.
@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.client.memory import Memory
 from pnsuite.detection import detectnet
@@ -281,7 +282,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     trusted branch that passed, so that the baseline rolls on with it."""
     if not args.store:
         raise verdicts.VerdictError("accept: no results store holds the runs to accept",
-                                    "give --store (or TRITON_SUITE_RESULTS_STORE)")
+                                    "give --results-store (or TRITON_SUITE_RESULTS_STORE)")
     if args.current == args.baseline:
         raise verdicts.VerdictError(f"accept: {args.current!r} is the baseline itself",
                                     "name the label the passing build's runs were saved under")
@@ -372,12 +373,15 @@ def _whole(text: str) -> int:
 def common_options() -> argparse.ArgumentParser:
     """The options every subcommand takes: where runs are, and the verdict's policy."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--storage", type=Path, default=Path(".benchmarks"),
-                        help="pytest-benchmark storage dir (default %(default)s)")
-    common.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
-                        help="results store (SQLite path or postgresql:// URL; default: env "
-                             "TRITON_SUITE_RESULTS_STORE): runs are written there too, and a "
-                             "baseline or current NAME is read from it (docs/results-store.md)")
+    add_option(common, "--benchmark-storage", dest="storage", type=Path,
+               default=Path(".benchmarks"),
+               help="pytest-benchmark storage dir (default %(default)s)")
+    add_option(common, "--results-store", dest="store",
+               default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+               help="results store (SQLite path or postgresql:// URL; default: env "
+                    "TRITON_SUITE_RESULTS_STORE): record and check write their runs there "
+                    "too, and a baseline or current NAME is read from it "
+                    "(docs/results-store.md)")
     common.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD,
                         help="slowdown that counts (default %(default)s = 10%%)")
     common.add_argument("--tail-threshold", type=float, default=verdicts.DEFAULT_TAIL_THRESHOLD,
@@ -408,8 +412,8 @@ def _ab_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
     p.add_argument("--budget-s", type=float, default=plan.budget_s,
                    help="stop after this many seconds (default %(default)s)")
-    p.add_argument("--memory", type=_memory, default=plan.memory,
-                   help="where request tensors go: system, gpu or none (default system)")
+    add_option(p, "--triton-memory", dest="memory", type=_memory, default=plan.memory,
+               help="where request tensors go: system, gpu or none (default system)")
     p.add_argument("--load-processes", type=int, default=plan.load_processes)
     p.add_argument("--pairs-per-start", type=int, default=plan.pairs_per_start,
                    help="pairs from one round of server starts: 2 x N servers start at "

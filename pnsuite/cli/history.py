@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import timezone
 from pathlib import Path
 
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.errors import SuiteError
 from pnsuite.history import changepoints
 from pnsuite.history.history import (
@@ -100,11 +101,12 @@ def history_options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("paths", nargs="*", type=Path, default=[Path(".benchmarks")],
                         help="run files or folders holding them (default .benchmarks)")
-    parser.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+    add_option(parser, "--results-store", dest="store",
+               default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
                         help="read the runs from this results store (SQLite path or "
                              "postgresql:// URL; default env TRITON_SUITE_RESULTS_STORE) "
                              "instead of files")
-    parser.add_argument("--board", help="with --store: only runs of this Jetson board "
+    parser.add_argument("--board", help="with --results-store: only runs of this Jetson board "
                                         "(machine_info jetson_model)")
     parser.add_argument("--metric", choices=list(METRICS), default="round_s",
                         help="what to follow (default %(default)s; all are lower-is-better)")

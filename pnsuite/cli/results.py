@@ -3,7 +3,7 @@
 Subcommands: `import` pytest-benchmark JSON files (a runner's .benchmarks/, committed
 results); `series` of one benchmark on one board over builds and JetPack releases, with its
 change points; `baseline`, the last good baseline of this runner's identity (what
-`peoplenet-gate check NAME --store URL` gates against, with no file); `regressions`, the
+`peoplenet-gate check NAME --results-store URL` gates against, with no file); `regressions`, the
 runners whose benchmarks got slower since a date; `info`.
 
 Exit codes: 0 done (`regressions`: none found), 1 `regressions` found some, 2 an error.
@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from pnsuite.cli.history import format_history
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.errors import SuiteError
 from pnsuite.history import history
 from pnsuite.measure.runsets import SERIES_METRICS as METRICS
@@ -68,7 +69,7 @@ def cmd_baseline(store: ResultsStore, args: argparse.Namespace) -> int:
     keys = sorted({machine_key(d["machine_info"]) for d in mine})
     if not keys:
         raise SuiteError(f"no undisturbed runs of host {node!r} in {store.url}",
-                         "record a baseline on it (peoplenet-gate record NAME --store URL), "
+                         "record a baseline on it (peoplenet-gate record NAME --results-store URL), "
                          "or name another host with --node")
     for key in keys:
         labels = [(label, n, when) for label, n, when in store.labels(key)
@@ -105,7 +106,8 @@ def cmd_info(store: ResultsStore, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="peoplenet-results", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n")[-1])
-    parser.add_argument("--store", default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+    add_option(parser, "--results-store", dest="store",
+               default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
                         help="SQLite path or postgresql:// URL (default: env "
                              "TRITON_SUITE_RESULTS_STORE)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.store:
-        parser.error("no store: give --store PATH_OR_URL or set TRITON_SUITE_RESULTS_STORE")
+        parser.error("no store: give --results-store PATH_OR_URL or set TRITON_SUITE_RESULTS_STORE")
     try:
         with open_store(args.store) as store:
             return COMMANDS[args.command](store, args)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from pnsuite.cli.vocabulary import add_option, add_server_args
 from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
@@ -66,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="leading configurations re-measured in independent runs (0: none)")
     p.add_argument("--confirm-runs", type=int, default=3,
                    help="independent runs (fresh servers) for each leader")
-    p.add_argument("--memory", type=argument_type(), choices=tuple(Memory),
+    add_option(p, "--triton-memory", dest="memory", type=argument_type(), choices=tuple(Memory),
                    default=Memory.SYSTEM,
                    help="where request tensors travel (default %(default)s shared memory)")
     p.add_argument("--load-processes", type=int, default=1,
@@ -77,9 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                    default="embedded")
     p.add_argument("--triton-install", type=Path, help="Triton install dir (release launcher)")
     p.add_argument("--triton-image", help="Triton image (docker launcher)")
-    p.add_argument("--triton-arg", action="append", default=[], metavar="--NAME=VALUE",
-                   help="a tritonserver option for every server, as the deployment sets it "
-                        "(repeatable), e.g. --triton-arg=--cuda-memory-pool-byte-size=0:1073741824")
+    add_server_args(p, "tritonserver options for every server, as the deployment sets "
+                       "them (repeatable), e.g. --triton-server-args "
+                       "'--cuda-memory-pool-byte-size=0:1073741824'")
     p.add_argument("--image", type=Path, default=CAPTURE_IMAGE, help="the image sent")
     p.add_argument("--seed", type=int, help="seed of the confirmation's run order")
     p.add_argument("--restart", action="store_true", help="discard the journal, start again")
@@ -139,7 +140,7 @@ def request_of(args: argparse.Namespace) -> SweepRequest:
                         objectives.parse_objective(args.objective),
                         [objectives.parse_constraint(c) for c in args.constraint],
                         args.confirm_top, args.confirm_runs, seed=args.seed,
-                        server_args=check_server_args(args.triton_arg))
+                        server_args=check_server_args(args.triton_server_args))
 
 
 def _interrupt(signum: int, frame: object) -> None:

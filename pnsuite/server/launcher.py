@@ -35,14 +35,14 @@ OWN_SERVER_OPTIONS = ("--model-repository", "--http-address", "--http-port", "--
                       "--exit-timeout-secs", "--backend-directory")
 
 
-def check_server_args(args: Sequence[str], source: str = "--triton-arg") -> tuple[str, ...]:
+def check_server_args(args: Sequence[str], source: str = "--triton-server-args") -> tuple[str, ...]:
     """Extra `tritonserver` options as given (each `--name=value`), or a ConfigError naming
     the one that is not an option or that the suite sets itself."""
     for arg in args:
         name = arg.split("=", 1)[0]
         if not arg.startswith("--") or "=" not in arg:
             raise ConfigError(f"{source} {arg!r} is not a tritonserver option as --name=value",
-                              "write it whole, e.g. --triton-arg=--cuda-memory-pool-byte-size"
+                              "write it whole, e.g. --triton-server-args=--cuda-memory-pool-byte-size"
                               "=0:1073741824 (tritonserver --help lists the options)")
         if name in OWN_SERVER_OPTIONS:
             raise ConfigError(f"{source} {arg!r}: the suite sets {name} itself for every "

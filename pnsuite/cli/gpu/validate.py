@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from pnsuite.client.memory import Memory, argument_type
+from pnsuite.cli.vocabulary import add_option, add_server_args
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.detection import detectnet
@@ -304,7 +305,7 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
     began = time.perf_counter()
     server = TritonServer(EmbeddedLauncher(), repo, workdir=work / "server" / repo.name,
                           ready_timeout_s=args.ready_timeout, stop_timeout_s=30,
-                          extra_args=args.triton_arg)
+                          extra_args=args.triton_server_args)
     with server:
         entry["ready_after_s"] = round(server.ready_after_s or 0.0, 2)
         entry["server"] = records.server_identity(server, MODEL)
@@ -336,10 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pa-interval-ms", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2,
                         help="perf_analyzer runs per concurrency (the suite runs one more)")
-    parser.add_argument("--ready-timeout", type=float, default=300.0)
-    parser.add_argument("--triton-arg", action="append", default=[], metavar="--NAME=VALUE",
-                        help="a tritonserver option for every server (repeatable)")
-    parser.add_argument("--memory", type=argument_type(SHARED), choices=SHARED,
+    add_option(parser, "--triton-ready-timeout", dest="ready_timeout", type=float,
+               default=300.0)
+    add_server_args(parser, "tritonserver options for every server (repeatable)")
+    add_option(parser, "--triton-memory", dest="memory", type=argument_type(SHARED),
+               choices=SHARED,
                         default=Memory.GPU,
                         help="where both load generators put the tensors (default gpu: CUDA "
                              "shared memory)")
@@ -350,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contrast-at", type=int, nargs="+", default=[16],
                         help="concurrencies of the contrast run (default 16)")
     args = parser.parse_args(argv)
-    args.triton_arg = check_server_args(args.triton_arg)
+    args.triton_server_args = check_server_args(args.triton_server_args)
     csv_dir = args.out.parent / "perf_analyzer"
     csv_dir.mkdir(parents=True, exist_ok=True)
     tensor = capture_tensor()
@@ -361,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                               "contrast_memory": None if args.contrast_memory is None
                               else args.contrast_memory.value,
                               "load_processes": args.load_processes,
-                              "server_args": list(args.triton_arg),
+                              "server_args": list(args.triton_server_args),
                               "repos": []}
     for repo in args.repos:
         try:
