@@ -43,7 +43,9 @@ class EmbeddedLauncher(Launcher):
         if spec is None or not spec.submodule_search_locations:
             raise LauncherConfigError(
                 "the embedded launcher needs the nvidia-pytriton wheel (it ships the "
-                "tritonserver binary): pip install 'nvidia-pytriton==0.7.0'")
+                "tritonserver binary), which the project's `embedded` extra installs: "
+                "pip install -e '.[embedded]' (./suite installs it unless SUITE_EXTRAS "
+                "leaves it out)")
         package = Path(list(spec.submodule_search_locations)[0])
         self.server_dir = package / "tritonserver"
         self.binary = self.server_dir / "bin" / "tritonserver"

@@ -11,12 +11,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+try:  # the project's `test` extra; a missing one is said by the browser fixture
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    SELENIUM_MISSING = ""
+except ImportError as err:
+    SELENIUM_MISSING = str(err)
 
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
@@ -40,10 +45,11 @@ EXPECTED = {
 }
 
 
-def _no_browser(reason: str) -> None:
+def _no_browser(reason: str, fix: str = f"install Debian's chromium and chromium-driver: "
+                                         f"{INSTALL}") -> None:
     """Skip the browser tests, or fail them on CI, where a skip would hide that the
     reports were never rendered."""
-    message = f"{reason}; install Debian's chromium and chromium-driver: {INSTALL}"
+    message = f"{reason}; {fix}"
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -52,6 +58,10 @@ def _no_browser(reason: str) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
     """One headless chromium for the module, quit whatever the tests do."""
+    if SELENIUM_MISSING:
+        _no_browser(f"selenium is not installed ({SELENIUM_MISSING})",
+                    "install the project's test extra: pip install -e '.[test]' (./suite "
+                    "does, unless SUITE_EXTRAS leaves it out)")
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
     if missing:
         _no_browser(f"no browser for the report tests: {' and '.join(missing)} not installed")
