@@ -318,6 +318,32 @@ def promote(identity: str, directory: Path = DETECTIONS_DIR,
     return result
 
 
+def record_rebuilds(directory: Path, run_passed: bool) -> list[str]:
+    """After a run without --update-goldens: the candidates that tests of a rebuilt plan
+    left (its boxes within the goldens' tolerance, image by image) become that plan's
+    goldens, so the next rebuild is judged against the plan it replaces, never against an
+    ever older one. Only a run that passed records; one that did not, or that left images
+    unmeasured, records nothing and says why. One line per model, for the run's summary."""
+    lines = []
+    for identity in pending(directory):
+        if not run_passed:
+            lines.append(f"{identity}: the rebuilt plan's goldens were NOT recorded: the run "
+                         f"did not pass")
+            discard_candidates(directory)
+            continue
+        try:
+            result = promote(identity, directory)
+        except GoldenError as err:
+            lines.append(f"{identity}: the rebuilt plan's goldens were NOT recorded: {err}")
+            discard_candidates(directory)
+            continue
+        lines.append(f"{identity}: recorded the rebuilt plan's goldens in "
+                     f"{golden_path(result.model, directory)} "
+                     f"({'; '.join(result.rekeyed) or 'same engine'}; every box within "
+                     f"the previous plan's tolerance)")
+    return lines
+
+
 def pending(directory: Path = DETECTIONS_DIR) -> list[str]:
     """Identities with a candidate in `directory`."""
     if not directory.is_dir():

@@ -182,6 +182,41 @@ def test_a_rebuilt_plan_is_judged_by_the_goldens_of_the_plan_it_replaces(tmp_pat
     assert goldens.load_golden(_model(rebuilt), path).images == {"a.jpg": [PERSON]}
 
 
+def _rebuild_observed(tmp_path, images):
+    """Goldens of a plan on a.jpg and b.jpg, and a rebuilt plan's boxes on `images`, each
+    a pixel off (within the tolerance), observed as the golden test does."""
+    built = replace(FP16, source_model_sha256="5" * 64)
+    path = _golden(tmp_path, {"a.jpg": [PERSON], "b.jpg": [OTHER]}, _model(built))
+    rebuilt = replace(built, plan_sha256="f" * 64)
+    boxes = {"a.jpg": [_moved(PERSON, 1.0)], "b.jpg": [_moved(OTHER, -1.0)]}
+    for image in images:
+        golden_update.observe(_model(rebuilt), "sample_1", image, boxes[image], tmp_path)
+    return path, rebuilt
+
+
+def test_a_passing_run_records_the_rebuilt_plans_goldens_without_letting_boxes_creep(tmp_path):
+    path, rebuilt = _rebuild_observed(tmp_path, ["a.jpg", "b.jpg"])
+    [line] = golden_update.record_rebuilds(tmp_path, run_passed=True)
+    assert "recorded the rebuilt plan's goldens" in line and rebuilt.plan_sha256 in line
+    stored = goldens.load_golden(_model(rebuilt), path)
+    assert stored.engine == rebuilt  # the next rebuild is judged against this plan
+    assert stored.images == {"a.jpg": [PERSON], "b.jpg": [OTHER]}  # boxes within tolerance stay
+    assert golden_update.pending(tmp_path) == []
+
+
+@pytest.mark.parametrize("passed, images, why", [
+    (False, ["a.jpg", "b.jpg"], "the run did not pass"),
+    (True, ["a.jpg"], "b.jpg were not measured"),
+])
+def test_a_rebuilt_plans_goldens_are_not_recorded_from_a_failed_or_partial_run(
+        tmp_path, passed, images, why):
+    path, _ = _rebuild_observed(tmp_path, images)
+    before = path.read_bytes()
+    [line] = golden_update.record_rebuilds(tmp_path, run_passed=passed)
+    assert "NOT recorded" in line and why in line
+    assert path.read_bytes() == before and golden_update.pending(tmp_path) == []
+
+
 @pytest.mark.parametrize("change", [
     {"tensorrt_version": "10.3.0"}, {"precision": "int8"}, {"source_model_sha256": "9" * 64},
     {"tensorrt_version": ""},  # unknown: a rebuild cannot be told from another build
