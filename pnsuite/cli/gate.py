@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pnsuite.cli.window_options import add_window_options, window_plan_of
-from pnsuite.detection import detectnet
+from pnsuite.client.image_set import answer_images
 from pnsuite.errors import SuiteError
-from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.perf import ab, gate, recorder, runsets, verdicts
 from pnsuite.perf.gate_text import closing_line, format_preflight, format_rows, runner_line
 from pnsuite.perf.history import SOURCE_KEY
@@ -313,7 +312,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                    retries=args.retries)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
-    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
+    images = answer_images()  # each run's answers are checked under load
 
     def look(result: ab.ABResult) -> None:
         row = result.rows[0]
@@ -321,7 +320,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
               f"({row.low - 1:+.1%}..{row.high - 1:+.1%}) {result.verdict}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="peoplenet-ab-") as tmp:
-        result = ab.run_ab(a, b, plan, policy, chw[None],
+        result = ab.run_ab(a, b, plan, policy, images,
                            lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)),
                            random.Random(args.seed), on_look=look)
     print(f"A: {a.repo} ({a.launcher.name})\nB: {b.repo} ({b.launcher.name})")
