@@ -58,7 +58,8 @@ def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Ca
 
 @pytest.fixture(scope="session")
 def answer_image_set() -> ImageSet:
-    """The golden images and their flips, pre-processed once: a load of distinct images
+    """capture.jpg, its centre crop and their flips (pnsuite.client.image_set), pre-processed
+    once: a load of distinct images of equal cost
     whose answers under load are checked request by request (pnsuite.measure)."""
     return answer_images()
 

@@ -5,9 +5,11 @@ without it, in pairs, on the same server.
 "with": each request slot keeps copies of 2 responses per run (warm-up and each window;
 pnsuite.client.samples) and the engine compares them with each image's answer alone
 after the window; "without": the same load keeping none (so nothing is checked). Both
-send the same distinct images (the golden images and their flips); a third condition,
-"capture", sends capture.jpg in every request with the check on, to show what the image
-set itself does to the stand-in's throughput (HOG's cost depends on the picture).
+send the same distinct images (pnsuite.client.image_set.answer_images: the golden images
+and their flips when the figures in results/answers-under-load/overhead-* were measured,
+capture.jpg, its centre crop and their flips since); a third condition, "capture", sends
+capture.jpg in every request with the check on, to show what the image set itself does
+to the stand-in's throughput.
 
 Two repositories: the CPU stand-in with dynamic batching (HOG, about 0.3-0.5 s of CPU a
 request on the 2-core VM, so a per-request cost of microseconds is far below its noise),
@@ -104,7 +106,7 @@ def unit_costs(server: Any, images: ImageSet, repeats: int = 200) -> dict[str, f
     comparing one kept response (outside it, after the window)."""
     from pnsuite.client.peoplenet import PeopleNetClient
     from pnsuite.client.samples import Sample
-    from pnsuite.perf import answers_under_load
+    from pnsuite.measure import answers_under_load
 
     with PeopleNetClient(server.grpc_url, memory=Memory.SYSTEM) as client:
         client.stage(images[0].tensor)

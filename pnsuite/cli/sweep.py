@@ -83,8 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a tritonserver option for every server, as the deployment sets it "
                         "(repeatable), e.g. --triton-arg=--cuda-memory-pool-byte-size=0:1073741824")
     p.add_argument("--image", type=Path,
-                   help="one image for every request (default: the load cycles through the "
-                        "golden images and their flips, and each point's answers under load "
+                   help="one image for every request (default: the load cycles through "
+                        "capture.jpg, its centre crop and their flips, images of equal cost, "
+                        "and each point's answers under load "
                         "are checked image by image; one image cannot show an answer handed "
                         "to the wrong request of a batch)")
     p.add_argument("--seed", type=int, help="seed of the confirmation's run order")

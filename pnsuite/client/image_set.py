@@ -2,8 +2,17 @@
 named images that the load cycles through request by request.
 
 A fault that hands one request's answer to another request of the same batch only shows
-when the requests of a batch carry different images: `answer_images()` is the golden
-images and their horizontal flips (pnsuite.detection.variants), pre-processed once.
+when the requests of a batch carry different images: `answer_images()` is capture.jpg
+(what every load sent before), its centre at full resolution, and the horizontal flips
+of both (pnsuite.detection.variants), pre-processed once. All four fill the network
+input alike (960x540 of picture, 2 rows of padding above and below) with the same
+street scene, so each costs the CPU stand-in's HOG the same time (measured within a
+few percent: results/answers-under-load/README.md) and a time window's mix of images
+does not move its throughput; their answers differ box by box, so an answer handed to
+the wrong request shows. Four images keep the references small: the check under load
+sends each alone once per server start (capture.jpg's comes from the answer check).
+(The first version cycled through the golden images and their flips: ten images of
+different sizes and scenes, nothing making their costs equal, and ten references.)
 """
 
 from __future__ import annotations
@@ -14,7 +23,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from pnsuite.detection import detectnet, goldens, variants
+from pnsuite.detection import detectnet, variants
+from pnsuite.paths import CAPTURE_IMAGE
 
 #: what a load built from one bare tensor calls it in its messages
 SINGLE_NAME = "the load's tensor"
@@ -87,10 +97,13 @@ def image_for(slot: int, sent: int, count: int) -> int:
     return (slot + sent) % count
 
 
-def answer_images(directory: Path = goldens.IMAGE_DIR, flips: bool = True) -> ImageSet:
-    """The golden images (sorted by name), then each one's horizontal flip."""
-    originals = [LoadImage(p.name, detectnet.preprocess(detectnet.load_image(p))[0])
-                 for p in goldens.golden_images(directory)]
-    flipped = [LoadImage(variants.flipped_name(i.name), variants.flip(i.tensor))
-               for i in originals] if flips else []
-    return ImageSet(originals + flipped)
+def answer_images(image: Path = CAPTURE_IMAGE) -> ImageSet:
+    """`image` (capture.jpg) letterboxed as every load sent it, its centre crop of the
+    network's size at full resolution (no resampling), and the horizontal flip of each."""
+    bgr = detectnet.load_image(image)
+    whole = LoadImage(image.name, detectnet.preprocess(bgr)[0])
+    centre = LoadImage(variants.centre_name(image.name),
+                       detectnet.preprocess(variants.centre_crop(bgr))[0])
+    return ImageSet([variant for original in (whole, centre) for variant in
+                     (original, LoadImage(variants.flipped_name(original.name),
+                                          variants.flip(original.tensor)))])

@@ -1,4 +1,5 @@
-"""Variants of an image whose answers follow from the original's: horizontal flips.
+"""Variants of an image for a load of distinct images: horizontal flips, whose answers
+follow from the original's, and a centre crop at full resolution.
 
 A flip is exact on the network input (the pre-processed tensor's columns reversed, no
 resampling), so a load can send it beside its original as a distinct request, and the
@@ -18,9 +19,10 @@ from typing import Iterable
 
 import numpy as np
 
-from pnsuite.detection.detectnet import NET_W, Detection
+from pnsuite.detection.detectnet import NET_H, NET_W, Detection, ImageError
 
 FLIPPED = "flipped"
+CENTRE = "centre"
 
 
 def flip(chw: np.ndarray) -> np.ndarray:
@@ -41,3 +43,23 @@ def mirrored(detections: Iterable[Detection], width: float = NET_W) -> list[Dete
 def flipped_name(name: str) -> str:
     """The name a flip of image `name` goes by in loads and error messages."""
     return f"{name} ({FLIPPED})"
+
+
+def centre_crop(bgr: np.ndarray) -> np.ndarray:
+    """The middle of an image (HxWx3), as large as the image's letterbox fills the network
+    input with, at full resolution (no resampling): it letterboxes to the same padding as
+    the whole image, so a model scans as many picture pixels in both. The image must be
+    at least that large (one the letterbox shrinks or keeps at its size)."""
+    h, w = bgr.shape[:2]
+    scale = min(NET_W / w, NET_H / h)
+    if scale > 1:
+        raise ImageError(f"a {w}x{h} image is enlarged to fit the network input: "
+                         f"no full-resolution crop fills it alike")
+    crop_w, crop_h = min(NET_W, max(1, round(w * scale))), min(NET_H, max(1, round(h * scale)))
+    x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
+    return np.ascontiguousarray(bgr[y0:y0 + crop_h, x0:x0 + crop_w])
+
+
+def centre_name(name: str) -> str:
+    """The name a centre crop of image `name` goes by in loads and error messages."""
+    return f"{name} ({CENTRE})"

@@ -1,17 +1,16 @@
 """One measured run: the unit of evidence of every verdict.
 
-A run is one server start's measurement: the answers checked, a warm-up, then time windows of a closed-loop
-load until they are stable (pnsuite/measure/windows.py), with the server's statistics
+A run is one server start's measurement: the answers checked, a warm-up, then time
+windows of a closed-loop load until they are stable (pnsuite/measure/windows.py), with the server's statistics
 taken over exactly the windows that count, the CPU that other processes took in each
 window, and, if asked, the runner-speed probe beside it. Windows inside one run share the
 server's start-up luck, so they are summarised into one value per metric; only runs are
 independent samples of a build.
 
-Answers are checked under load too (pnsuite.perf.answers_under_load): at the start the
+Answers are checked under load too (pnsuite.measure.answers_under_load): at the start the
 server's answer for each image of the load's set, sent alone, is its reference (taken
-once per server); every
-run of the load (warm-up and windows) keeps a few responses per request slot, and
-they are compared with their image's reference outside the timed part (the warm-up's
+once per server; the answer check's capture.jpg serves as its own); every run of the
+load (warm-up and windows) keeps a few responses per request slot, and they are compared with their image's reference outside the timed part (the warm-up's
 after it, a window's when it closes). A difference fails the run with
 AnswersDifferUnderLoad, naming the image, the slot and request, and the window.
 
@@ -49,7 +48,8 @@ from pnsuite.client.load import ClosedLoopRun, Load
 from pnsuite.client.samples import Sample
 from pnsuite.detection import goldens
 from pnsuite.measure.windows import WindowPlan, stable_tail
-from pnsuite.perf import answers_under_load, runner_speed, triton_stats
+from pnsuite.measure import answers_under_load
+from pnsuite.perf import runner_speed, triton_stats
 from pnsuite.perf.answer_check import check_answers
 from pnsuite.perf.cpu_load import ForeignLoad
 from pnsuite.repository.model_config import (ModelConfig, answers_batch_invariant,
@@ -118,7 +118,7 @@ class MeasuredRun:
     latency_p50_ms: float = 0.0
     latency_p90_ms: float = 0.0
     #: what the answer checks found: before the warm-up (pnsuite.perf.answer_check) and
-    #: under load (pnsuite.perf.answers_under_load)
+    #: under load (pnsuite.measure.answers_under_load)
     answer_check: str = ""
     #: sampled responses under load checked against their images' answers alone
     answers_checked_under_load: int = 0
@@ -261,11 +261,14 @@ class Measurement:
         client = self._stats_client()
         # A model that answers nothing must not be measured as if it worked.
         self.config = loaded_config(client, self.model)
+        alone: list[answers_under_load.Alone] = []  # capture.jpg's answer: a reference
         self.answers = check_answers(self.server.grpc_url, model_identity(self.config),
-                                     self.goldens_dir, model=self.model)
+                                     self.goldens_dir, model=self.model,
+                                     on_answer=lambda *answer: alone.append(answer))
         images = getattr(self.load, "images", None)  # a unit test's fake load sends none
         if images is not None:
-            self.references = answers_under_load.references_for(self.server, images, self.model)
+            self.references = answers_under_load.references_for(self.server, images,
+                                                                self.model, alone)
         start = triton_stats.snapshot(client, self.model)
         rate, sent, samples = _warm_up(self.load, self.plan)
         self._check(samples, "warm-up")

@@ -2,9 +2,9 @@
 
 Each is one run of pnsuite.measure (pnsuite/measure/run.py): the answers checked, a
 warm-up and windows until the load is stable, outside the record; the load cycles
-through the golden images and their flips, and a few responses per request slot and
-window are checked against each image's answer alone (pnsuite.perf.answers_under_load); then the windows that
-count, as pytest-benchmark's rounds. extra_info is the record pnsuite/perf/records.py
+through capture.jpg, its centre crop and their flips (pnsuite.client.image_set), and a
+few responses per request slot and window are checked against each image's answer alone
+(pnsuite.measure.answers_under_load); then the windows that count, as pytest-benchmark's rounds. extra_info is the record pnsuite/perf/records.py
 writes. One session is one run for the gate (`peoplenet-gate record/check` runs several
 sessions of the tests marked `recorded_benchmark`: the runs, not the rounds, are its
 independent samples). pytest-benchmark disables itself under xdist: run serially.

@@ -1,6 +1,7 @@
 """The logic of answers checked under load, without a server: which responses a slot
-keeps, which image each request carries, the flipped variants and their expected boxes,
-and the comparison of kept responses with each image's answer alone."""
+keeps, which image each request carries, the load's images (capture.jpg, its centre and
+their flips) and a flip's expected boxes, the references, and the comparison of kept
+responses with each image's answer alone."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,10 @@ from pnsuite.client.image_set import SINGLE_NAME, ImageSet, LoadImage, answer_im
 from pnsuite.client.samples import Sample, sample_points
 from pnsuite.detection import box_matching, detectnet, variants
 from pnsuite.detection.detectnet import Detection
-from pnsuite.perf.answers_under_load import (AnswersDifferUnderLoad, check_samples, compare,
-                                             tolerances_for)
+from pnsuite.measure import answers_under_load
+from pnsuite.measure.answers_under_load import (AnswersDifferUnderLoad, check_samples, compare,
+                                                tolerances_for)
+from pnsuite.paths import CAPTURE_IMAGE
 
 
 def test_a_slot_keeps_responses_from_the_middle_of_its_run():
@@ -54,15 +57,37 @@ def test_a_flip_moves_each_pixel_to_its_mirror_column_and_its_boxes_with_it():
     assert box_matching.match(variants.mirrored(boxes), decoded, box_matching.EXACT).ok
 
 
-def test_the_answer_images_are_the_goldens_and_their_exact_flips():
+def test_the_answer_images_are_capture_its_full_resolution_centre_and_their_exact_flips():
     images = answer_images()
-    originals, flips = images.names[:5], images.names[5:]
-    assert len(images) == 10 and images.batch == 1
-    assert flips == [variants.flipped_name(n) for n in originals]
-    for original, flip in zip(images[:5], images[5:]):
-        assert original.tensor.shape == (1, *detectnet.INPUT_SHAPE)
-        assert np.array_equal(flip.tensor, variants.flip(original.tensor))
-    assert images.stacked().shape == (10, *detectnet.INPUT_SHAPE)
+    assert images.names == ["capture.jpg", "capture.jpg (flipped)", "capture.jpg (centre)",
+                            "capture.jpg (centre) (flipped)"]
+    assert images.batch == 1 and images.stacked().shape == (4, *detectnet.INPUT_SHAPE)
+    bgr = detectnet.load_image(CAPTURE_IMAGE)  # 1200x675: letterboxed to 960x540
+    whole, flip, centre, centre_flip = images
+    assert np.array_equal(whole.tensor[0], detectnet.preprocess(bgr)[0])  # what loads sent
+    assert np.array_equal(flip.tensor, variants.flip(whole.tensor))
+    assert np.array_equal(centre_flip.tensor, variants.flip(centre.tensor))
+    # the centre is the original's pixels, unresampled: rows 67..606, columns 120..1079
+    expected = detectnet.preprocess(bgr[67:607, 120:1080])[0]
+    assert np.array_equal(centre.tensor[0], expected)
+    # all four fill the network input alike: 960x540 of picture, 2 black rows each side
+    for image in images:
+        rows = np.nonzero(image.tensor[0].any(axis=(0, 2)))[0]
+        assert (rows.min(), rows.max()) == (2, 541), image.name
+    # and no two are the same picture
+    assert len({image.tensor.tobytes() for image in images}) == 4
+
+
+def test_a_centre_crop_fills_the_network_input_as_the_whole_image_does():
+    wide = np.zeros((1080, 1920, 3), np.uint8)  # 16:9, shrunk by 2: crop 960x540
+    wide[540, 960] = 255
+    crop = variants.centre_crop(wide)
+    assert crop.shape == (540, 960, 3) and crop[270, 480].max() == 255
+    tall = np.zeros((1200, 800, 3), np.uint8)  # portrait, shrunk to 363x544: crop as large
+    assert variants.centre_crop(tall).shape == (544, 363, 3)
+    with pytest.raises(detectnet.ImageError, match="enlarged"):
+        variants.centre_crop(np.zeros((240, 320, 3), np.uint8))
+    assert variants.centre_name("x.jpg") == "x.jpg (centre)"
 
 
 def test_one_tensor_is_a_set_of_one_and_names_are_distinct():
@@ -125,3 +150,33 @@ def test_tolerances_are_exact_for_a_batch_invariant_model_and_the_defaults_other
 def test_an_empty_answer_where_people_were_found_alone_differs():
     [mismatch] = compare([_sample(1, [])], REFERENCES, IMAGES, tolerances_for(False))
     assert len(mismatch.report.missing) == 2 and mismatch.belongs_to == ("c.jpg",)
+
+
+def test_references_send_each_image_alone_but_one_the_answer_check_already_sent(monkeypatch):
+    sent = []
+
+    class FakeClient:
+        def __init__(self, url, model):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def infer(self, tensor):
+            sent.append(tensor)
+            return detectnet.encode(ANSWERS["b.jpg"])[0][None], \
+                detectnet.encode(ANSWERS["b.jpg"])[1][None]
+
+    monkeypatch.setattr(answers_under_load, "PeopleNetClient", FakeClient)
+    images = ImageSet([LoadImage(name, np.full((1, *detectnet.INPUT_SHAPE), i, np.float32))
+                       for i, name in enumerate(ANSWERS)])
+    cov, bbox = detectnet.encode(ANSWERS["a.jpg"])
+    # the answer check sent a.jpg's tensor alone (an equal copy) and got a.jpg's answer
+    alone = [(images[0].tensor.copy(), cov[None], bbox[None])]
+    references = answers_under_load.take_references("url", images, alone=alone)
+    assert [int(t.flat[0]) for t in sent] == [1, 2]  # b.jpg and c.jpg, not a.jpg again
+    assert box_matching.match(ANSWERS["a.jpg"], references[0][0], box_matching.EXACT).ok
+    assert box_matching.match(ANSWERS["b.jpg"], references[1][0], box_matching.EXACT).ok

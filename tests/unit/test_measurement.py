@@ -17,7 +17,7 @@ from pnsuite.measure import run as engine
 from pnsuite.measure.run import Measurement, measure
 from pnsuite.measure.windows import WindowPlan
 from pnsuite.perf import triton_stats
-from pnsuite.perf.answers_under_load import AnswersDifferUnderLoad
+from pnsuite.measure.answers_under_load import AnswersDifferUnderLoad
 from pnsuite.perf.triton_stats import Duration, ModelStats
 
 #: 10 requests a window: the warm-up's first run (one request at 10 ms) calibrates it
@@ -76,7 +76,11 @@ def server(monkeypatch):
     server = FakeTriton()
     monkeypatch.setattr(engine, "loaded_config", lambda client, model: None)
     monkeypatch.setattr(engine, "model_identity", lambda config: "fake")
-    monkeypatch.setattr(engine, "check_answers", lambda *a, **k: "5 boxes, as its goldens")
+    def check_answers(*args, on_answer=None, **kwargs):
+        if on_answer is not None:  # capture.jpg alone: its tensor, cov and bbox
+            on_answer("capture tensor", "cov", "bbox")
+        return "5 boxes, as its goldens"
+    monkeypatch.setattr(engine, "check_answers", check_answers)
     monkeypatch.setattr(engine, "ForeignLoad", lambda: FakeNeighbours(server))
     monkeypatch.setattr(triton_stats, "snapshot", lambda client, model: server.stats())
     probes = []
@@ -196,8 +200,10 @@ def references(monkeypatch, server):
     and the check of sampled answers, which must never run inside the timed part."""
     taken = []
 
-    def alone(given_server, images, model):
+    def alone(given_server, images, model, known=()):
         assert given_server is server and not server.timing
+        # the answer check's request alone serves as its image's reference
+        assert list(known) == [("capture tensor", "cov", "bbox")]
         taken.append(images)
         return [detectnet.decode(*detectnet.encode(a)) for a in ImageLoad.answers]
     monkeypatch.setattr(engine.answers_under_load, "references_for", alone)
