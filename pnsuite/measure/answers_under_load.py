@@ -6,7 +6,7 @@ load's set sent on its own, one at a time, so no batching can touch them, and ke
 the server's later runs (a sweep measures several points on one server, the benchmarks
 two concurrencies). The image the answer check sent alone just before (capture.jpg)
 needs no request of its own: on the CPU stand-in the default set's references cost three
-requests alone, about 1.2 s per server start. A sampled response that differs beyond the
+requests alone, about 1.3 s per server start. A sampled response that differs beyond the
 tolerance names its image, the slot and request that carried it and the run's part it
 came from, lists box by box what differed, and draws both onto the image. With the
 load's images distinct, an answer handed to the wrong request of a batch shows; with one
