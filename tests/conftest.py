@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
+from pnsuite.client.image_set import ImageSet, answer_images
 from pnsuite.client.load import Load
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.detection import detectnet
@@ -46,12 +47,21 @@ def grpc_client(triton_server: TritonServer) -> Iterator[grpcclient.InferenceSer
 def closed_loop(suite_settings: SuiteSettings, capture_tensor: np.ndarray) -> Callable[..., Load]:
     """Factory: `closed_loop(url, concurrency, tensor=capture_tensor)`, a perf load with
     its tensors where --triton-memory says (system or GPU shared memory, or none), its
-    client threads spread over --load-processes processes."""
-    def make(url: str, concurrency: int, tensor: np.ndarray | None = None) -> Load:
+    client threads spread over --load-processes processes. `tensor` may be an ImageSet
+    (e.g. the `answer_image_set`), which the load cycles through."""
+    def make(url: str, concurrency: int, tensor: np.ndarray | ImageSet | None = None) -> Load:
         return make_load(url, capture_tensor if tensor is None else tensor, concurrency,
                          suite_settings.memory,
                          suite_settings.load_processes)
     return make
+
+
+@pytest.fixture(scope="session")
+def answer_image_set() -> ImageSet:
+    """capture.jpg, its centre crop and their flips (pnsuite.client.image_set), pre-processed
+    once: a load of distinct images of equal cost
+    whose answers under load are checked request by request (pnsuite.measure)."""
+    return answer_images()
 
 
 @pytest.fixture(scope="session")

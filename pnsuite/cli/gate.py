@@ -37,12 +37,11 @@ from typing import Any, Sequence
 
 from pnsuite.cli.vocabulary import add_option
 from pnsuite.cli.window_options import add_window_options, window_plan_of
+from pnsuite.client.image_set import answer_images
 from pnsuite.client.memory import Memory
-from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.history.history import SOURCE_KEY
 from pnsuite.measure import recorder, runsets
-from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.store import open_store, queries
 from pnsuite.store.results_store import redacted
@@ -315,7 +314,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                    retries=args.retries, pairs_per_start=args.pairs_per_start)
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
-    chw, _ = detectnet.preprocess(detectnet.load_image(CAPTURE_IMAGE))
+    images = answer_images()  # each run's answers are checked under load
 
     def look(result: ab.ABResult) -> None:
         row = result.rows[0]
@@ -323,7 +322,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
               f"({row.low - 1:+.1%}..{row.high - 1:+.1%}) {result.verdict}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="peoplenet-ab-") as tmp:
-        result = ab.run_ab(a, b, plan, policy, chw[None],
+        result = ab.run_ab(a, b, plan, policy, images,
                            lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)),
                            random.Random(args.seed), on_look=look)
     print(f"A: {a.repo} ({a.launcher.name})\nB: {b.repo} ({b.launcher.name})")

@@ -19,13 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from pnsuite.cli.vocabulary import add_option, add_server_args
 from pnsuite.cli.window_options import add_window_options, window_plan_of
+from pnsuite.client.image_set import ImageSet, answer_images
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
 from pnsuite import ownership
 from pnsuite.errors import SuiteError
-from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.platform import jetson
 from pnsuite.server.factory import LAUNCHERS, make_launcher
 from pnsuite.server.launcher import check_server_args
@@ -81,7 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     add_server_args(p, "tritonserver options for every server, as the deployment sets "
                        "them (repeatable), e.g. --triton-server-args "
                        "'--cuda-memory-pool-byte-size=0:1073741824'")
-    p.add_argument("--image", type=Path, default=CAPTURE_IMAGE, help="the image sent")
+    p.add_argument("--image", type=Path,
+                   help="one image for every request (default: the load cycles through "
+                        "capture.jpg, its centre crop and their flips, images of equal cost, "
+                        "and each point's answers under load "
+                        "are checked image by image; one image cannot show an answer handed "
+                        "to the wrong request of a batch)")
     p.add_argument("--seed", type=int, help="seed of the confirmation's run order")
     p.add_argument("--restart", action="store_true", help="discard the journal, start again")
     p.add_argument("--summarize", action="store_true",
@@ -166,10 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if doc.best else NO_FEASIBLE
         launcher = make_launcher(args.triton_launcher, install=args.triton_install,
                                  image=args.triton_image)
-        chw, _ = detectnet.preprocess(detectnet.load_image(args.image))
+        images: ImageSet | np.ndarray = answer_images() if args.image is None else \
+            detectnet.preprocess(detectnet.load_image(args.image))[0][None]
         print(f"sweep: {request.space.size} points of {args.repo} on {launcher.name}, "
               f"monitor {request.plan.monitor}, out {out}", flush=True)
-        doc = run_sweep(request, launcher, chw[None], out, restart=args.restart,
+        doc = run_sweep(request, launcher, images, out, restart=args.restart,
                         progress=not args.no_progress, machine=machine())
         written = write_outputs(doc, out, report=not args.no_report)
     except KeyboardInterrupt:

@@ -9,13 +9,16 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
 
+from pnsuite.client.image_set import ImageSet, image_for
 from pnsuite.client.memory import Memory
 from pnsuite.client.peoplenet import PeopleNetClient
+from pnsuite.client.samples import SAMPLES_PER_SLOT, Sample, sample_points
+from pnsuite.client.shared_memory import Region, open_region
 from pnsuite.detection import detectnet
 
 
@@ -91,6 +94,8 @@ class ClosedLoopRun:
     started_at: float = 0.0
     #: CPU the load generator's process(es) used during the run
     cpu_s: float = 0.0
+    #: responses kept to check their answers (pnsuite.client.samples), by slot
+    samples: list[Sample] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -107,42 +112,62 @@ class ClosedLoopRun:
 
 class ClosedLoopLoad:
     """`concurrency` workers that each send a request and wait for its answer, over and
-    over (a closed loop, like perf_analyzer's concurrency mode), all with one
-    pre-processed `tensor` ([N, 3, 544, 960]).
+    over (a closed loop, like perf_analyzer's concurrency mode).
 
-    Clients connect, register their shm regions and stage the tensor once, when the load
+    `images` is one pre-processed tensor ([N, 3, 544, 960]) that every request carries,
+    or an ImageSet the workers cycle through: worker slot s sends image (s + k) mod n as
+    its k-th request, so the requests in flight together carry different images. Each
+    slot keeps copies of `samples_per_slot` responses per run (`ClosedLoopRun.samples`).
+    Slots are numbered from `first_slot` (a process of a MultiProcessLoad holds a range).
+
+    Clients connect, register their shm regions and stage the images once, when the load
     is made, so each `run()` measures inference only; `close()` unregisters and unlinks.
+    The images lie in one input region that all the clients read (registered by the
+    first), so shared memory holds each image once, however high the concurrency.
     """
 
-    def __init__(self, url: str, tensor: np.ndarray, concurrency: int,
+    def __init__(self, url: str, images: ImageSet | np.ndarray, concurrency: int,
                  model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
-                 timeout_s: float = 120.0, device_id: int = 0) -> None:
+                 timeout_s: float = 120.0, device_id: int = 0, *, first_slot: int = 0,
+                 samples_per_slot: int = SAMPLES_PER_SLOT) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        self.tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        self.images = ImageSet.of(images)
+        #: the first image's tensor (what a single-tensor load sends)
+        self.tensor = self.images[0].tensor
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.memory = Memory.parse(memory, "memory")
         self._model, self._device_id = model, device_id
+        self.first_slot = first_slot
+        self.samples_per_slot = samples_per_slot
+        #: requests each slot has sent over every run: where its image cycle stands
+        self._sent = [0] * concurrency
         self._clients: list[PeopleNetClient] = []
+        self._inputs: Region | None = None
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="load")
         self._connect(url)
 
     def _connect(self, url: str) -> None:
         try:
             for _ in range(self.concurrency):
-                client = PeopleNetClient(url, self._model, self.memory, self.timeout_s,
-                                         self._device_id)
-                self._clients.append(client)
-                if self.memory.shared:
-                    client.stage(self.tensor)  # once: like perf_analyzer, no copy per request
+                self._clients.append(PeopleNetClient(url, self._model, self.memory,
+                                                     self.timeout_s, self._device_id))
+            if self.memory.shared:
+                # Once: like perf_analyzer, no copy per request.
+                stacked = self.images.stacked()
+                self._inputs = open_region(self._clients[0].client, self.memory,
+                                           stacked.nbytes, self._device_id)
+                self._inputs.write(stacked)
+                for client in self._clients:
+                    client.stage_from(self._inputs, self.images.batch, len(self.images))
         except BaseException:
             self.close()
             raise
 
     def retarget(self, url: str) -> None:
         """Point the load at the server at `url`: the clients (and their regions) on the
-        old server are closed, new ones connect and stage the tensor. Cheaper than a new
+        old server are closed, new ones connect and stage the images. Cheaper than a new
         load where workers are processes that take seconds to start."""
         self._close_clients()
         self._connect(url)
@@ -158,41 +183,59 @@ class ClosedLoopLoad:
         self._close_clients()
 
     def _close_clients(self) -> None:
+        inputs, self._inputs = self._inputs, None
         clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
+        try:
+            if inputs is not None:
+                inputs.release()  # through the first client: before it closes
+        finally:
+            for client in clients:
+                client.close()
 
     def run(self, requests: int) -> ClosedLoopRun:
-        """Send `requests` requests in all and return their latencies and the wall time."""
+        """Send `requests` requests in all and return their latencies, the wall time and
+        the responses the slots kept."""
         if requests < self.concurrency:
             raise ValueError(f"requests ({requests}) < concurrency ({self.concurrency})")
         remaining = itertools.count(requests, -1)
         lock = threading.Lock()
         start = threading.Barrier(self.concurrency + 1)
+        kept = sample_points(requests // self.concurrency, self.samples_per_slot)
+        count = len(self.images)
 
-        def worker(client: PeopleNetClient) -> list[float]:
+        def worker(index: int, client: PeopleNetClient) -> tuple[list[float], list[Sample]]:
             try:
                 start.wait(timeout=self.timeout_s)
             except threading.BrokenBarrierError:
-                return []
-            latencies = []
+                return [], []
+            slot = self.first_slot + index
+            latencies: list[float] = []
+            samples: list[Sample] = []
             while True:
                 with lock:
                     if next(remaining) <= 0:
-                        return latencies
+                        return latencies, samples
+                sequence = len(latencies)
+                image = image_for(slot, self._sent[index], count)
+                self._sent[index] += 1
                 sent = time.perf_counter()
                 if self.memory.shared:
-                    client.send_staged()
+                    client.send_staged(image)
+                    answer = None
                 else:
-                    client.infer(self.tensor)
+                    answer = client.infer(self.images[image].tensor)
                 latencies.append(time.perf_counter() - sent)
+                if sequence in kept:
+                    cov, bbox = answer if answer is not None else \
+                        client.read_outputs(self.images.batch)
+                    samples.append(Sample(image, slot, sequence, cov, bbox))
 
-        futures = [self._pool.submit(worker, c) for c in self._clients]
+        futures = [self._pool.submit(worker, i, c) for i, c in enumerate(self._clients)]
         cpu = time.process_time()
         try:
             start.wait(timeout=self.timeout_s)
             began = time.perf_counter()
-            latencies = [lat for f in futures for lat in f.result()]
+            done = [f.result() for f in futures]
         except BaseException:
             # Interrupted (Ctrl-C) or failed: release workers still at the barrier and let
             # the others stop after the request in flight, so close() returns in seconds.
@@ -200,14 +243,18 @@ class ClosedLoopLoad:
             with lock:
                 remaining = itertools.repeat(0)
             raise
-        return ClosedLoopRun(self.concurrency, latencies, time.perf_counter() - began,
-                             started_at=began, cpu_s=time.process_time() - cpu)
+        return ClosedLoopRun(self.concurrency, [lat for d in done for lat in d[0]],
+                             time.perf_counter() - began, started_at=began,
+                             cpu_s=time.process_time() - cpu,
+                             samples=[s for d in done for s in d[1]])
 
 
 class Load(Protocol):
     """A closed loop: ClosedLoopLoad, or pnsuite.client.multiprocess_load.MultiProcessLoad."""
 
     concurrency: int
+    #: what the requests carry (a single-tensor load's is a set of one)
+    images: ImageSet
 
     def run(self, requests: int) -> ClosedLoopRun: ...
     def retarget(self, url: str) -> None: ...

@@ -31,6 +31,7 @@ import numpy as np
 
 from pnsuite import ownership
 from pnsuite.client import shared_memory
+from pnsuite.client.image_set import ImageSet
 from pnsuite.client.load import ClosedLoopLoad, ClosedLoopRun, Load
 from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
@@ -58,8 +59,9 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _worker(conn: Connection, owner: str, url: str, tensor: np.ndarray, concurrency: int,
-            model: str, memory: Memory, timeout_s: float, device_id: int) -> None:
+def _worker(conn: Connection, owner: str, url: str, images: ImageSet, concurrency: int,
+            model: str, memory: Memory, timeout_s: float, device_id: int,
+            first_slot: int) -> None:
     """A worker's life: make its load, then run what the parent asks until told to stop."""
     ownership.adopt(owner)  # its regions carry the pytest process's tag
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -67,7 +69,8 @@ def _worker(conn: Connection, owner: str, url: str, tensor: np.ndarray, concurre
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     load = None
     try:
-        load = ClosedLoopLoad(url, tensor, concurrency, model, memory, timeout_s, device_id)
+        load = ClosedLoopLoad(url, images, concurrency, model, memory, timeout_s, device_id,
+                              first_slot=first_slot)
         conn.send(("ready", os.getpid()))
         while True:
             try:
@@ -81,7 +84,8 @@ def _worker(conn: Connection, owner: str, url: str, tensor: np.ndarray, concurre
                 conn.send(("ready", os.getpid()))
                 continue
             run = load.run(argument)
-            conn.send(("run", (run.latencies_s, run.started_at, run.total_s, run.cpu_s)))
+            conn.send(("run", (run.latencies_s, run.started_at, run.total_s, run.cpu_s,
+                               run.samples)))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         try:
             conn.send(("error", traceback.format_exc()))
@@ -96,9 +100,10 @@ def _worker(conn: Connection, owner: str, url: str, tensor: np.ndarray, concurre
 class MultiProcessLoad:
     """`concurrency` closed-loop workers spread over `processes` processes (at most one
     per worker), each with its threads and clients; `run()` splits the requests in
-    proportion. Same interface as ClosedLoopLoad."""
+    proportion. Same interface as ClosedLoopLoad; the slots are numbered across the
+    processes, so their image cycles start at different images as in one process."""
 
-    def __init__(self, url: str, tensor: np.ndarray, concurrency: int, processes: int,
+    def __init__(self, url: str, images: ImageSet | np.ndarray, concurrency: int, processes: int,
                  model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
                  timeout_s: float = 120.0, device_id: int = 0) -> None:
         if concurrency < 1 or processes < 1:
@@ -111,17 +116,17 @@ class MultiProcessLoad:
         self._split = shares(concurrency, min(processes, concurrency))
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         context = multiprocessing.get_context("spawn")
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        self.images = ImageSet.of(images)
         # The spawn method's resource tracker lives as long as this process, like the
         # interpreter itself: started first, it does not carry the owner tag the workers do.
         resource_tracker.ensure_running()
         try:
-            for part in self._split:
+            for index, part in enumerate(self._split):
                 ours, theirs = context.Pipe()
                 process = context.Process(
                     target=_worker, name=f"pnsuite-load-{len(self._workers)}", daemon=True,
-                    args=(theirs, ownership.owner_tag(), url, tensor, part, model, self.memory,
-                          timeout_s, device_id))
+                    args=(theirs, ownership.owner_tag(), url, self.images, part, model,
+                          self.memory, timeout_s, device_id, sum(self._split[:index])))
                 # Workers inherit the environment, and with it the owner's tag: the census,
                 # the leak check, the reaper and the foreign-CPU accounting count them as ours.
                 with ownership.tagged_children():
@@ -203,7 +208,8 @@ class MultiProcessLoad:
         began = min(r[1] for r in results)
         ended = max(r[1] + r[2] for r in results)
         return ClosedLoopRun(self.concurrency, [lat for r in results for lat in r[0]],
-                             ended - began, started_at=began, cpu_s=sum(r[3] for r in results))
+                             ended - began, started_at=began, cpu_s=sum(r[3] for r in results),
+                             samples=[s for r in results for s in r[4]])
 
     def close(self, drain: bool = True) -> None:
         """Tell every worker to stop, wait for it to release its regions, and end any that
@@ -240,10 +246,11 @@ class MultiProcessLoad:
                                             ownership.client_region_prefix(process.pid))
 
 
-def make_load(url: str, tensor: np.ndarray, concurrency: int,
+def make_load(url: str, images: ImageSet | np.ndarray, concurrency: int,
               memory: Memory | str = Memory.SYSTEM,
               processes: int = 1, model: str = "peoplenet") -> Load:
-    """A closed loop at `concurrency`: in this process, or spread over `processes`."""
+    """A closed loop at `concurrency` sending `images` (one tensor, or a set it cycles
+    through): in this process, or spread over `processes`."""
     if processes > 1 and concurrency > 1:
-        return MultiProcessLoad(url, tensor, concurrency, processes, model, memory=memory)
-    return ClosedLoopLoad(url, tensor, concurrency, model, memory=memory)
+        return MultiProcessLoad(url, images, concurrency, processes, model, memory=memory)
+    return ClosedLoopLoad(url, images, concurrency, model, memory=memory)

@@ -34,9 +34,10 @@ class PeopleNetClient:
         self.client = grpcclient.InferenceServerClient(url)
         self._regions: dict[str, Region] = {}
         self._batch_capacity = 0
-        # What stage() put in the regions: its batch size and the request's tensors.
-        self._staged: tuple[int, list[grpcclient.InferInput],
-                            list[grpcclient.InferRequestedOutput]] | None = None
+        # What stage() or stage_from() prepared: per staged image, its batch size and the
+        # request's tensors (built once, reused by every request).
+        self._staged: list[tuple[int, list[grpcclient.InferInput],
+                                 list[grpcclient.InferRequestedOutput]]] = []
 
     def __enter__(self) -> "PeopleNetClient":
         return self
@@ -53,16 +54,16 @@ class PeopleNetClient:
         finally:
             self.client.close()
 
-    def _ensure_regions(self, batch: int) -> None:
-        if batch <= self._batch_capacity:
+    def _ensure_regions(self, batch: int, inputs: bool = True) -> None:
+        if batch <= self._batch_capacity and (detectnet.INPUT_NAME in self._regions or not inputs):
             return
         for region in self._regions.values():
             region.release()
         self._regions = {}
-        self._staged = None
-        for name, shape in [(detectnet.INPUT_NAME, detectnet.INPUT_SHAPE),
-                            (detectnet.COV_NAME, detectnet.COV_SHAPE),
-                            (detectnet.BBOX_NAME, detectnet.BBOX_SHAPE)]:
+        self._staged = []
+        tensors = [(detectnet.INPUT_NAME, detectnet.INPUT_SHAPE)] if inputs else []
+        for name, shape in tensors + [(detectnet.COV_NAME, detectnet.COV_SHAPE),
+                                      (detectnet.BBOX_NAME, detectnet.BBOX_SHAPE)]:
             self._regions[name] = open_region(self.client, self.memory,
                                               batch * int(np.prod(shape)) * _FLOAT_BYTES,
                                               self.device_id)
@@ -92,26 +93,53 @@ class PeopleNetClient:
         inp = grpcclient.InferInput(detectnet.INPUT_NAME, [n, *detectnet.INPUT_SHAPE], "FP32")
         inp.set_shared_memory(self._regions[detectnet.INPUT_NAME].name,
                               n * int(np.prod(detectnet.INPUT_SHAPE)) * _FLOAT_BYTES)
+        self._staged = [(n, [inp], self._shared_outputs(n))]
+
+    def stage_from(self, region: Region, batch: int, count: int) -> None:
+        """Prepare `count` requests of `batch` images each, request i reading the i-th
+        run of images laid out one after another in `region`: a region the caller owns
+        and may share between clients, so that a load's images are staged once, not once
+        per client. This client's own regions hold only the outputs."""
+        if not self.memory.shared:
+            raise RuntimeError('stage_from() needs a client with memory="system" or "gpu"')
+        self._ensure_regions(batch, inputs=False)
+        size = batch * int(np.prod(detectnet.INPUT_SHAPE)) * _FLOAT_BYTES
+        if count * size > region.byte_size:
+            raise ValueError(f"{count} requests of {size} bytes do not fit in region "
+                             f"{region.name} ({region.byte_size} bytes)")
+        staged = []
+        for i in range(count):
+            inp = grpcclient.InferInput(detectnet.INPUT_NAME, [batch, *detectnet.INPUT_SHAPE],
+                                        "FP32")
+            inp.set_shared_memory(region.name, size, offset=i * size)
+            staged.append((batch, [inp], self._shared_outputs(batch)))
+        self._staged = staged
+
+    def _shared_outputs(self, batch: int) -> list[grpcclient.InferRequestedOutput]:
         outputs = self._outputs()
         for out in outputs:
             out.set_shared_memory(self._regions[out.name()].name,
-                                  n * int(np.prod(_OUTPUT_SHAPES[out.name()])) * _FLOAT_BYTES)
-        self._staged = (n, [inp], outputs)
+                                  batch * int(np.prod(_OUTPUT_SHAPES[out.name()])) * _FLOAT_BYTES)
+        return outputs
 
     def infer_staged(self) -> tuple[np.ndarray, np.ndarray]:
         """Infer what `stage()` put in shared memory (no copy of the input per request)."""
-        n = self.send_staged()
+        return self.read_outputs(self.send_staged())
+
+    def read_outputs(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the last staged request's (cov, bbox), `batch` images' worth, from
+        the output regions (the next request overwrites them)."""
         return tuple(  # type: ignore[return-value]
-            self._regions[name].read([n, *_OUTPUT_SHAPES[name]])
+            self._regions[name].read([batch, *_OUTPUT_SHAPES[name]])
             for name in (detectnet.COV_NAME, detectnet.BBOX_NAME))
 
-    def send_staged(self) -> int:
-        """One request on what `stage()` put in shared memory, leaving the outputs unread
-        in their regions: what perf_analyzer does, and all a throughput load needs.
-        Returns the batch size sent."""
-        if self._staged is None:
+    def send_staged(self, index: int = 0) -> int:
+        """One request on what `stage()` (or `stage_from()`'s request `index`) put in
+        shared memory, leaving the outputs unread in their regions: what perf_analyzer
+        does, and all a throughput load needs. Returns the batch size sent."""
+        if not self._staged:
             raise RuntimeError("nothing staged: call stage(batch) first")
-        n, inputs, outputs = self._staged
+        n, inputs, outputs = self._staged[index]
         self.client.infer(self.model, inputs, outputs=outputs, client_timeout=self.timeout_s)
         return n
 

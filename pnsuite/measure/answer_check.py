@@ -12,6 +12,7 @@ coverage varies over the grid: an engine that answers zeros, or any constant, fa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -30,12 +31,18 @@ class WrongAnswers(SuiteError):
 
 
 def check_answers(url: str, identity: str, directory: Path = goldens.DETECTIONS_DIR,
-                  image: Path = CAPTURE_IMAGE, model: str = "peoplenet") -> str:
+                  image: Path = CAPTURE_IMAGE, model: str = "peoplenet",
+                  on_answer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
+                  ) -> str:
     """Send `image` once and check its boxes' count; return what was checked, for the
-    benchmark record. Raises WrongAnswers (or detectnet.NonFiniteOutput)."""
+    benchmark record. Raises WrongAnswers (or detectnet.NonFiniteOutput). `on_answer`
+    is given the request's tensor and its (cov, bbox), an answer alone (the check under
+    load's reference for that image needs no request of its own)."""
     chw, fit = detectnet.preprocess(detectnet.load_image(image))
     with PeopleNetClient(url, model) as client:
         cov, bbox = client.infer(chw[None])
+    if on_answer is not None:
+        on_answer(chw[None], cov, bbox)
     found = detectnet.decode(cov, bbox, [fit], sources=[image.name])[0]
     confident = [d for d in found if d.score >= BORDERLINE_SCORE]
     path = goldens.golden_path(identity, directory)

@@ -1,11 +1,18 @@
 """One measured run: the unit of evidence of every verdict.
 
-A run is one server start's measurement: a warm-up, then time windows of a closed-loop
-load until they are stable (pnsuite/measure/windows.py), with the server's statistics
+A run is one server start's measurement: the answers checked, a warm-up, then time
+windows of a closed-loop load until they are stable (pnsuite/measure/windows.py), with the server's statistics
 taken over exactly the windows that count, the CPU that other processes took in each
 window, and, if asked, the runner-speed probe beside it. Windows inside one run share the
 server's start-up luck, so they are summarised into one value per metric; only runs are
 independent samples of a build.
+
+Answers are checked under load too (pnsuite.measure.answers_under_load): at the start the
+server's answer for each image of the load's set, sent alone, is its reference (taken
+once per server; the answer check's capture.jpg serves as its own); every run of the
+load (warm-up and windows) keeps a few responses per request slot, and they are compared with their image's reference outside the timed part (the warm-up's
+after it, a window's when it closes). A difference fails the run with
+AnswersDifferUnderLoad, naming the image, the slot and request, and the window.
 
 `Measurement` is the engine, step by step; `measure()` drives it in one call:
 
@@ -38,12 +45,15 @@ from typing import Any
 import numpy as np
 
 from pnsuite.client.load import ClosedLoopRun, Load
+from pnsuite.client.samples import Sample
 from pnsuite.detection import goldens
 from pnsuite.measure import runner_speed, triton_stats
 from pnsuite.measure.answer_check import check_answers
 from pnsuite.measure.cpu_load import ForeignLoad
 from pnsuite.measure.windows import WindowPlan, stable_tail
-from pnsuite.repository.model_config import ModelConfig, loaded_config, model_identity
+from pnsuite.measure import answers_under_load
+from pnsuite.repository.model_config import (ModelConfig, answers_batch_invariant,
+                                             loaded_config, model_identity)
 from pnsuite.server import TritonServer
 
 #: mean time per inference over the counted windows (1000 / throughput): the gated metric
@@ -109,8 +119,13 @@ class MeasuredRun:
     #: the client's median and 90th-percentile request latency over the counted windows
     latency_p50_ms: float = 0.0
     latency_p90_ms: float = 0.0
-    #: what the answer check before the warm-up found (pnsuite.measure.answer_check)
+    #: what the answer checks found: before the warm-up (pnsuite.measure.answer_check) and
+    #: under load (pnsuite.measure.answers_under_load)
     answer_check: str = ""
+    #: sampled responses under load checked against their images' answers alone
+    answers_checked_under_load: int = 0
+    #: the names of the images the load cycled through (one for a single-tensor load)
+    load_images: list[str] = field(default_factory=list)
     #: Triton's per batch size over the counted windows: executions and mean ms of each
     #: compute phase (ModelStats.batch_table())
     batch_stats: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -176,17 +191,19 @@ class MeasuredRun:
         return cls(**data)
 
 
-def _warm_up(load: Load, plan: WindowPlan) -> tuple[float, int]:
+def _warm_up(load: Load, plan: WindowPlan) -> tuple[float, int, list[Sample]]:
     """Run the load for at least `plan.warmup_s`, doubling the requests each time: the
-    rate (requests per second) of the last part, which calibrates the windows, and the
-    requests sent in all."""
+    rate (requests per second) of the last part, which calibrates the windows, the
+    requests sent in all, and the responses the load kept."""
     requests, sent, began = load.concurrency, 0, time.monotonic()
+    samples: list[Sample] = []
     while True:
         done = load.run(requests)
         sent += done.requests
+        samples += done.samples
         rate = done.requests / done.total_s if done.total_s > 0 else 0.0
         if time.monotonic() - began >= plan.warmup_s or done.total_s >= plan.seconds:
-            return rate, sent
+            return rate, sent, samples
         requests *= 2
 
 
@@ -195,13 +212,19 @@ class Measurement:
     the module's docstring): `warm_up()`, then windows (`settle()`, `window()`, or
     pytest-benchmark's rounds from `benchmark_rounds()`), then `result()`. A context
     manager: it holds a gRPC client for Triton's statistics until closed. `probe`:
-    `result()` measures the runner-speed probe, with the server up and idle."""
+    `result()` measures the runner-speed probe, with the server up and idle.
+    `overlay_dir`: where a mismatch under load draws its overlay (none drawn if None)."""
 
     def __init__(self, server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(), *,
                  model: str = "peoplenet", probe: bool = False,
-                 goldens_dir: Path = goldens.DETECTIONS_DIR) -> None:
+                 goldens_dir: Path = goldens.DETECTIONS_DIR,
+                 overlay_dir: Path | None = None) -> None:
         self.server, self.load, self.plan, self.model = server, load, plan, model
-        self.probe, self.goldens_dir = probe, goldens_dir
+        self.probe, self.goldens_dir, self.overlay_dir = probe, goldens_dir, overlay_dir
+        #: the server's answer for each of the load's images sent alone (set by the warm-up)
+        self.references: list[answers_under_load.Answer] = []
+        #: sampled responses under load checked so far
+        self.checked = 0
         #: every window measured so far, oldest first
         self.windows: list[Window] = []
         #: requests each window sends (set by the warm-up)
@@ -248,13 +271,29 @@ class Measurement:
         client = self._stats_client()
         # A model that answers nothing must not be measured as if it worked.
         self.config = loaded_config(client, self.model)
+        alone: list[answers_under_load.Alone] = []  # capture.jpg's answer: a reference
         self.answers = check_answers(self.server.grpc_url, model_identity(self.config),
-                                     self.goldens_dir, model=self.model)
+                                     self.goldens_dir, model=self.model,
+                                     on_answer=lambda *answer: alone.append(answer))
+        images = getattr(self.load, "images", None)  # a unit test's fake load sends none
+        if images is not None:
+            self.references = answers_under_load.references_for(self.server, images,
+                                                                self.model, alone)
         start = triton_stats.snapshot(client, self.model)
-        rate, sent = _warm_up(self.load, self.plan)
+        rate, sent, samples = _warm_up(self.load, self.plan)
+        self._check(samples, "warm-up")
         self.requests = self.plan.requests_per_window(rate, self.load.concurrency)
         # Statistics are counted just after responses go out: wait for the warm-up's.
         self._edges = [start + triton_stats.wait_for_delta(client, self.model, start, sent)]
+
+    def _check(self, samples: list[Sample], where: str) -> None:
+        """The sampled responses of `where` against their images alone (untimed)."""
+        if not samples or not self.references:
+            return
+        tolerances = answers_under_load.tolerances_for(
+            self.config is not None and answers_batch_invariant(self.config))
+        self.checked += answers_under_load.check_samples(
+            samples, self.references, self.load.images, tolerances, where, self.overlay_dir)
 
     def settle(self) -> bool:
         """Windows until the last `plan.stable` agree or `plan.max_windows` are measured
@@ -298,6 +337,7 @@ class Measurement:
             return None
         window = Window(done.requests, done.total_s, done.latency_ms(99),
                         round(neighbours.cores, 3), round(done.cpu_s, 4))
+        self._check(done.samples, f"window {len(self.windows) + 1}")
         self.windows.append(window)
         self._latencies.append(np.asarray(done.latencies_s))
         self._edges.append(self._edges[-1] + triton_stats.wait_for_delta(
@@ -332,19 +372,32 @@ class Measurement:
             stable=self.stable, inference_ms=seconds / served * 1e3, latency_p99_ms=p99,
             compute_infer_ms=delta.per_inference_ms("compute_infer"),
             server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
-            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self.answers,
+            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self._answer_summary(),
+            answers_checked_under_load=self.checked, load_images=self._image_names(),
             batch_stats=delta.batch_table())
+
+    def _image_names(self) -> list[str]:
+        images = getattr(self.load, "images", None)  # a unit test's fake load sends none
+        return [] if images is None else images.names
+
+    def _answer_summary(self) -> str:
+        if not self.references:
+            return self.answers
+        return (f"{self.answers}; under load, {self.checked} sampled responses agreed with "
+                f"their images alone ({len(self.references)} distinct)")
 
 
 def measure(server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(),
             model: str = "peoplenet", probe: bool = False,
-            goldens_dir: Path = goldens.DETECTIONS_DIR) -> MeasuredRun:
+            goldens_dir: Path = goldens.DETECTIONS_DIR,
+            overlay_dir: Path | None = None) -> MeasuredRun:
     """Measure one run of `load` (a closed loop against `server`): answers checked once,
     a warm-up, then windows until `plan` says they are stable, with Triton's statistics
-    over the counted windows. `probe`: measure the runner-speed probe after the windows,
-    with the server up and idle."""
+    over the counted windows and sampled answers under load checked against each image
+    alone. `probe`: measure the runner-speed probe after the windows, with the server up
+    and idle."""
     with Measurement(server, load, plan, model=model, probe=probe,
-                     goldens_dir=goldens_dir) as measurement:
+                     goldens_dir=goldens_dir, overlay_dir=overlay_dir) as measurement:
         measurement.warm_up()
         measurement.settle()
     return measurement.result()

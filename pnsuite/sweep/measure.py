@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from pnsuite.client.image_set import ImageSet
 from pnsuite.client.memory import Memory
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, Measurement
@@ -35,9 +36,10 @@ class PointPlan:
     monitor: str = "none"
 
 
-def measure_point(server: TritonServer, key: PointKey, plan: PointPlan, tensor: np.ndarray,
-                  model: str = "peoplenet") -> SweepPoint:
-    """Measure `key` on `server`, which already serves `key.variant`."""
+def measure_point(server: TritonServer, key: PointKey, plan: PointPlan,
+                  tensor: ImageSet | np.ndarray, model: str = "peoplenet") -> SweepPoint:
+    """Measure `key` on `server`, which already serves `key.variant`, with a load of
+    `tensor` (one tensor, or a set of images whose answers are checked under load)."""
     began = time.monotonic()
     measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with make_load(server.grpc_url, tensor, key.concurrency, plan.memory,

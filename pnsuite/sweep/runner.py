@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 from google.protobuf import text_format
 
+from pnsuite.client.image_set import ImageSet
 from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
 from pnsuite.repository import model_config
@@ -53,7 +54,8 @@ class SweepRunner:
     """Measures points on real servers; keeps the current variant's server between
     points of that variant."""
 
-    def __init__(self, repo: Path, launcher: Launcher, plan: PointPlan, tensor: np.ndarray,
+    def __init__(self, repo: Path, launcher: Launcher, plan: PointPlan,
+                 tensor: ImageSet | np.ndarray,
                  workdir: Path, model: str = "peoplenet", ready_timeout_s: float = 120.0,
                  server_args: Sequence[str] = ()) -> None:
         if not launcher.manages_server:
@@ -208,7 +210,8 @@ def choose_best(ranked: list[SweepPoint], confirmation: Confirmation | None,
     return min((leader, second), key=objectives.cheapness)
 
 
-def run_sweep(request: SweepRequest, launcher: Launcher, tensor: np.ndarray, out_dir: Path,
+def run_sweep(request: SweepRequest, launcher: Launcher, tensor: ImageSet | np.ndarray,
+              out_dir: Path,
               restart: bool = False, progress: bool = True,
               machine: dict[str, object] | None = None) -> SweepDocument:
     """Measure the request's points (resuming from `out_dir/journal.jsonl`), confirm the

@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pnsuite.client.image_set import ImageSet
 from pnsuite.client.memory import Memory
 from pnsuite.client.load import Load
 from pnsuite.client.multiprocess_load import make_load
@@ -230,7 +231,7 @@ class PairRunner:
     a round), and all are stopped together afterwards (a server stopping beside a
     measurement would take CPU from it). The i-th A and the i-th B started make pair i."""
 
-    def __init__(self, a: Side, b: Side, plan: Plan, tensor: np.ndarray,
+    def __init__(self, a: Side, b: Side, plan: Plan, tensor: ImageSet | np.ndarray,
                  workdir: Callable[[str], Path], rng: random.Random | None = None,
                  ready_timeout_s: float = 120.0) -> None:
         self.sides = (a, b)
@@ -313,7 +314,8 @@ class PairRunner:
             pool.stop_all()
 
 
-def run_ab(a: Side, b: Side, plan: Plan, policy: verdicts.Policy, tensor: np.ndarray,
+def run_ab(a: Side, b: Side, plan: Plan, policy: verdicts.Policy,
+           tensor: ImageSet | np.ndarray,
            workdir: Callable[[str], Path], rng: random.Random | None = None,
            on_look: Callable[[ABResult], None] | None = None) -> ABResult:
     """Measure A and B in turns until the verdict is decided or the plan is spent."""

@@ -5,14 +5,20 @@ closed and counted; Triton's statistics cover exactly the counted windows."""
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from pnsuite.client.image_set import ImageSet, LoadImage
 from pnsuite.client.load import ClosedLoopRun
+from pnsuite.client.samples import Sample
+from pnsuite.detection import detectnet
+from pnsuite.detection.detectnet import Detection
 from pnsuite.measure import run as engine
 from pnsuite.measure import triton_stats
 from pnsuite.measure.run import Measurement, measure
 from pnsuite.measure.triton_stats import Duration, ModelStats
 from pnsuite.measure.windows import WindowPlan
+from pnsuite.measure.answers_under_load import AnswersDifferUnderLoad
 
 #: 10 requests a window: the warm-up's first run (one request at 10 ms) calibrates it
 PLAN = WindowPlan(seconds=0.1, stable=3, tolerance=0.05, max_windows=6, warmup_s=0.0)
@@ -70,7 +76,11 @@ def server(monkeypatch):
     server = FakeTriton()
     monkeypatch.setattr(engine, "loaded_config", lambda client, model: None)
     monkeypatch.setattr(engine, "model_identity", lambda config: "fake")
-    monkeypatch.setattr(engine, "check_answers", lambda *a, **k: "5 boxes, as its goldens")
+    def check_answers(*args, on_answer=None, **kwargs):
+        if on_answer is not None:  # capture.jpg alone: its tensor, cov and bbox
+            on_answer("capture tensor", "cov", "bbox")
+        return "5 boxes, as its goldens"
+    monkeypatch.setattr(engine, "check_answers", check_answers)
     monkeypatch.setattr(engine, "ForeignLoad", lambda: FakeNeighbours(server))
     monkeypatch.setattr(triton_stats, "snapshot", lambda client, model: server.stats())
     probes = []
@@ -161,3 +171,70 @@ def test_steps_out_of_order_are_refused(server):
     m.open_window()
     with pytest.raises(RuntimeError, match="open already"):
         m.open_window()
+
+
+class ImageLoad(FakeLoad):
+    """A fake load of two distinct images that keeps one response per run: right until
+    run `wrong_from` (counting the warm-up's runs), then image 1 gets image 0's answer."""
+
+    images = ImageSet([LoadImage(name, np.zeros((1, *detectnet.INPUT_SHAPE), np.float32))
+                       for name in ("a.jpg", "b.jpg")])
+    answers = [[Detection("person", 0.9, 100.0, 40.0, 180.0, 240.0)],
+               [Detection("person", 0.8, 500.0, 100.0, 560.0, 260.0)]]
+
+    def __init__(self, server, per_request_s, wrong_from):
+        super().__init__(server, per_request_s)
+        self.runs, self.wrong_from = 0, wrong_from
+
+    def run(self, requests):
+        done = super().run(requests)
+        self.runs += 1
+        answer = self.answers[0 if self.runs >= self.wrong_from else 1]
+        done.samples = [Sample(1, 0, 3, *(t[None] for t in detectnet.encode(answer)))]
+        return done
+
+
+@pytest.fixture
+def references(monkeypatch, server):
+    """The references the engine takes at the start: each image's answer, as if alone;
+    and the check of sampled answers, which must never run inside the timed part."""
+    taken = []
+
+    def alone(given_server, images, model, known=()):
+        assert given_server is server and not server.timing
+        # the answer check's request alone serves as its image's reference
+        assert list(known) == [("capture tensor", "cov", "bbox")]
+        taken.append(images)
+        return [detectnet.decode(*detectnet.encode(a)) for a in ImageLoad.answers]
+    monkeypatch.setattr(engine.answers_under_load, "references_for", alone)
+    check = engine.answers_under_load.check_samples
+
+    def untimed_check(*args, **kwargs):
+        assert not server.timing, "answers checked inside the timed part"
+        return check(*args, **kwargs)
+    monkeypatch.setattr(engine.answers_under_load, "check_samples", untimed_check)
+    return taken
+
+
+def test_sampled_answers_are_checked_after_each_window_outside_the_timed_part(
+        server, references):
+    load = ImageLoad(server, [0.01, 0.01, 0.01, 0.01, 0.02, 0.01], wrong_from=99)
+    with Measurement(server, load, PLAN) as m:
+        m.warm_up()
+        m.settle()
+        pedantic(server, **m.benchmark_rounds())
+    run = m.result()
+    assert references == [load.images]
+    assert run.answers_checked_under_load == 1 + len(run.windows)  # the warm-up's too
+    assert run.load_images == ["a.jpg", "b.jpg"]
+    assert run.answer_check.endswith("under load, 7 sampled responses agreed with their "
+                                     "images alone (2 distinct)"), run.answer_check
+
+
+def test_a_wrong_answer_in_a_window_fails_the_run_naming_image_request_and_window(
+        server, references):
+    load = ImageLoad(server, [0.01], wrong_from=3)  # the warm-up's run, then windows 1, 2
+    with pytest.raises(AnswersDifferUnderLoad,
+                       match=r"b\.jpg: request 3 of slot 0 \(window 2\) differs .* it is "
+                             r"the answer of a\.jpg alone"):
+        measure(server, load, PLAN)
