@@ -16,14 +16,15 @@ import os
 import platform
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from pnsuite import ownership
 from pnsuite.cli.vocabulary import add_option, add_server_args
 from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
-from pnsuite import ownership
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
 from pnsuite.platform import jetson

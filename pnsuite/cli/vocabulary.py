@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import Any, Sequence
+from typing import Any
 
 #: an old option name -> the project's name for the same thing
 RENAMED = {

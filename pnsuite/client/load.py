@@ -8,9 +8,10 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -147,7 +148,7 @@ class ClosedLoopLoad:
         self._close_clients()
         self._connect(url)
 
-    def __enter__(self) -> "ClosedLoopLoad":
+    def __enter__(self) -> ClosedLoopLoad:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -212,7 +213,7 @@ class Load(Protocol):
     def run(self, requests: int) -> ClosedLoopRun: ...
     def retarget(self, url: str) -> None: ...
     def close(self) -> None: ...
-    def __enter__(self) -> "Load": ...
+    def __enter__(self) -> Load: ...
     def __exit__(self, *exc: object) -> None: ...
 
 

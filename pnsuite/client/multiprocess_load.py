@@ -142,7 +142,7 @@ class MultiProcessLoad:
     def worker_pids(self) -> list[int]:
         return [process.pid for process, _ in self._workers if process.pid is not None]
 
-    def __enter__(self) -> "MultiProcessLoad":
+    def __enter__(self) -> MultiProcessLoad:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:

@@ -15,7 +15,8 @@ pnsuite/platform/jetson.py).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pnsuite.client.memory import Memory
 from pnsuite.measure.run import MeasuredRun, Window
@@ -186,7 +187,7 @@ def platform_identity() -> dict[str, Any]:
     return jetson.machine_identity()
 
 
-def device_monitor() -> "tegrastats.TegrastatsSampler | contextlib.nullcontext[None]":
+def device_monitor() -> tegrastats.TegrastatsSampler | contextlib.nullcontext[None]:
     """tegrastats sampled around a measurement on a Jetson; nothing elsewhere."""
     if jetson.machine_identity().get("jetson") and tegrastats.tegrastats_command(500):
         return tegrastats.TegrastatsSampler(interval_ms=500)

@@ -22,8 +22,9 @@ round's setup and closes, with the wait for Triton's statistics, in its teardown
 round's time is the window's own. Every window of a run sends the same number of
 requests (calibrated once, from the warm-up), so round times compare. The run's
 `stable` says whether the counted windows agreed; the windows before them only settle
-the load (so a recorded benchmark measures at most max_windows + stable). A disabled pytest-benchmark (`--benchmark-disable`, xdist) sends one window
-without its teardown: `result()` closes it, and counts it with the windows before it.
+the load (so a recorded benchmark measures at most max_windows + stable). A disabled
+pytest-benchmark (`--benchmark-disable`, xdist) sends one window without its teardown:
+`result()` closes it, and counts it with the windows before it.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class MeasuredRun:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MeasuredRun":
+    def from_json(cls, data: dict[str, Any]) -> MeasuredRun:
         data = dict(data)
         data["windows"] = [Window(**w) for w in data.get("windows", [])]
         return cls(**data)
@@ -218,7 +219,7 @@ class Measurement:
         self._sent: ClosedLoopRun | None = None  # the open window's requests, once sent
         self._probe_ms: float | None = None
 
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         return self
 
     def __exit__(self, *exc: object) -> None:

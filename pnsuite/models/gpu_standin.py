@@ -252,7 +252,8 @@ class TritonPythonModel:
         grid = (NET_H // STRIDE, NET_W // STRIDE)
         on_gpu = self.device.type == "cuda"
         self.batch_in = torch.empty(shape, dtype=torch.float32, device=self.device)
-        self.staging = torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) if on_gpu else None
+        self.staging = (torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu)
+                        if on_gpu else None)
         # Host outputs only: device outputs are each execution's own tensors.
         self.cov_out = self.bbox_out = None
         if not self._outputs_on_device:

@@ -69,7 +69,7 @@ class LocalPostgres:
                                       f"{(done.stderr or done.stdout).strip()[-1500:]}")
         return done
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         self._dir = Path(tempfile.mkdtemp(prefix="pnsuite-postgres-"))
         if os.geteuid() == 0:
             try:
@@ -111,7 +111,7 @@ class LocalPostgres:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
-    def __enter__(self) -> "LocalPostgres":
+    def __enter__(self) -> LocalPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

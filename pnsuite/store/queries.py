@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import platform
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite.history import changepoints, history
 from pnsuite.measure.records import RELEASE_KEYS

@@ -11,10 +11,11 @@ the history read the store exactly as they read pytest-benchmark's files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -79,7 +80,7 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(url_or_path: str, migrate: bool = True) -> "ResultsStore":
+def open_store(url_or_path: str, migrate: bool = True) -> ResultsStore:
     """Open (and by default bring up to the newest schema) the store at a path or URL."""
     url = normalize_url(url_or_path)
     try:
@@ -122,7 +123,7 @@ class ResultsStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "ResultsStore":
+    def __enter__(self) -> ResultsStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

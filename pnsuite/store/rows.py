@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pnsuite.history.history import SOURCE_KEY, machine_identity
 from pnsuite.measure.run import COMPUTE_INFER_MS, LATENCY_P99_MS, ROUND_S, MeasuredRun

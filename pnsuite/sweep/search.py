@@ -5,11 +5,17 @@ grid for spaces too big to measure whole. Both take the points a journal already
 from __future__ import annotations
 
 import functools
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pnsuite.sweep.errors import SweepError
-from pnsuite.sweep.objectives import (Constraint, Objective, cheapness, compare_values,
-                                      shortfall, violations)
+from pnsuite.sweep.objectives import (
+    Constraint,
+    Objective,
+    cheapness,
+    compare_values,
+    shortfall,
+    violations,
+)
 from pnsuite.sweep.points import PointKey, SweepPoint, Variant
 from pnsuite.sweep.space import SweepSpace
 
@@ -25,7 +31,8 @@ def brute_force(space: SweepSpace, measure: Measure,
     """Every point of the space, in `space.keys()` order; those in `done` are taken from
     it, not measured again."""
     done = done or {}
-    return [done[key] if key in done else measure(key) for key in space.keys()]
+    # SIM118: a SweepSpace is not a dict; its keys() lists the points.
+    return [done[key] if key in done else measure(key) for key in space.keys()]  # noqa: SIM118
 
 
 def compare_scores(a: SweepPoint, b: SweepPoint, objective: Objective,

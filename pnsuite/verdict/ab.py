@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from pnsuite.client.memory import Memory
 from pnsuite.client.load import Load
+from pnsuite.client.memory import Memory
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan

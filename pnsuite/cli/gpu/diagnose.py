@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     base, dyn = GPU_REPOS / "baseline_1_instance", GPU_REPOS / "sample_2_dynamic_batching"
     result: dict[str, Any] = {
-        "numpy_copy_ms": {"default": numpy_copy_cost({}), "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
+        "numpy_copy_ms": {"default": numpy_copy_cost({}),
+                          "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
     print(json.dumps(result), flush=True)
     result["pair"] = two_servers_at_once(args.work, {})
     cases = [

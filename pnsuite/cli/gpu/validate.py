@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from pnsuite.client.memory import Memory, argument_type
 from pnsuite.cli.vocabulary import add_option, add_server_args
+from pnsuite.client.memory import Memory, argument_type
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.detection import detectnet
@@ -64,7 +64,8 @@ def capture_tensor() -> np.ndarray:
 def check_inputs() -> np.ndarray:
     """Eight distinct real images ([8, 3, 544, 960]): the golden images and mirror images
     of them, so that a mixed-up answer cannot pass for the right one."""
-    images = [detectnet.preprocess(detectnet.load_image(p))[0] for p in sorted(IMAGES.glob("*.jpg"))]
+    images = [detectnet.preprocess(detectnet.load_image(p))[0]
+              for p in sorted(IMAGES.glob("*.jpg"))]
     images += [np.ascontiguousarray(img[:, :, ::-1]) for img in images]
     return np.stack(images[:8]).astype(np.float32)
 
@@ -151,7 +152,8 @@ def _mean_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("p50_ms", "p90_ms", "p99_ms", "client_cpu_ms_per_request", "client_cpu_cores"):
         out[key] = round(sum(r[key] for r in good) / len(good), 4)
     # Requests waiting in Triton's queue: above zero, the server never waited for the client.
-    out["server_queue_ms"] = round(sum(r["server"]["queue_ms_per_inference"] for r in good) / len(good), 3)
+    out["server_queue_ms"] = round(
+        sum(r["server"]["queue_ms_per_inference"] for r in good) / len(good), 3)
     # How much the server's own speed moved between the suite's runs at this concurrency.
     thr = [r["throughput"] for r in good]
     out["spread"] = round((max(thr) - min(thr)) / (sum(thr) / len(thr)), 4)
