@@ -214,7 +214,8 @@ def _recorded_enough(args: argparse.Namespace, kept: list[Path], began: float,
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    kept, disturbed = [], []
+    kept: list[Path] = []
+    disturbed: list[Path] = []
     began = time.monotonic()
     most = max(args.runs, args.until_usable or 0)
     for attempt in range(2 * most):

@@ -8,7 +8,7 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -167,7 +167,7 @@ class ClosedLoopLoad:
         """Send `requests` requests in all and return their latencies and the wall time."""
         if requests < self.concurrency:
             raise ValueError(f"requests ({requests}) < concurrency ({self.concurrency})")
-        remaining = itertools.count(requests, -1)
+        remaining: Iterator[int] = itertools.count(requests, -1)
         lock = threading.Lock()
         start = threading.Barrier(self.concurrency + 1)
 
@@ -176,7 +176,7 @@ class ClosedLoopLoad:
                 start.wait(timeout=self.timeout_s)
             except threading.BrokenBarrierError:
                 return []
-            latencies = []
+            latencies: list[float] = []
             while True:
                 with lock:
                     if next(remaining) <= 0:
@@ -214,7 +214,7 @@ class Load(Protocol):
     def retarget(self, url: str) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Load: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None: ...
 
 
 def paired_rounds(slow: Load, fast: Load, requests: int, rounds: int,

@@ -118,7 +118,7 @@ class MultiProcessLoad:
         try:
             for part in self._split:
                 ours, theirs = context.Pipe()
-                process = context.Process(
+                process: multiprocessing.process.BaseProcess = context.Process(
                     target=_worker, name=f"pnsuite-load-{len(self._workers)}", daemon=True,
                     args=(theirs, ownership.owner_tag(), url, tensor, part, model, self.memory,
                           timeout_s, device_id))

@@ -205,7 +205,7 @@ def observe(model: ModelUnderTest, repository: str, image: str,
     with _locked(directory):
         old = _old_golden(model, directory)
         path = candidate_path(model.identity, directory)
-        data = json.loads(path.read_text()) if path.is_file() else \
+        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else \
             {"format": CANDIDATE_FORMAT, "models": {}, "repositories": {}}
         disagreements = []
         for other_repo, other in sorted(data["models"].items()):

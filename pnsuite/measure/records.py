@@ -128,7 +128,9 @@ def measured_run(entry: dict[str, Any], cores: int, started: float = 0.0,
     Figures a record lacks read back as 0.0: records from before the engine kept round
     times, the server's compute time and p99, but no throughput, so their inference_ms
     is 0.0 and only their round_s is gated or charted."""
-    stats = entry.get("stats") if isinstance(entry.get("stats"), dict) else {}
+    stats = entry.get("stats")
+    if not isinstance(stats, dict):
+        stats = {}
     extra = entry.get("extra_info") or {}
     rounds = [_positive(s) for s in stats.get("data") or []] or [_positive(stats.get("median"))]
     foreign = [_positive(f) for f in extra.get(FOREIGN_PER_WINDOW) or []]

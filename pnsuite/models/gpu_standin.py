@@ -361,7 +361,7 @@ class TritonPythonModel:
         t = self._lap("copy_in", t) if self._profile_every else t
         with torch.inference_mode():
             cov, bbox = run_network(self.net, self.batch_in[:total])
-            if not self._outputs_on_device:
+            if self.cov_out is not None and self.bbox_out is not None:  # host outputs
                 cov = self.cov_out[:total].copy_(cov, non_blocking=True)
                 bbox = self.bbox_out[:total].copy_(bbox, non_blocking=True)
         if self.device.type == "cuda":

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pnsuite.errors import ConfigError
 from pnsuite.ownership import remove_shm_regions
@@ -213,7 +214,7 @@ class ProcessHandle(ServerHandle):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _own_process_group() -> dict[str, object]:
+def _own_process_group() -> dict[str, Any]:
     """Popen arguments for a new process group in the caller's session.
 
     A group of its own lets stop() kill the server with its stubs, and keeps a terminal's

@@ -47,9 +47,10 @@ class LocalPostgres:
     """`with LocalPostgres() as pg: pg.url` — a private server, stopped on exit."""
 
     def __init__(self, bin_dir: Path | None = None) -> None:
-        self.bin_dir = bin_dir or find_bin_dir()
-        if self.bin_dir is None:
+        found = bin_dir or find_bin_dir()
+        if found is None:
             raise PostgresUnavailable("no PostgreSQL server binaries (initdb) found")
+        self.bin_dir: Path = found
         self.port = 0
         self._dir: Path | None = None
         self._user: str | None = None

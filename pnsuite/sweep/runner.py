@@ -43,7 +43,7 @@ from pnsuite.verdict import verdicts
 SEARCHES = ("brute", "hill")
 
 
-def variant_changes(variant: Variant) -> dict[str, object]:
+def variant_changes(variant: Variant) -> model_config.ConfigChanges:
     """model_config's keyword arguments that turn the original into `variant`."""
     b = variant.batching
     return {"instances": variant.instances, "dynamic_batching": b.enabled,

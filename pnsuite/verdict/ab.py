@@ -292,9 +292,9 @@ class PairRunner:
             finally:
                 if load is not None:
                     load.close()
-            for slot, run in enumerate(runs):
+            for slot, measured in enumerate(runs):
                 runs[slot] = undisturbed_run(partial(self.run_once, started[slot][0]),
-                                             self.plan.retries, first=run)
+                                             self.plan.retries, first=measured)
         finally:
             self.close()
         pairs = []

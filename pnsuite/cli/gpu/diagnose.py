@@ -55,7 +55,7 @@ print(json.dumps(out))
 """
 
 
-def numpy_copy_cost(env: dict[str, str]) -> dict[str, float]:
+def numpy_copy_cost(env: dict[str, str]) -> dict[str, Any]:
     """Median ms per numpy allocate-and-copy of one 6.3 MB image, one at a time and 16
     held at once (a batch's inputs), in a fresh process with `env` added."""
     done = subprocess.run([sys.executable, "-c", NUMPY_COPY], env={**os.environ, **env},
@@ -169,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="only perf_analyzer with system vs CUDA shared memory inputs")
     args = parser.parse_args(argv)
     if args.input_memory:
-        result = {"input_memory": input_memory_cases(args.work, {
+        result: dict[str, Any] = {"input_memory": input_memory_cases(args.work, {
             "baseline_1_instance": [1, 16], "sample_1_instances": [16],
             "sample_2_dynamic_batching": [16, 32]})}
         args.out.write_text(json.dumps(result, indent=2))
         return 0
     base, dyn = GPU_REPOS / "baseline_1_instance", GPU_REPOS / "sample_2_dynamic_batching"
-    result: dict[str, Any] = {
+    result = {
         "numpy_copy_ms": {"default": numpy_copy_cost({}),
                           "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
     print(json.dumps(result), flush=True)

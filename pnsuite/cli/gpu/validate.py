@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -99,11 +99,13 @@ def check_answers(server: TritonServer, references: Path, memory: Memory) -> dic
         after = triton_stats.snapshot(client, MODEL)
     if errors:
         return {"ok": False, "error": repr(errors[0])}
-    cov_diff = max(float(np.abs(a[0][0] - cov_ref[i]).max()) for i, a in enumerate(answers))
-    bbox_diff = max(float(np.abs(a[1][0] - bbox_ref[i]).max()) for i, a in enumerate(answers))
+    # No thread failed, so each one answered.
+    answered = cast(list[tuple[np.ndarray, np.ndarray]], answers)
+    cov_diff = max(float(np.abs(a[0][0] - cov_ref[i]).max()) for i, a in enumerate(answered))
+    bbox_diff = max(float(np.abs(a[1][0] - bbox_ref[i]).max()) for i, a in enumerate(answered))
     # How far apart the images' answers are: a swapped answer would differ by this much.
     spread = float(np.abs(cov_ref[0] - cov_ref[1]).max())
-    finite = all(np.isfinite(a[0]).all() and np.isfinite(a[1]).all() for a in answers)
+    finite = all(np.isfinite(a[0]).all() and np.isfinite(a[1]).all() for a in answered)
     return {"ok": bool(finite and cov_diff <= COV_TOLERANCE and bbox_diff <= BBOX_TOLERANCE),
             "max_abs_cov_diff": cov_diff, "max_abs_bbox_diff": bbox_diff,
             "cov_diff_between_images": spread, "finite": bool(finite),
