@@ -110,7 +110,7 @@ def two_servers_at_once(work: Path, env: dict[str, str]) -> dict[str, Any]:
         try:
             with second:
                 out["second_ready_after_s"] = second.ready_after_s
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - the diagnosis records it
             out["error"] = str(err)[-800:]
         out["second_log"] = [line[-400:] for line in second.logs().splitlines()
                              if "gpu-standin" in line or "rror" in line][:12]
@@ -145,7 +145,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                                     model=MODEL, memory=memory)
                                 row: dict[str, Any] = {"throughput": round(result.throughput, 2),
                                                        "p50_ms": result.p50_ms}
-                            except Exception as err:  # noqa: BLE001
+                            except Exception as err:  # noqa: BLE001 - the row records it
                                 row = {"error": str(err)[-800:]}
                             row["batch_stats"] = (triton_stats.snapshot(client, MODEL)
                                                   - before).batch_table()
@@ -153,7 +153,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                         case["runs"].append(row)
                         print(json.dumps({"repo": name, **{k: v for k, v in row.items()
                                                            if k != "batch_stats"}}), flush=True)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - the case records it
             case["error"] = str(err)[-1500:]
         case["profile"] = profile_lines(server.logs())[-6:]
         out.append(case)
