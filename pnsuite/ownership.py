@@ -24,9 +24,9 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
 
 TAG_ROOT = "pnsuite_"
 #: the environment variable that carries the owner's tag to processes started for it
@@ -270,7 +270,7 @@ class Census:
     def __bool__(self) -> bool:
         return bool(self.processes or self.shm_regions)
 
-    def __sub__(self, earlier: "Census") -> "Census":
+    def __sub__(self, earlier: Census) -> Census:
         """What is here now and was not in `earlier` (what a test added)."""
         return Census(tuple(p for p in self.processes if p not in earlier.processes),
                       tuple(r for r in self.shm_regions if r not in earlier.shm_regions))

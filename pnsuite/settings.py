@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from pnsuite.client.memory import NAMES as MEMORY_NAMES
 from pnsuite.client.memory import Memory
@@ -103,7 +103,7 @@ class SuiteSettings:
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
-                root: Path, env: Mapping[str, str] | None = None) -> "SuiteSettings":
+                root: Path, env: Mapping[str, str] | None = None) -> SuiteSettings:
         """Settings from `option(dest)` and `ini(key)` lookups, the environment and the
         defaults; ConfigError naming the setting for a bad value."""
         env = os.environ if env is None else env
@@ -160,7 +160,8 @@ def _server_args(text: str, launcher: str) -> tuple[str, ...]:
         words = shlex.split(text)
     except ValueError as err:
         raise ConfigError(f"--triton-server-args {text!r}: {err}",
-                          "quote as in a shell, e.g. '--log-verbose=1 --exit-on-error=true'") from None
+                          "quote as in a shell, e.g. "
+                          "'--log-verbose=1 --exit-on-error=true'") from None
     if words and launcher == "external":
         raise ConfigError("--triton-server-args with --triton-launcher=external: the suite "
                           "does not start that server, so it cannot give it options",

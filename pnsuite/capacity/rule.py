@@ -44,7 +44,7 @@ class DeadlineRule:
                             f"< 1, got {self.deadline_ms}, {self.percentile}, {self.max_missed}")
 
     @classmethod
-    def for_fps(cls, fps: float, **kwargs: float) -> "DeadlineRule":
+    def for_fps(cls, fps: float, **kwargs: float) -> DeadlineRule:
         """The rule whose deadline is one frame interval (a frame answered before the
         next one arrives), unless `deadline_ms` is given."""
         kwargs.setdefault("deadline_ms", 1e3 / fps)

@@ -9,8 +9,8 @@ steps down one stream and is confirmed again, so a lucky first run does not set 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from pnsuite.capacity.rule import DeadlineRule, Judgement, judge
 from pnsuite.client.camera_streams import StreamsRun

@@ -20,13 +20,14 @@ import json
 import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite import ownership
 from pnsuite.capacity.rule import DeadlineRule
-from pnsuite.cli.vocabulary import add_option
 from pnsuite.capacity.search import Capacity, Probe, find_capacity
+from pnsuite.cli.vocabulary import add_option
 from pnsuite.client.camera_streams import ARRIVALS, StreamsRun, run_streams
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet

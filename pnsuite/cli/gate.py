@@ -32,8 +32,9 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite.cli.vocabulary import add_option
 from pnsuite.cli.window_options import add_window_options, window_plan_of
@@ -212,7 +213,8 @@ def _recorded_enough(args: argparse.Namespace, kept: list[Path], began: float,
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    kept, disturbed = [], []
+    kept: list[Path] = []
+    disturbed: list[Path] = []
     began = time.monotonic()
     most = max(args.runs, args.until_usable or 0)
     for attempt in range(2 * most):
@@ -387,9 +389,11 @@ def common_options() -> argparse.ArgumentParser:
                         help="p99 slowdown that turns the gate red (red-only rule; default "
                              "%(default)s = 25%%)")
     common.add_argument("--metric-threshold", action="append", metavar="METRIC=FRACTION",
-                        help=f"another threshold for one metric ({', '.join(verdicts.GATE_METRICS)})")
+                        help="another threshold for one metric "
+                             f"({', '.join(verdicts.GATE_METRICS)})")
     common.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA,
-                        help="error rate of a red verdict, over all comparisons (default %(default)s)")
+                        help="error rate of a red verdict, over all comparisons "
+                             "(default %(default)s)")
     common.add_argument("--baseline-max-runs", type=_whole, default=DEFAULT_POOL_RUNS,
                         metavar="N", help="a baseline read from the store counts its newest N "
                         "undisturbed runs (default %(default)s; 0: all)")

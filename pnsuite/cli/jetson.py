@@ -1,4 +1,5 @@
-"""`peoplenet-jetson` / `python3 -m pnsuite.cli.jetson [--field KEY]`: this machine's Jetson identity.
+"""`peoplenet-jetson` / `python3 -m pnsuite.cli.jetson [--field KEY]`: this machine's Jetson
+identity.
 
 Prints `machine_identity()` as JSON, or one field's value alone (empty when it is absent,
 as on a machine that is not a Jetson) for shell steps such as `l4t=$(... --field
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pnsuite.platform import jetson
 

@@ -16,8 +16,8 @@ import argparse
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Sequence
 
 from pnsuite.cli.history import format_history
 from pnsuite.cli.vocabulary import add_option
@@ -69,7 +69,8 @@ def cmd_baseline(store: ResultsStore, args: argparse.Namespace) -> int:
     keys = sorted({machine_key(d["machine_info"]) for d in mine})
     if not keys:
         raise SuiteError(f"no undisturbed runs of host {node!r} in {store.url}",
-                         "record a baseline on it (peoplenet-gate record NAME --results-store URL), "
+                         "record a baseline on it "
+                         "(peoplenet-gate record NAME --results-store URL), "
                          "or name another host with --node")
     for key in keys:
         labels = [(label, n, when) for label, n, when in store.labels(key)

@@ -16,17 +16,18 @@ import os
 import platform
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from pnsuite import ownership
 from pnsuite.cli.vocabulary import add_option, add_server_args
 from pnsuite.cli.window_options import add_window_options, window_plan_of
 from pnsuite.client.image_set import ImageSet, answer_images
 from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
-from pnsuite import ownership
 from pnsuite.errors import SuiteError
 from pnsuite.platform import jetson
 from pnsuite.server.factory import LAUNCHERS, make_launcher

@@ -21,8 +21,9 @@ import bisect
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient

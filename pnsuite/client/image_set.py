@@ -17,9 +17,9 @@ different sizes and scenes, nothing making their costs equal, and ten references
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class ImageSet(Sequence[LoadImage]):
         self._images = tuple(images)
 
     @classmethod
-    def of(cls, images: "ImageSet | np.ndarray") -> "ImageSet":
+    def of(cls, images: ImageSet | np.ndarray) -> ImageSet:
         """`images` as a set: a bare tensor (the single-image API) is a set of one."""
         if isinstance(images, ImageSet):
             return images

@@ -8,9 +8,10 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -172,7 +173,7 @@ class ClosedLoopLoad:
         self._close_clients()
         self._connect(url)
 
-    def __enter__(self) -> "ClosedLoopLoad":
+    def __enter__(self) -> ClosedLoopLoad:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -197,7 +198,7 @@ class ClosedLoopLoad:
         the responses the slots kept."""
         if requests < self.concurrency:
             raise ValueError(f"requests ({requests}) < concurrency ({self.concurrency})")
-        remaining = itertools.count(requests, -1)
+        remaining: Iterator[int] = itertools.count(requests, -1)
         lock = threading.Lock()
         start = threading.Barrier(self.concurrency + 1)
         kept = sample_points(requests // self.concurrency, self.samples_per_slot)
@@ -259,8 +260,8 @@ class Load(Protocol):
     def run(self, requests: int) -> ClosedLoopRun: ...
     def retarget(self, url: str) -> None: ...
     def close(self) -> None: ...
-    def __enter__(self) -> "Load": ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __enter__(self) -> Load: ...
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None: ...
 
 
 def paired_rounds(slow: Load, fast: Load, requests: int, rounds: int,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import enum
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from pnsuite.errors import ConfigError
 
@@ -41,7 +41,7 @@ class Memory(str, enum.Enum):
         return self is not Memory.NONE
 
     @classmethod
-    def parse(cls, value: "str | Memory", what: str = "--triton-memory") -> "Memory":
+    def parse(cls, value: str | Memory, what: str = "--triton-memory") -> Memory:
         try:
             return cls(value)
         except ValueError:

@@ -123,7 +123,7 @@ class MultiProcessLoad:
         try:
             for index, part in enumerate(self._split):
                 ours, theirs = context.Pipe()
-                process = context.Process(
+                process: multiprocessing.process.BaseProcess = context.Process(
                     target=_worker, name=f"pnsuite-load-{len(self._workers)}", daemon=True,
                     args=(theirs, ownership.owner_tag(), url, self.images, part, model,
                           self.memory, timeout_s, device_id, sum(self._split[:index])))
@@ -147,7 +147,7 @@ class MultiProcessLoad:
     def worker_pids(self) -> list[int]:
         return [process.pid for process, _ in self._workers if process.pid is not None]
 
-    def __enter__(self) -> "MultiProcessLoad":
+    def __enter__(self) -> MultiProcessLoad:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:

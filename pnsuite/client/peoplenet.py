@@ -3,7 +3,7 @@ shared memory, and detections for a few images at once."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -13,7 +13,8 @@ from pnsuite.client.shared_memory import Region, open_region
 from pnsuite.detection import detectnet
 
 _FLOAT_BYTES = 4
-_OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE, detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
+_OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE,
+                  detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
 
 
 class PeopleNetClient:
@@ -39,7 +40,7 @@ class PeopleNetClient:
         self._staged: list[tuple[int, list[grpcclient.InferInput],
                                  list[grpcclient.InferRequestedOutput]]] = []
 
-    def __enter__(self) -> "PeopleNetClient":
+    def __enter__(self) -> PeopleNetClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

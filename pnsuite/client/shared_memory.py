@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -19,7 +20,6 @@ import tritonclient.utils.shared_memory as system_shm
 from pnsuite import ownership
 from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
-
 
 #: tritonclient's CUDA utils keep one CUDA stream per device in a module-level dict,
 #: created on first use and destroyed with the last region: two threads that race there
@@ -48,7 +48,8 @@ def sweep_regions(url: str, prefix: str) -> list[str]:
     try:
         with grpcclient.InferenceServerClient(url) as client:
             for status, unregister in (
-                    (client.get_system_shared_memory_status, client.unregister_system_shared_memory),
+                    (client.get_system_shared_memory_status,
+                     client.unregister_system_shared_memory),
                     (client.get_cuda_shared_memory_status, client.unregister_cuda_shared_memory)):
                 for region in status(as_json=True, client_timeout=10).get("regions", {}):
                     name = region if isinstance(region, str) else region.get("name", "")

@@ -20,17 +20,25 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterator, Sequence
+from typing import Any
 
 from pnsuite.detection import box_matching
 from pnsuite.detection.box_matching import MatchReport, Tolerances
 from pnsuite.detection.detectnet import Detection
-from pnsuite.detection.goldens import (DETECTIONS_DIR, GoldenError, GoldenFile, ModelUnderTest,
-                                       detection_from_json, detection_json, file_stem,
-                                       golden_path)
+from pnsuite.detection.goldens import (
+    DETECTIONS_DIR,
+    GoldenError,
+    GoldenFile,
+    ModelUnderTest,
+    detection_from_json,
+    detection_json,
+    file_stem,
+    golden_path,
+)
 from pnsuite.repository.engine import EngineIdentity
 
 CANDIDATE_SUFFIX = ".candidate.json"
@@ -58,7 +66,7 @@ class ImageChange:
 
     @classmethod
     def between(cls, image: str, old: Sequence[Detection] | None,
-                new: Sequence[Detection]) -> "ImageChange":
+                new: Sequence[Detection]) -> ImageChange:
         return cls(image, old, new, None if old is None else box_matching.match(old, new))
 
     def _confident(self, det: Detection) -> bool:
@@ -197,7 +205,7 @@ def observe(model: ModelUnderTest, repository: str, image: str,
     with _locked(directory):
         old = _old_golden(model, directory)
         path = candidate_path(model.identity, directory)
-        data = json.loads(path.read_text()) if path.is_file() else \
+        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else \
             {"format": CANDIDATE_FORMAT, "models": {}, "repositories": {}}
         disagreements = []
         for other_repo, other in sorted(data["models"].items()):

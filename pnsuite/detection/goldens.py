@@ -29,8 +29,12 @@ from pnsuite.detection.detectnet import Detection
 from pnsuite.errors import SuiteError
 from pnsuite.paths import GOLDEN_DETECTIONS, GOLDEN_IMAGES
 from pnsuite.repository.engine import EngineIdentity, read_engine
-from pnsuite.repository.model_config import (ModelConfig, answers_batch_invariant,
-                                             config_digest, model_identity)
+from pnsuite.repository.model_config import (
+    ModelConfig,
+    answers_batch_invariant,
+    config_digest,
+    model_identity,
+)
 
 IMAGE_DIR = GOLDEN_IMAGES
 DETECTIONS_DIR = GOLDEN_DETECTIONS
@@ -77,7 +81,7 @@ class ModelUnderTest:
 
     @classmethod
     def from_server(cls, client: Any, repository: Path | None,
-                    model: str = "peoplenet") -> "ModelUnderTest":
+                    model: str = "peoplenet") -> ModelUnderTest:
         """Ask the server what it runs; read the engine from `repository` (the server's
         model repository, None when its files are not visible here)."""
         config = client.get_model_config(model).config
@@ -132,13 +136,13 @@ class GoldenFile:
 
     @classmethod
     def for_model(cls, model: ModelUnderTest,
-                  images: dict[str, list[Detection]] | None = None) -> "GoldenFile":
+                  images: dict[str, list[Detection]] | None = None) -> GoldenFile:
         """An (empty) golden file naming `model` as what answered."""
         return cls(model.identity, model.config_digest, model.triton_version, model.platform,
                    dict(images or {}), model.engine)
 
     @classmethod
-    def read(cls, path: Path) -> "GoldenFile":
+    def read(cls, path: Path) -> GoldenFile:
         try:
             data = json.loads(Path(path).read_text())
             return cls(data["model_identity"], data["config_digest"], data["triton_version"],

@@ -33,8 +33,8 @@ from pnsuite.errors import SuiteError
 from pnsuite.history import changepoints
 from pnsuite.measure.records import IDENTITY_KEYS, RELEASE_KEYS
 from pnsuite.measure.run import MeasuredRun
-from pnsuite.measure.runsets import RunFileError, benchmark_of, benchmark_runs, read_run
 from pnsuite.measure.runsets import SERIES_METRICS as METRICS
+from pnsuite.measure.runsets import RunFileError, benchmark_of, benchmark_runs, read_run
 
 #: what else tells Jetson machines apart: the board and its state (power mode, pinned
 #: clocks, the GPU and EMC clock settings); pnsuite.platform.jetson.machine_identity's keys,

@@ -11,8 +11,8 @@ coverage varies over the grid: an engine that answers zeros, or any constant, fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def take_references(url: str, images: ImageSet, model: str = "peoplenet",
 
 #: the last references taken per server object (gone with it), per model: the image set
 #: (compared by identity, not names: two single-tensor loads share a name) and its answers
-_TAKEN: "weakref.WeakKeyDictionary[Any, dict[str, tuple[ImageSet, list[Answer]]]]" \
+_TAKEN: weakref.WeakKeyDictionary[Any, dict[str, tuple[ImageSet, list[Answer]]]] \
     = weakref.WeakKeyDictionary()
 
 

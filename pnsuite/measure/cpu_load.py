@@ -48,7 +48,7 @@ class ForeignLoad:
     cores: float = 0.0
     _start: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0), repr=False)
 
-    def __enter__(self) -> "ForeignLoad":
+    def __enter__(self) -> ForeignLoad:
         self._start = (time.monotonic(), _machine_busy_s(), _ours_s())
         return self
 

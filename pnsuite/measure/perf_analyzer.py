@@ -51,7 +51,8 @@ def library_dir(workdir: Path) -> Path:
     """A dir with plain-named links to the libraries perf_analyzer was linked against."""
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
-        raise PerfAnalyzerUnavailable("perf_analyzer needs libb64 and libcudart from nvidia-pytriton")
+        raise PerfAnalyzerUnavailable(
+            "perf_analyzer needs libb64 and libcudart from nvidia-pytriton")
     libs = Path(list(spec.submodule_search_locations)[0]).parent / "nvidia_pytriton.libs"
     out = workdir / "perf_analyzer_libs"
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,8 @@ def run(url: str, tensor: np.ndarray, concurrency: int, workdir: Path, *,
     binary = find_binary()
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        [str(library_dir(workdir))] + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
+        [str(library_dir(workdir))]
+        + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
     csv_path = workdir / f"perf_analyzer_c{concurrency}.csv"
     command = [str(binary), "-m", model, "-u", url, "-i", "grpc",
                "--input-data", str(write_input_data(tensor, workdir)),

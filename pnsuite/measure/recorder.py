@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pnsuite.errors import SuiteError
 from pnsuite.measure.runsets import saved_runs
@@ -50,9 +50,9 @@ def record_run(label: str, storage: Path, pytest_args: Sequence[str] = (),
     try:
         done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
                               timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as err:
         raise RecordError(f"the benchmark session ran past {timeout_s:.0f} s: {' '.join(command)}",
-                          "look for a hung server in the session's output; run it by hand")
+                          "look for a hung server in the session's output; run it by hand") from err
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
     if done.returncode != 0:
         raise RecordError(f"the benchmark session failed (exit code {done.returncode}): "

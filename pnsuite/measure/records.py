@@ -15,7 +15,8 @@ pnsuite/platform/jetson.py).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pnsuite.client.memory import Memory
 from pnsuite.measure.run import MeasuredRun, Window
@@ -129,7 +130,9 @@ def measured_run(entry: dict[str, Any], cores: int, started: float = 0.0,
     Figures a record lacks read back as 0.0: records from before the engine kept round
     times, the server's compute time and p99, but no throughput, so their inference_ms
     is 0.0 and only their round_s is gated or charted."""
-    stats = entry.get("stats") if isinstance(entry.get("stats"), dict) else {}
+    stats = entry.get("stats")
+    if not isinstance(stats, dict):
+        stats = {}
     extra = entry.get("extra_info") or {}
     rounds = [_positive(s) for s in stats.get("data") or []] or [_positive(stats.get("median"))]
     foreign = [_positive(f) for f in extra.get(FOREIGN_PER_WINDOW) or []]
@@ -188,7 +191,7 @@ def platform_identity() -> dict[str, Any]:
     return jetson.machine_identity()
 
 
-def device_monitor() -> "tegrastats.TegrastatsSampler | contextlib.nullcontext[None]":
+def device_monitor() -> tegrastats.TegrastatsSampler | contextlib.nullcontext[None]:
     """tegrastats sampled around a measurement on a Jetson; nothing elsewhere."""
     if jetson.machine_identity().get("jetson") and tegrastats.tegrastats_command(500):
         return tegrastats.TegrastatsSampler(interval_ms=500)

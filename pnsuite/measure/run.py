@@ -1,17 +1,18 @@
 """One measured run: the unit of evidence of every verdict.
 
 A run is one server start's measurement: the answers checked, a warm-up, then time
-windows of a closed-loop load until they are stable (pnsuite/measure/windows.py), with the server's statistics
-taken over exactly the windows that count, the CPU that other processes took in each
-window, and, if asked, the runner-speed probe beside it. Windows inside one run share the
-server's start-up luck, so they are summarised into one value per metric; only runs are
-independent samples of a build.
+windows of a closed-loop load until they are stable (pnsuite/measure/windows.py), with
+the server's statistics taken over exactly the windows that count, the CPU that other
+processes took in each window, and, if asked, the runner-speed probe beside it. Windows
+inside one run share the server's start-up luck, so they are summarised into one value
+per metric; only runs are independent samples of a build.
 
 Answers are checked under load too (pnsuite.measure.answers_under_load): at the start the
 server's answer for each image of the load's set, sent alone, is its reference (taken
 once per server; the answer check's capture.jpg serves as its own); every run of the
-load (warm-up and windows) keeps a few responses per request slot, and they are compared with their image's reference outside the timed part (the warm-up's
-after it, a window's when it closes). A difference fails the run with
+load (warm-up and windows) keeps a few responses per request slot, and they are compared
+with their image's reference outside the timed part (the warm-up's after it, a window's
+when it closes). A difference fails the run with
 AnswersDifferUnderLoad, naming the image, the slot and request, and the window.
 
 `Measurement` is the engine, step by step; `measure()` drives it in one call:
@@ -29,8 +30,9 @@ round's setup and closes, with the wait for Triton's statistics, in its teardown
 round's time is the window's own. Every window of a run sends the same number of
 requests (calibrated once, from the warm-up), so round times compare. The run's
 `stable` says whether the counted windows agreed; the windows before them only settle
-the load (so a recorded benchmark measures at most max_windows + stable). A disabled pytest-benchmark (`--benchmark-disable`, xdist) sends one window
-without its teardown: `result()` closes it, and counts it with the windows before it.
+the load (so a recorded benchmark measures at most max_windows + stable). A disabled
+pytest-benchmark (`--benchmark-disable`, xdist) sends one window without its teardown:
+`result()` closes it, and counts it with the windows before it.
 """
 
 from __future__ import annotations
@@ -47,13 +49,16 @@ import numpy as np
 from pnsuite.client.load import ClosedLoopRun, Load
 from pnsuite.client.samples import Sample
 from pnsuite.detection import goldens
-from pnsuite.measure import runner_speed, triton_stats
+from pnsuite.measure import answers_under_load, runner_speed, triton_stats
 from pnsuite.measure.answer_check import check_answers
 from pnsuite.measure.cpu_load import ForeignLoad
 from pnsuite.measure.windows import WindowPlan, stable_tail
-from pnsuite.measure import answers_under_load
-from pnsuite.repository.model_config import (ModelConfig, answers_batch_invariant,
-                                             loaded_config, model_identity)
+from pnsuite.repository.model_config import (
+    ModelConfig,
+    answers_batch_invariant,
+    loaded_config,
+    model_identity,
+)
 from pnsuite.server import TritonServer
 
 #: mean time per inference over the counted windows (1000 / throughput): the gated metric
@@ -185,7 +190,7 @@ class MeasuredRun:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MeasuredRun":
+    def from_json(cls, data: dict[str, Any]) -> MeasuredRun:
         data = dict(data)
         data["windows"] = [Window(**w) for w in data.get("windows", [])]
         return cls(**data)
@@ -241,7 +246,7 @@ class Measurement:
         self._sent: ClosedLoopRun | None = None  # the open window's requests, once sent
         self._probe_ms: float | None = None
 
-    def __enter__(self) -> "Measurement":
+    def __enter__(self) -> Measurement:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite.errors import SuiteError
 from pnsuite.measure import records
-from pnsuite.measure.run import (COMPUTE_INFER_MS, INFERENCE_MS, LATENCY_P99_MS, ROUND_S,
-                                 MeasuredRun)
+from pnsuite.measure.run import COMPUTE_INFER_MS, INFERENCE_MS, LATENCY_P99_MS, ROUND_S, MeasuredRun
 
 #: what each benchmark of a run file gives per run (MeasuredRun.metric): its median round
 #: time (what pytest-benchmark records), the mean time per inference over the counted

@@ -10,8 +10,8 @@ run instead of the same number of requests.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pnsuite.errors import SuiteError
 

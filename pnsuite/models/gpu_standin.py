@@ -252,7 +252,8 @@ class TritonPythonModel:
         grid = (NET_H // STRIDE, NET_W // STRIDE)
         on_gpu = self.device.type == "cuda"
         self.batch_in = torch.empty(shape, dtype=torch.float32, device=self.device)
-        self.staging = torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) if on_gpu else None
+        self.staging = (torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu)
+                        if on_gpu else None)
         # Host outputs only: device outputs are each execution's own tensors.
         self.cov_out = self.bbox_out = None
         if not self._outputs_on_device:
@@ -360,7 +361,7 @@ class TritonPythonModel:
         t = self._lap("copy_in", t) if self._profile_every else t
         with torch.inference_mode():
             cov, bbox = run_network(self.net, self.batch_in[:total])
-            if not self._outputs_on_device:
+            if self.cov_out is not None and self.bbox_out is not None:  # host outputs
                 cov = self.cov_out[:total].copy_(cov, non_blocking=True)
                 bbox = self.bbox_out[:total].copy_(bbox, non_blocking=True)
         if self.device.type == "cuda":

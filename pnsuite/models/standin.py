@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -40,12 +41,14 @@ class PeopleDetector:
 
     def __init__(self, extra_work: float = 0.0) -> None:
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self._hog.setSVMDetector(
+            np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32))
         # For test repos that need a slower model with the same answers: HOG scans an
         # extra strip of this fraction of the width (its cost grows with the area scanned).
         self._extra_columns = int(round(detectnet.NET_W * max(0.0, extra_work)))
 
-    def _scan(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scan(self, bgr: np.ndarray) -> tuple[Sequence[Sequence[int]], Sequence[float]]:
+        # OpenCV's boxes and weights (arrays, or empty tuples when it finds no one)
         return self._hog.detectMultiScale(bgr, winStride=HOG_WIN_STRIDE, padding=HOG_PADDING,
                                           scale=HOG_SCALE)
 

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class CommandSampler:
@@ -37,7 +38,7 @@ class CommandSampler:
         with self._lock:
             return list(self.samples)
 
-    def start(self) -> "CommandSampler":
+    def start(self) -> CommandSampler:
         # Own process group: stopping it must not reach the measuring process.
         self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, text=True, bufsize=1,
@@ -77,7 +78,7 @@ class CommandSampler:
         self._proc = None
         return self.summary()
 
-    def __enter__(self) -> "CommandSampler":
+    def __enter__(self) -> CommandSampler:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

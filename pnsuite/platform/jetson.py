@@ -21,9 +21,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 NV_TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
@@ -37,7 +38,8 @@ TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 
 # --------------------------------------------------------------------------- releases
 
-_RELEASE_RE = re.compile(r"^#\s*R(?P<major>\d+)\s*\(release\),\s*REVISION:\s*(?P<rev>[\d.]+)(?P<rest>.*)$")
+_RELEASE_RE = re.compile(
+    r"^#\s*R(?P<major>\d+)\s*\(release\),\s*REVISION:\s*(?P<rev>[\d.]+)(?P<rest>.*)$")
 
 
 def parse_nv_tegra_release(text: str) -> dict[str, Any] | None:
@@ -105,7 +107,8 @@ def parse_nvpmodel_query(text: str) -> dict[str, Any] | None:
 
 
 def _freqs(line: str) -> dict[str, int]:
-    return {k.lower(): int(v) for k, v in re.findall(r"(MinFreq|MaxFreq|CurrentFreq|FreqOverride)=(\d+)", line)}
+    return {k.lower(): int(v)
+            for k, v in re.findall(r"(MinFreq|MaxFreq|CurrentFreq|FreqOverride)=(\d+)", line)}
 
 
 def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
@@ -145,7 +148,8 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
     pinned = pinned and out["gpu"].get("minfreq") == out["gpu"].get("maxfreq")
     if out["emc"]:
         emc = out["emc"]
-        pinned = pinned and (emc.get("freqoverride") == 1 or emc.get("minfreq") == emc.get("maxfreq"))
+        pinned = pinned and (emc.get("freqoverride") == 1
+                             or emc.get("minfreq") == emc.get("maxfreq"))
     out["clocks_pinned"] = pinned
     return out
 
@@ -164,7 +168,8 @@ def clock_freqs_mhz(freqs: Mapping[str, int] | None) -> dict[str, Any] | None:
     if not freqs or "minfreq" not in freqs or "maxfreq" not in freqs:
         return None
     out: dict[str, Any] = {"min": _mhz(freqs["minfreq"]), "max": _mhz(freqs["maxfreq"]),
-                           "current": _mhz(freqs["currentfreq"]) if "currentfreq" in freqs else None}
+                           "current": (_mhz(freqs["currentfreq"])
+                                       if "currentfreq" in freqs else None)}
     if "freqoverride" in freqs:
         out["override"] = freqs["freqoverride"] == 1
     return out
@@ -261,7 +266,8 @@ def identity_from(raw: RawIdentity) -> dict[str, Any]:
         "l4t_release": release["l4t"],
         "jetpack_release": jp,
         "jetpack_package": jetpack["jetpack_package"] if jetpack else "",
-        "jetson_release": f"JetPack {jp} (L4T R{release['l4t']})" if jp else f"L4T R{release['l4t']}",
+        "jetson_release": (f"JetPack {jp} (L4T R{release['l4t']})" if jp
+                           else f"L4T R{release['l4t']}"),
         "nvpmodel_mode": mode["name"] if mode else None,
         "nvpmodel_id": mode["id"] if mode else None,
         "jetson_clocks": clocks["clocks_pinned"] if clocks else None,
@@ -311,7 +317,8 @@ def _tool_output(name: str, args: Sequence[str], problems: list[str]) -> str | N
             return out2
         err = err2 or err
     problems.append(f"`{name} {' '.join(args)}` failed ({err.strip()[:200] or f'exit {rc}'}); "
-                    f"allow it without a password: '<runner user> ALL=(root) NOPASSWD: {tool} {' '.join(args)}'")
+                    "allow it without a password: "
+                    f"'<runner user> ALL=(root) NOPASSWD: {tool} {' '.join(args)}'")
     return None
 
 
@@ -463,7 +470,8 @@ def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Compa
         f"(set it with `sudo nvpmodel -m {baseline.get('nvpmodel_id')}` to match)")
     b_clk, c_clk = _clocks(baseline), _clocks(current)
     refusals += _state_refusal(
-        "jetson_clocks state", b_clk, c_clk, "`jetson_clocks --show` must be readable on the runner",
+        "jetson_clocks state", b_clk, c_clk,
+        "`jetson_clocks --show` must be readable on the runner",
         f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}")
     for key, label in BOARD_CLOCKS:
         refusals += _clock_refusal(baseline, current, key, label)

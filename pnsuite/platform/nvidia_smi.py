@@ -4,8 +4,9 @@ around a measurement (what tegrastats gives on a Jetson). Standard library only.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from statistics import fmean
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite.platform.command_sampler import CommandSampler
 

@@ -10,8 +10,9 @@ only, like the rest of `pnsuite.platform`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from statistics import fmean
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pnsuite.platform import jetson
 from pnsuite.platform.command_sampler import CommandSampler

@@ -143,10 +143,10 @@ def energy_by_throughput(points: Sequence[SweepPoint]) -> bytes:
     figure = _figure()
     ax = figure.add_subplot()
     for name, group in _by_variant(points).items():
-        measured = [p for p in group if p.energy_mj_per_inference is not None]
+        measured = [(p.throughput, p.energy_mj_per_inference) for p in group
+                    if p.energy_mj_per_inference is not None]
         if measured:
-            ax.scatter([p.throughput for p in measured],
-                       [p.energy_mj_per_inference for p in measured], label=name)
+            ax.scatter([x for x, _ in measured], [y for _, y in measured], label=name)
     ax.set_xlabel("throughput (inferences/s)")
     ax.set_ylabel("energy per inference (mJ)")
     ax.set_title("Energy per inference against throughput")

@@ -20,18 +20,21 @@ def _event(number: int, item: History, event: KnownStep | Change) -> dict[str, A
     """A change point or release step as the table shows it."""
     points = item.series.points
     before, after = points[event.index - 1], points[event.index]
-    known = isinstance(event, KnownStep)
+    if isinstance(event, KnownStep):
+        kind, p_value, what = "known step", None, "; ".join(event.changes)
+    else:
+        kind, p_value, what = event.kind, event.p_value, ""
     return {
         "series": number, "benchmark": item.series.benchmark,
         "short": charts.short_benchmark(item.series.benchmark),
-        "kind": "known step" if known else event.kind,
+        "kind": kind,
         "between": f"#{event.index - 1} and #{event.index}",
         "index": event.index,
         "time": after.time.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "commits": f"{before.commit}..{after.commit}",
         "relative_change": event.relative_change,
-        "p_value": None if known else event.p_value,
-        "what": "; ".join(event.changes) if known else "",
+        "p_value": p_value,
+        "what": what,
     }
 
 
@@ -53,8 +56,8 @@ def write_history_report(histories: Sequence[History], out_dir: str | Path) -> P
                                     if s.disturbed else "") + ".",
                       "benchmark": s.benchmark, "changes": len(item.changes),
                       "steps": len(item.known_steps)})
-        ordered = sorted([*item.known_steps, *item.changes],
-                         key=lambda e: (e.index, isinstance(e, Change)))
+        steps_and_changes: list[KnownStep | Change] = [*item.known_steps, *item.changes]
+        ordered = sorted(steps_and_changes, key=lambda e: (e.index, isinstance(e, Change)))
         events += [_event(number, item, e) for e in ordered]
     metrics = sorted({h.series.metric for h in histories})
     context = {"plots": plots, "events": events, "metrics": metrics,

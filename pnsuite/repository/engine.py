@@ -54,7 +54,7 @@ class EngineIdentity:
         return {k: v for k, v in asdict(self).items() if v and k != "unreadable"}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> "EngineIdentity":
+    def from_json(cls, data: dict[str, Any] | None) -> EngineIdentity:
         known = {f.name for f in fields(cls)} - {"unreadable"}
         return cls(**{k: str(v) for k, v in (data or {}).items() if k in known})
 
@@ -69,7 +69,7 @@ class EngineIdentity:
                    ("from", self.ngc_version)) if value]
         return ", ".join(parts)
 
-    def rebuild_of(self, recorded: "EngineIdentity") -> bool:
+    def rebuild_of(self, recorded: EngineIdentity) -> bool:
         """Whether this plan is `recorded`'s rebuilt: another plan file from the same source
         model, precision and TensorRT version, all known on both sides. TensorRT picks its
         tactics by timing, so such a rebuild is not bit-identical, yet it answers within
@@ -80,7 +80,7 @@ class EngineIdentity:
                 and all(getattr(self, f) and getattr(self, f) == getattr(recorded, f)
                         for f in same))
 
-    def differences(self, other: "EngineIdentity") -> list[str]:
+    def differences(self, other: EngineIdentity) -> list[str]:
         """What differs between this (recorded) engine and `other` (the one serving now):
         every field known on both sides, and a plan on one side only."""
         if self.has_plan != other.has_plan:

@@ -12,9 +12,13 @@ The gate's end-to-end tests and its error-rate benchmark (benchmarks/gate_decisi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pnsuite.errors import SuiteError
 from pnsuite.repository import model_config
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 _WRAPPER = '''
 
@@ -65,12 +69,13 @@ def slowable(repo: Path) -> bool:
     return (Path(repo) / "peoplenet" / "1" / "model.py").is_file()
 
 
-def write_slowed(repo: Path, dest: Path, fraction: float, **changes: object) -> Path:
+def write_slowed(repo: Path, dest: Path, fraction: float,
+                 **changes: Unpack[model_config.ConfigChanges]) -> Path:
     """`repo` at `dest` (config changes as model_config.write_variant takes them), its
     model's cycle slowed by `fraction` when it is above 0."""
     if fraction > 0 and not slowable(repo):
         raise NotSlowable(f"{repo}: no peoplenet/1/model.py to slow down")
-    out = model_config.write_variant(Path(repo), Path(dest), **changes)  # type: ignore[arg-type]
+    out = model_config.write_variant(Path(repo), Path(dest), **changes)
     if fraction > 0:
         version = out / "peoplenet" / "1"
         original = (version / "model.py").read_text()

@@ -32,16 +32,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import docker
 import docker.errors
 import docker.types
 import requests.exceptions
 
-from pnsuite.paths import PROJECT_ROOT
-from pnsuite.server.errors import LauncherConfigError
+import docker
 from pnsuite import ownership
 from pnsuite.ownership import remove_shm_regions
-from pnsuite.server.launcher import LaunchSpec, Launcher, ServerHandle
+from pnsuite.paths import PROJECT_ROOT
+from pnsuite.server.errors import LauncherConfigError
+from pnsuite.server.launcher import Launcher, LaunchSpec, ServerHandle
 
 #: NGC release 24.10 is Triton 2.51.0, the embedded launcher's server.
 NGC_RELEASE = "24.10"

@@ -12,10 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from pnsuite.server.errors import LauncherConfigError
-from pnsuite.server.launcher import LaunchSpec, Launcher, ProcessHandle, ServerHandle
-
 from pnsuite.paths import PROJECT_ROOT
+from pnsuite.server.errors import LauncherConfigError
+from pnsuite.server.launcher import Launcher, LaunchSpec, ProcessHandle, ServerHandle
 
 
 def python_env(base: dict[str, str], lib_dirs: list[Path]) -> dict[str, str]:
@@ -29,7 +28,8 @@ def python_env(base: dict[str, str], lib_dirs: list[Path]) -> dict[str, str]:
     env = dict(base)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        [str(d) for d in lib_dirs] + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
+        [str(d) for d in lib_dirs]
+        + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
     return env
 
 
@@ -51,7 +51,8 @@ class EmbeddedLauncher(Launcher):
         self.binary = self.server_dir / "bin" / "tritonserver"
         self.lib_dir = package.parent / "nvidia_pytriton.libs"
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        self.stub = self.server_dir / "python_backend_stubs" / version / "triton_python_backend_stub"
+        self.stub = (self.server_dir / "python_backend_stubs" / version
+                     / "triton_python_backend_stub")
         for path, what in [(self.binary, "tritonserver binary"), (self.lib_dir, "library dir"),
                            (self.stub, f"python backend stub for Python {version}")]:
             if not path.exists():

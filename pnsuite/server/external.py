@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pnsuite.server.errors import LauncherConfigError
-from pnsuite.server.launcher import LaunchSpec, Launcher, Ports, ServerHandle
+from pnsuite.server.launcher import Launcher, LaunchSpec, Ports, ServerHandle
 
 
 class ExternalHandle(ServerHandle):

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 from pnsuite.errors import ConfigError
 from pnsuite.ownership import remove_shm_regions
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -42,8 +44,9 @@ def check_server_args(args: Sequence[str], source: str = "--triton-server-args")
         name = arg.split("=", 1)[0]
         if not arg.startswith("--") or "=" not in arg:
             raise ConfigError(f"{source} {arg!r} is not a tritonserver option as --name=value",
-                              "write it whole, e.g. --triton-server-args=--cuda-memory-pool-byte-size"
-                              "=0:1073741824 (tritonserver --help lists the options)")
+                              "write it whole, e.g. --triton-server-args="
+                              "--cuda-memory-pool-byte-size=0:1073741824 "
+                              "(tritonserver --help lists the options)")
         if name in OWN_SERVER_OPTIONS:
             raise ConfigError(f"{source} {arg!r}: the suite sets {name} itself for every "
                               "server (its own repository variant, free ports, its workdir)",
@@ -111,7 +114,8 @@ class ServerHandle(abc.ABC):
     def logs(self) -> str:
         """Everything the server has logged so far."""
 
-    def cleanup(self) -> None:
+    # B027: an optional hook, not abstract: a launcher with nothing to remove keeps this.
+    def cleanup(self) -> None:  # noqa: B027
         """Remove what the start left behind once the server is gone."""
 
 
@@ -148,7 +152,8 @@ class ProcessHandle(ServerHandle):
         self._spec = spec
         self._cleanup_paths = list(cleanup_paths)
         spec.workdir.mkdir(parents=True, exist_ok=True)
-        self._log = open(spec.log_path, "wb")
+        # SIM115: the log stays open for the server's life (its output goes there); closed below.
+        self._log = open(spec.log_path, "wb")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
                 self.command, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
@@ -209,7 +214,7 @@ class ProcessHandle(ServerHandle):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _own_process_group() -> dict[str, object]:
+def _own_process_group() -> dict[str, Any]:
     """Popen arguments for a new process group in the caller's session.
 
     A group of its own lets stop() kill the server with its stubs, and keeps a terminal's

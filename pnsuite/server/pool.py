@@ -3,8 +3,9 @@ stopped together, and remembered for the benchmark records of the run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pnsuite.repository import model_files
 from pnsuite.server.launcher import Launcher

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from pnsuite.server.launcher import Ports
 

@@ -1,4 +1,5 @@
-"""The local-release launcher: a Triton install dir such as the Triton Jetson example's `$HOME/tritonserver`.
+"""The local-release launcher: a Triton install dir such as the Triton Jetson example's
+`$HOME/tritonserver`.
 
 The dir holds `bin/tritonserver`, `lib/` (put on LD_LIBRARY_PATH, as JetPack's release
 tarball needs) and `backends/`.
@@ -12,7 +13,7 @@ from pathlib import Path
 from pnsuite.paths import PROJECT_ROOT
 from pnsuite.server.embedded import python_env
 from pnsuite.server.errors import LauncherConfigError
-from pnsuite.server.launcher import LaunchSpec, Launcher, ProcessHandle, ServerHandle
+from pnsuite.server.launcher import Launcher, LaunchSpec, ProcessHandle, ServerHandle
 
 
 class LocalReleaseLauncher(Launcher):

@@ -7,19 +7,18 @@ import shutil
 import tempfile
 import time
 import weakref
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import tritonclient.grpc as grpcclient
 
 from pnsuite import ownership
-
 from pnsuite.server.errors import ModelRepositoryNotFound, ServerDiedError, ServerStartError
-from pnsuite.server.launcher import LaunchSpec, Launcher, Ports, ServerHandle
+from pnsuite.server.launcher import Launcher, LaunchSpec, Ports, ServerHandle
 from pnsuite.server.ports import pick_ports, port_clash
 
-_running: "weakref.WeakSet[TritonServer]" = weakref.WeakSet()
+_running: weakref.WeakSet[TritonServer] = weakref.WeakSet()
 #: seconds between the readiness progress messages a `progress` callback gets
 PROGRESS_EVERY_S = 5.0
 #: seconds a server may drain its requests once the run was interrupted (stop_promptly):
@@ -119,7 +118,7 @@ class TritonServer:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "TritonServer":
+    def start(self) -> TritonServer:
         """Launch and wait until ready; on any failure, stop what was started and raise."""
         if self.model_repository is not None and not self.model_repository.is_dir() \
                 and self.launcher.manages_server:
@@ -249,12 +248,12 @@ class TritonServer:
             handle.cleanup()
         return code
 
-    def restart(self) -> "TritonServer":
+    def restart(self) -> TritonServer:
         """Stop (whatever is left of) the server and start it again, on fresh ports."""
         self.stop()
         return self.start()
 
-    def __enter__(self) -> "TritonServer":
+    def __enter__(self) -> TritonServer:
         try:
             return self.start()
         except BaseException:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any
 
 from pnsuite.store.errors import StoreError
 from pnsuite.store.results_store import ResultsStore
@@ -21,7 +22,7 @@ def label_of(file_name: str) -> tuple[str, bool]:
     return found.group(2), bool(found.group(3))
 
 
-def _read(path: Path) -> object:
+def _read(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -47,9 +47,10 @@ class LocalPostgres:
     """`with LocalPostgres() as pg: pg.url` — a private server, stopped on exit."""
 
     def __init__(self, bin_dir: Path | None = None) -> None:
-        self.bin_dir = bin_dir or find_bin_dir()
-        if self.bin_dir is None:
+        found = bin_dir or find_bin_dir()
+        if found is None:
             raise PostgresUnavailable("no PostgreSQL server binaries (initdb) found")
+        self.bin_dir: Path = found
         self.port = 0
         self._dir: Path | None = None
         self._user: str | None = None
@@ -69,7 +70,7 @@ class LocalPostgres:
                                       f"{(done.stderr or done.stdout).strip()[-1500:]}")
         return done
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         self._dir = Path(tempfile.mkdtemp(prefix="pnsuite-postgres-"))
         if os.geteuid() == 0:
             try:
@@ -111,7 +112,7 @@ class LocalPostgres:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
-    def __enter__(self) -> "LocalPostgres":
+    def __enter__(self) -> LocalPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import platform
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from pnsuite.history import changepoints, history
 from pnsuite.measure.records import RELEASE_KEYS
@@ -34,7 +35,8 @@ def baseline_runs(store: ResultsStore, label: str, node: str | None = None, *,
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for doc in documents:
         info = doc["machine_info"]
-        groups[(machine_key(info), *(str(info.get(k)) for k in RELEASE_KEYS))].append(doc)
+        key = (machine_key(info), *(str(info.get(k)) for k in RELEASE_KEYS))
+        groups[key].append(doc)
     if len(groups) > 1:
         node = node or platform.node()
         mine = [docs for docs in groups.values()

@@ -11,17 +11,18 @@ the history read the store exactly as they read pytest-benchmark's files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from pnsuite.store import rows, schema
@@ -54,6 +55,13 @@ def redacted(url_or_path: str) -> str:
         return "<a results store URL that does not parse>"
 
 
+def _inserted_id(result: CursorResult[Any]) -> Any:
+    """The new row's id from a one-row INSERT's result."""
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT's result has it
+    return key[0]
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
@@ -79,7 +87,7 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(url_or_path: str, migrate: bool = True) -> "ResultsStore":
+def open_store(url_or_path: str, migrate: bool = True) -> ResultsStore:
     """Open (and by default bring up to the newest schema) the store at a path or URL."""
     url = normalize_url(url_or_path)
     try:
@@ -122,7 +130,7 @@ class ResultsStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "ResultsStore":
+    def __enter__(self) -> ResultsStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -142,11 +150,13 @@ class ResultsStore:
         try:
             with self.engine.connect() as conn:
                 sqlite = conn.dialect.name == "sqlite"
+                driver = conn.connection.driver_connection
+                assert driver is not None  # an open connection has its driver's
                 if sqlite:
                     # A batch migration rebuilds a table by dropping it: with foreign keys
                     # on, that would cascade into the benchmarks. The pragma only takes
                     # effect outside a transaction, so it goes to the driver first.
-                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+                    driver.execute("PRAGMA foreign_keys=OFF")
                 conn.execution_options(**{_WRITE_OPTION: True})
                 try:
                     with conn.begin():
@@ -156,7 +166,7 @@ class ResultsStore:
                         self._upgrade(conn, revision)
                 finally:
                     if sqlite:
-                        conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                        driver.execute("PRAGMA foreign_keys=ON")
         except (OperationalError, SQLAlchemyError) as err:
             raise StoreError(f"cannot migrate results store {self.url}: "
                              f"{type(err).__name__}: {err.orig if hasattr(err, 'orig') else err}"
@@ -187,7 +197,7 @@ class ResultsStore:
         run, benchmarks = rows.run_rows(document, label, source, disturbed, suite_version)
         try:
             with self._writing() as conn:
-                run_id = conn.execute(schema.runs.insert().values(**run)).inserted_primary_key[0]
+                run_id = _inserted_id(conn.execute(schema.runs.insert().values(**run)))
                 conn.execute(schema.benchmarks.insert(),
                              [{**b, "run_id": run_id} for b in benchmarks])
         except IntegrityError as err:
@@ -223,8 +233,8 @@ class ResultsStore:
                "recorded_at": rows.utc(when or datetime.now(timezone.utc))}
         try:
             with self._writing() as conn:
-                return int(conn.execute(schema.golden_results.insert().values(**row))
-                           .inserted_primary_key[0])
+                return int(_inserted_id(
+                    conn.execute(schema.golden_results.insert().values(**row))))
         except SQLAlchemyError as err:
             raise self._write_error(err) from None
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pnsuite.history.history import SOURCE_KEY, machine_identity
 from pnsuite.measure.run import COMPUTE_INFER_MS, LATENCY_P99_MS, ROUND_S, MeasuredRun
@@ -125,15 +126,15 @@ def _benchmark_row(position: int, entry: Mapping[str, Any],
                for metric in (ROUND_S, COMPUTE_INFER_MS, LATENCY_P99_MS)}}
 
 
-def benchmark_entry(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A benchmarks row back as the document's benchmark entry."""
+def benchmark_entry(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A benchmarks row (its RowMapping) back as the document's benchmark entry."""
     stats = dict(row["stats"])
     if row["rounds"] is not None:
         stats["data"] = list(row["rounds"])
     return {**row["entry"], "stats": stats, "extra_info": dict(row["extra_info"])}
 
 
-def document(run: Mapping[str, Any], entries: list[dict[str, Any]], url: str) -> dict[str, Any]:
+def document(run: Mapping[Any, Any], entries: list[dict[str, Any]], url: str) -> dict[str, Any]:
     """A runs row and its entries back as the document, naming the row it came from."""
     return {**run["document_header"], "machine_info": dict(run["machine_info"]),
             "commit_info": dict(run["commit_info"]), "benchmarks": entries,

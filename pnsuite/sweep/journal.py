@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pnsuite.sweep import points as documents
 from pnsuite.sweep.errors import SweepError
@@ -49,7 +50,7 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], header: Mapping[str, Any],
-             restart: bool = False) -> "Journal":
+             restart: bool = False) -> Journal:
         """The journal at `path`: a new one holding `header`, or the existing one when its
         header equals `header` (compared as JSON). `restart` discards an existing one."""
         path = Path(path)
@@ -61,7 +62,7 @@ class Journal:
         return _read(path, header)
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> "Journal":
+    def read(cls, path: str | os.PathLike[str]) -> Journal:
         """The journal at `path` as it is, whatever sweep wrote it (to summarise it)."""
         path = Path(path)
         if not path.is_file():

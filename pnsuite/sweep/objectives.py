@@ -8,8 +8,9 @@ import functools
 import math
 import operator
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -171,6 +172,11 @@ def cheapness(point: SweepPoint) -> tuple[int, bool, int]:
     return variant.instances, variant.batching.enabled, point.key.concurrency
 
 
+def _measured(point: SweepPoint, metric: str) -> float:
+    """`point`'s value of `metric`, where the caller kept only points that have it."""
+    return cast(float, point.metric(metric))
+
+
 def compare_values(a: float, b: float, maximise: bool) -> int:
     """-1 when `a` is the better value, 1 when `b` is, 0 when they tie (TIE_TOLERANCE)."""
     if math.isclose(a, b, rel_tol=TIE_TOLERANCE, abs_tol=0.0):
@@ -186,8 +192,8 @@ def rank(points: Iterable[SweepPoint], objective: Objective,
                 if not violations(p, constraints) and p.metric(objective.metric) is not None]
 
     def order(a: SweepPoint, b: SweepPoint) -> int:
-        by_value = compare_values(a.metric(objective.metric), b.metric(objective.metric),
-                                  objective.maximise)
+        by_value = compare_values(_measured(a, objective.metric),
+                                  _measured(b, objective.metric), objective.maximise)
         return by_value or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
 
     return sorted(feasible, key=functools.cmp_to_key(order))
@@ -218,7 +224,7 @@ def pareto_front(points: Iterable[SweepPoint], x: str = "latency_p99_ms",
     better = (xs[None, :] < xs[:, None]) | (ys[None, :] > ys[:, None])
     dominated = (no_worse & better).any(axis=1)
     front = [p for p, d in zip(candidates, dominated) if not d]
-    return sorted(front, key=lambda p: (p.metric(x), -p.metric(y), cheapness(p)))
+    return sorted(front, key=lambda p: (_measured(p, x), -_measured(p, y), cheapness(p)))
 
 
 def needs_power(objective: Objective, constraints: Iterable[Constraint] = ()) -> bool:

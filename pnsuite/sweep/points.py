@@ -5,8 +5,9 @@ results store."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pnsuite.client.memory import Memory
 from pnsuite.sweep.errors import SweepError
@@ -60,7 +61,7 @@ class Variant:
                 "preferred_batch_sizes": list(self.batching.preferred_batch_sizes)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Variant":
+    def from_json(cls, data: Mapping[str, Any]) -> Variant:
         return cls(int(data["instances"]),
                    Batching(bool(data["dynamic_batching"]), data.get("max_queue_delay_us"),
                             tuple(data.get("preferred_batch_sizes") or ())))
@@ -108,7 +109,7 @@ class Platform:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> "Platform":
+    def from_json(cls, data: Mapping[str, Any] | None) -> Platform:
         data = dict(data or {})
         data.pop("throttled", None)
         return cls(**data)
@@ -183,7 +184,7 @@ class SweepPoint:
                 "seconds": self.seconds, "error": self.error}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], version: int = FORMAT) -> "SweepPoint":
+    def from_json(cls, data: Mapping[str, Any], version: int = FORMAT) -> SweepPoint:
         """A point as a sweep of format `version` wrote it: in ROUNDS_FORMAT, the timed
         rounds stand as its windows, all counted, their agreement not judged."""
         if version == ROUNDS_FORMAT:
@@ -264,7 +265,7 @@ class Candidate:
                 "geomean": self.geomean, "spread": self.spread}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Candidate":
+    def from_json(cls, data: Mapping[str, Any]) -> Candidate:
         return cls(PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
                    tuple(float(v) for v in data.get("runs_throughput", [])))
 
@@ -295,7 +296,7 @@ class BestVsRunnerUp:
                 "low": self.low, "high": self.high, "verdict": self.verdict}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "BestVsRunnerUp":
+    def from_json(cls, data: Mapping[str, Any]) -> BestVsRunnerUp:
         return cls(best=str(data["best"]), runner_up=str(data["runner_up"]),
                    ratio=float(data["ratio"]), low=float(data["low"]),
                    high=float(data["high"]), verdict=str(data["verdict"]))
@@ -323,7 +324,7 @@ class Confirmation:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Confirmation":
+    def from_json(cls, data: Mapping[str, Any]) -> Confirmation:
         versus = data.get("best_vs_runner_up")
         return cls(runs=int(data["runs"]),
                    candidates=tuple(Candidate.from_json(c) for c in data.get("candidates", [])),
@@ -383,7 +384,7 @@ class SweepDocument:
                 "confirmation": self.confirmation.to_json() if self.confirmation else None}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "SweepDocument":
+    def from_json(cls, data: Mapping[str, Any]) -> SweepDocument:
         version = data.get("format")
         if version not in (FORMAT, ROUNDS_FORMAT):
             raise SweepError(f"sweep document format {version!r}, this suite reads formats "

@@ -8,10 +8,10 @@ from __future__ import annotations
 import random
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from google.protobuf import text_format
@@ -27,15 +27,24 @@ from pnsuite.sweep import objectives, search
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.journal import Journal
 from pnsuite.sweep.measure import PointPlan, measure_point
-from pnsuite.sweep.points import (DISTINCT, TIED, BestVsRunnerUp, Candidate, Confirmation,
-                                  PointKey, SweepDocument, SweepPoint, Variant)
+from pnsuite.sweep.points import (
+    DISTINCT,
+    TIED,
+    BestVsRunnerUp,
+    Candidate,
+    Confirmation,
+    PointKey,
+    SweepDocument,
+    SweepPoint,
+    Variant,
+)
 from pnsuite.sweep.space import SweepSpace, check_against_config
 from pnsuite.verdict import verdicts
 
 SEARCHES = ("brute", "hill")
 
 
-def variant_changes(variant: Variant) -> dict[str, object]:
+def variant_changes(variant: Variant) -> model_config.ConfigChanges:
     """model_config's keyword arguments that turn the original into `variant`."""
     b = variant.batching
     return {"instances": variant.instances, "dynamic_batching": b.enabled,
@@ -228,7 +237,8 @@ def run_sweep(request: SweepRequest, launcher: Launcher, tensor: ImageSet | np.n
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     total = request.space.size if request.search == "brute" else (
         request.max_points or request.space.size)
-    resumed = sum(key in done for key in request.space.keys()) if request.search == "brute" else 0
+    # SIM118 below: a SweepSpace is not a dict; its keys() lists the points.
+    resumed = sum(key in done for key in request.space.keys()) if request.search == "brute" else 0  # noqa: SIM118
     bar = tqdm(total=total, initial=resumed, unit="point", disable=not progress, desc="sweep")
     with tempfile.TemporaryDirectory(prefix="peoplenet-sweep-") as tmp:
         runner = SweepRunner(request.repo, launcher, request.plan, tensor, Path(tmp),
@@ -300,7 +310,8 @@ def summarize_journal(journal_path: Path, request: SweepRequest) -> SweepDocumen
                          "summarise it against the repository the sweep measured")
     swept = SweepSpace.from_json(header["space"])
     measured = journal.points()
-    points = [measured[key] for key in swept.keys() if key in measured]
+    # SIM118: a SweepSpace is not a dict; its keys() lists the points.
+    points = [measured[key] for key in swept.keys() if key in measured]  # noqa: SIM118
     # The document keeps only the plan's memory: the windows need not be read back.
     plan = PointPlan(memory=Memory.parse(header["memory"], f"{journal_path}'s memory"),
                      load_processes=int(header["load_processes"]), monitor=header["monitor"])

@@ -5,11 +5,17 @@ grid for spaces too big to measure whole. Both take the points a journal already
 from __future__ import annotations
 
 import functools
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pnsuite.sweep.errors import SweepError
-from pnsuite.sweep.objectives import (Constraint, Objective, cheapness, compare_values,
-                                      shortfall, violations)
+from pnsuite.sweep.objectives import (
+    Constraint,
+    Objective,
+    cheapness,
+    compare_values,
+    shortfall,
+    violations,
+)
 from pnsuite.sweep.points import PointKey, SweepPoint, Variant
 from pnsuite.sweep.space import SweepSpace
 
@@ -25,7 +31,8 @@ def brute_force(space: SweepSpace, measure: Measure,
     """Every point of the space, in `space.keys()` order; those in `done` are taken from
     it, not measured again."""
     done = done or {}
-    return [done[key] if key in done else measure(key) for key in space.keys()]
+    # SIM118: a SweepSpace is not a dict; its keys() lists the points.
+    return [done[key] if key in done else measure(key) for key in space.keys()]  # noqa: SIM118
 
 
 def compare_scores(a: SweepPoint, b: SweepPoint, objective: Objective,
@@ -64,13 +71,13 @@ def _score_class(point: SweepPoint, objective: Objective,
 def _neighbours(at: tuple[int, int, int], shape: tuple[int, int, int]
                 ) -> list[tuple[int, int, int]]:
     """Grid points one step away along one axis, in grid (variant-major) order."""
-    steps = []
+    steps: list[tuple[int, int, int]] = []
     for axis in range(3):
         for step in (-1, 1):
             moved = list(at)
             moved[axis] += step
             if 0 <= moved[axis] < shape[axis]:
-                steps.append(tuple(moved))
+                steps.append((moved[0], moved[1], moved[2]))
     return sorted(steps)
 
 
@@ -80,7 +87,11 @@ def _best_of(around: list[tuple[SweepPoint, tuple[int, int, int]]], objective: O
     def order(a: SweepPoint, b: SweepPoint) -> int:
         by_score = compare_scores(a, b, objective, constraints)
         return by_score or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
-    return min(around, key=functools.cmp_to_key(lambda a, b: order(a[0], b[0])))
+
+    def by_point(a: tuple[SweepPoint, tuple[int, int, int]],
+                 b: tuple[SweepPoint, tuple[int, int, int]]) -> int:
+        return order(a[0], b[0])
+    return min(around, key=functools.cmp_to_key(by_point))
 
 
 def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,

@@ -4,8 +4,9 @@ parsed from the command line's compact forms and checked against the model's con
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.points import Batching, PointKey, Variant
@@ -90,7 +91,7 @@ class SweepSpace:
                 "concurrency": list(self.concurrency)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "SweepSpace":
+    def from_json(cls, data: Mapping[str, Any]) -> SweepSpace:
         try:
             instances, labels, concurrency = (data["instances"], data["batching"],
                                               data["concurrency"])

@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from pnsuite.client.image_set import ImageSet
-from pnsuite.client.memory import Memory
 from pnsuite.client.load import Load
+from pnsuite.client.memory import Memory
 from pnsuite.client.multiprocess_load import make_load
 from pnsuite.measure.run import MeasuredRun, measure
 from pnsuite.measure.windows import WindowPlan
@@ -293,9 +293,9 @@ class PairRunner:
             finally:
                 if load is not None:
                     load.close()
-            for slot, run in enumerate(runs):
+            for slot, measured in enumerate(runs):
                 runs[slot] = undisturbed_run(partial(self.run_once, started[slot][0]),
-                                             self.plan.retries, first=run)
+                                             self.plan.retries, first=measured)
         finally:
             self.close()
         pairs = []

@@ -18,8 +18,9 @@ decided, the planned runs are measured or the time budget is spent; `pnsuite.cli
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pnsuite.errors import SuiteError
 from pnsuite.measure.records import IDENTITY_KEYS, RELEASE_KEYS

@@ -3,7 +3,7 @@ closing line, shared by `peoplenet-gate` and the comparison report."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from pnsuite.verdict import gate, verdicts
 
@@ -21,7 +21,8 @@ def format_rows(rows: Sequence[verdicts.Row]) -> str:
         scale, unit = UNITS.get(c.metric, (1.0, ""))
         needed = f" (~{r.runs_needed} runs/side)" if r.runs_needed else ""
         lines.append((c.benchmark, c.metric, f"{len(c.old)}/{len(c.new)}",
-                      f"{verdicts.geometric_mean(c.old) * scale:.1f} {unit}", f"{verdicts.geometric_mean(c.new) * scale:.1f} {unit}",
+                      f"{verdicts.geometric_mean(c.old) * scale:.1f} {unit}",
+                      f"{verdicts.geometric_mean(c.new) * scale:.1f} {unit}",
                       f"{c.change:+.1%}", f"{r.low - 1:+.1%}..{r.high - 1:+.1%}",
                       f"{r.p_adjusted:.4f}", r.verdict + needed))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -75,7 +76,8 @@ def closing_line(verdict: str, report_rows: int, policy: verdicts.Policy, missin
                  reason: verdicts.Undecided | None = None) -> str:
     """The gate's last line: its verdict, and for an inconclusive one the reason's code,
     why, and the next step (`reason`, built where the outcome was decided)."""
-    where = f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} over {report_rows} comparisons)"
+    where = (f"(threshold {policy.threshold:.0%}, alpha {policy.alpha} "
+             f"over {report_rows} comparisons)")
     if verdict == verdicts.REGRESSION:
         what = f"{missing} baseline benchmark(s) missing; " if missing else ""
         return f"gate: FAILED: {what}a regression {where}"

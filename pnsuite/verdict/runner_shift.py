@@ -9,8 +9,8 @@ and holds them until the probe runs could have seen such a move (`RunnerShift.ho
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pnsuite.verdict import verdicts
 

@@ -30,8 +30,8 @@ for the error-rate benchmark's comparison (benchmarks/gate_decisions), not for g
 
 A sequential comparison (runs added until decided) looks several times, on a schedule
 (`look_schedule`); `looks` splits alpha over the planned looks (Bonferroni), so stopping at
-the first decisive look keeps the error rates. `detectable_slowdown` is the noise preflight: the smallest slowdown a
-comparison of that many runs tells from noise 95% of the time.
+the first decisive look keeps the error rates. `detectable_slowdown` is the noise preflight:
+the smallest slowdown a comparison of that many runs tells from noise 95% of the time.
 
 Every inconclusive outcome, here and in the gate, `check` and `ab` built on it, carries an
 `Undecided`: one of a few reason codes (UNDECIDED_CODES), a line saying why, and the next
@@ -41,8 +41,8 @@ step that would decide it, with the options of the command that measured (`Rerun
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -273,7 +273,8 @@ def detectable_slowdown(sigma: float, old_runs: int, new_runs: int, alpha: float
 
 
 def runs_to_detect(sigma: float, slowdown: float, alpha: float, hypotheses: int = 1,
-                   power: float = POWER, old_runs: int | None = None, most: int = 200) -> int | None:
+                   power: float = POWER, old_runs: int | None = None,
+                   most: int = 200) -> int | None:
     """Runs per side (or new runs against `old_runs` fixed ones) that detect `slowdown`;
     None if not even `most` would."""
     for n in range(MIN_RUNS, most + 1):

@@ -55,7 +55,7 @@ print(json.dumps(out))
 """
 
 
-def numpy_copy_cost(env: dict[str, str]) -> dict[str, float]:
+def numpy_copy_cost(env: dict[str, str]) -> dict[str, Any]:
     """Median ms per numpy allocate-and-copy of one 6.3 MB image, one at a time and 16
     held at once (a batch's inputs), in a fresh process with `env` added."""
     done = subprocess.run([sys.executable, "-c", NUMPY_COPY], env={**os.environ, **env},
@@ -110,7 +110,7 @@ def two_servers_at_once(work: Path, env: dict[str, str]) -> dict[str, Any]:
         try:
             with second:
                 out["second_ready_after_s"] = second.ready_after_s
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - the diagnosis records it
             out["error"] = str(err)[-800:]
         out["second_log"] = [line[-400:] for line in second.logs().splitlines()
                              if "gpu-standin" in line or "rror" in line][:12]
@@ -145,7 +145,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                                     model=MODEL, memory=memory)
                                 row: dict[str, Any] = {"throughput": round(result.throughput, 2),
                                                        "p50_ms": result.p50_ms}
-                            except Exception as err:  # noqa: BLE001
+                            except Exception as err:  # noqa: BLE001 - the row records it
                                 row = {"error": str(err)[-800:]}
                             row["batch_stats"] = (triton_stats.snapshot(client, MODEL)
                                                   - before).batch_table()
@@ -153,7 +153,7 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                         case["runs"].append(row)
                         print(json.dumps({"repo": name, **{k: v for k, v in row.items()
                                                            if k != "batch_stats"}}), flush=True)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - the case records it
             case["error"] = str(err)[-1500:]
         case["profile"] = profile_lines(server.logs())[-6:]
         out.append(case)
@@ -169,14 +169,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="only perf_analyzer with system vs CUDA shared memory inputs")
     args = parser.parse_args(argv)
     if args.input_memory:
-        result = {"input_memory": input_memory_cases(args.work, {
+        result: dict[str, Any] = {"input_memory": input_memory_cases(args.work, {
             "baseline_1_instance": [1, 16], "sample_1_instances": [16],
             "sample_2_dynamic_batching": [16, 32]})}
         args.out.write_text(json.dumps(result, indent=2))
         return 0
     base, dyn = GPU_REPOS / "baseline_1_instance", GPU_REPOS / "sample_2_dynamic_batching"
-    result: dict[str, Any] = {
-        "numpy_copy_ms": {"default": numpy_copy_cost({}), "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
+    result = {
+        "numpy_copy_ms": {"default": numpy_copy_cost({}),
+                          "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
     print(json.dumps(result), flush=True)
     result["pair"] = two_servers_at_once(args.work, {})
     cases = [

@@ -18,8 +18,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,7 +69,8 @@ def _time_batch(net: gpu_standin.DetectNetV2, n: int, iters: int,
     return {"forward": _summary(forward, n), "run_network": _summary(served, n)}
 
 
-def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...], iters: int) -> dict[str, Any]:
+def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...],
+                 iters: int) -> dict[str, Any]:
     """Forward-only time (fp16 channels-last input already on the GPU) and the time of
     what the served model runs on the GPU per batch (run_network: fp32 input converted
     on the GPU, fp32 outputs), per batch size."""

@@ -88,8 +88,9 @@ def batch_table(repo: dict[str, Any], steps: tuple[str, ...]) -> dict[int, dict[
             runs += value if isinstance(value, list) else ([value] if value else [])
         for run in runs:
             for size, stat in run.get("batch_stats", {}).items():
-                acc = sums.setdefault(int(size), {"executions": 0, "compute_input_ms": 0.0,
-                                                  "compute_infer_ms": 0.0, "compute_output_ms": 0.0})
+                acc = sums.setdefault(int(size), {
+                    "executions": 0, "compute_input_ms": 0.0, "compute_infer_ms": 0.0,
+                    "compute_output_ms": 0.0})
                 n = stat.get("executions", 0)
                 acc["executions"] += n
                 for phase in ("compute_input_ms", "compute_infer_ms", "compute_output_ms"):
@@ -133,7 +134,7 @@ def targets(net: dict[str, Any] | None, cross: dict[str, Any] | None) -> list[di
                             "measured": f"{best[0]:.1f} infer/s ({best[1]}, c{best[2]}) / "
                                         f"{bound:.1f} images/s = {best[0] / bound:.1%}",
                             "met": best[0] / bound >= MIN_FRACTION_OF_BOUND})
-    for name, repo in repos.items():
+    for repo in repos.values():
         for c, row in repo.get("concurrency", {}).items():
             ratio = ratio_of(row)
             if ratio is None:
@@ -206,8 +207,9 @@ def throughput_section(cross: dict[str, Any], main: Memory, other_name: str) -> 
              f"perf_analyzer with its tensors in {other_name} (not the transport of the "
              "turns), and the time requests waited in Triton's queue during the suite's "
              "runs.", "",
-             "| repo | c | suite infer/s | perf_analyzer infer/s | ratio (each turn) | suite p50 / p99 ms "
-             "| PA p50 / p99 ms | batch size x executions (suite) | client CPU ms/req "
+             "| repo | c | suite infer/s | perf_analyzer infer/s | ratio (each turn) "
+             "| suite p50 / p99 ms | PA p50 / p99 ms | batch size x executions (suite) "
+             "| client CPU ms/req "
              f"| PA, {other_name} infer/s | suite runs' spread | server queue ms (suite) |",
              "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|"]
     for repo in cross["repos"]:
@@ -233,7 +235,8 @@ def batch_size_sections(cross: dict[str, Any], main: Memory, other_name: str) ->
         for repo in cross["repos"]:
             for size, row in batch_table(repo, steps).items():
                 lines.append(f"| {repo['repo']} | {size} | {row['executions']} "
-                             f"| {_f(row['compute_input_ms'], 3)} | {_f(row['compute_infer_ms'], 3)} "
+                             f"| {_f(row['compute_input_ms'], 3)} "
+                             f"| {_f(row['compute_infer_ms'], 3)} "
                              f"| {_f(row['compute_infer_ms'] / size, 3)} "
                              f"| {_f(row['compute_output_ms'], 3)} |")
     return lines
