@@ -17,6 +17,7 @@ from pnsuite.client.memory import NAMES as MEMORY_NAMES
 from pnsuite.client.memory import Memory
 from pnsuite.errors import ConfigError
 from pnsuite.measure.profiles import PROFILES
+from pnsuite.platform.defaults import RELEASE_INSTALL, PlatformDefaults, platform_defaults
 from pnsuite.server.factory import LAUNCHERS
 from pnsuite.server.launcher import check_server_args
 
@@ -35,14 +36,16 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {s.ini: s for s in [
-    Setting("--triton-launcher", "triton_launcher", "TRITON_SUITE_LAUNCHER", "embedded",
-            f"how servers are started: {', '.join(LAUNCHERS)}"),
-    Setting("--triton-repos", "triton_repos", "TRITON_SUITE_REPOS",
-            "model_repos/embedded/sample_1_instances "
-            "model_repos/embedded/sample_2_dynamic_batching",
-            "model repositories to test, space separated (relative to the rootdir)"),
-    Setting("--triton-install", "triton_install", "TRITON_SUITE_INSTALL", "",
-            "Triton install dir for --triton-launcher=release (e.g. $HOME/tritonserver)"),
+    Setting("--triton-launcher", "triton_launcher", "TRITON_SUITE_LAUNCHER", "auto",
+            f"how servers are started: {', '.join(LAUNCHERS)}, or auto (release on a Jetson, "
+            "embedded elsewhere)"),
+    Setting("--triton-repos", "triton_repos", "TRITON_SUITE_REPOS", "auto",
+            "model repositories to test, space separated (relative to the rootdir); auto: "
+            "model_repos/tensorrt/sample_{1_instances,2_dynamic_batching} on a Jetson, "
+            "model_repos/embedded/... elsewhere or with the embedded launcher"),
+    Setting("--triton-install", "triton_install", "TRITON_SUITE_INSTALL", RELEASE_INSTALL,
+            "Triton install dir for --triton-launcher=release (the release tarball unpacked, "
+            "as the Triton Jetson example has it)"),
     Setting("--triton-url", "triton_url", "TRITON_SUITE_URL", "",
             "gRPC host:port of a running server (--triton-launcher=external)"),
     Setting("--triton-ready-timeout", "triton_ready_timeout", "TRITON_SUITE_READY_TIMEOUT",
@@ -103,10 +106,13 @@ class SuiteSettings:
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
-                root: Path, env: Mapping[str, str] | None = None) -> SuiteSettings:
+                root: Path, env: Mapping[str, str] | None = None,
+                platform: PlatformDefaults | None = None) -> SuiteSettings:
         """Settings from `option(dest)` and `ini(key)` lookups, the environment and the
-        defaults; ConfigError naming the setting for a bad value."""
+        defaults (`platform`'s where a setting is auto: this machine's unless given);
+        ConfigError naming the setting for a bad value."""
         env = os.environ if env is None else env
+        platform = platform or platform_defaults()
 
         def value(key: str) -> str:
             s = SETTINGS[key]
@@ -116,10 +122,13 @@ class SuiteSettings:
             return s.default
 
         launcher = value("triton_launcher")
+        if launcher == "auto":
+            launcher = platform.launcher
         if launcher not in LAUNCHERS:
-            raise ConfigError(f"--triton-launcher must be one of {', '.join(LAUNCHERS)}, "
-                              f"got {launcher!r}")
-        repos = tuple((root / p).resolve() for p in value("triton_repos").split())
+            raise ConfigError(f"--triton-launcher must be one of {', '.join(LAUNCHERS)} or "
+                              f"auto, got {launcher!r}")
+        repos = tuple((root / p).resolve() for p in value("triton_repos").split()) \
+            if value("triton_repos") != "auto" else platform.repos(launcher)
         missing = [str(r) for r in repos if not r.is_dir()]
         if missing and launcher != "external":
             raise ConfigError(f"model repository not found: {', '.join(missing)}",
@@ -137,7 +146,8 @@ class SuiteSettings:
             raise ConfigError(f"--ab-reference {reference}: no peoplenet/config.pbtxt in "
                               f"{ab_reference}", "give a model repository directory")
         return cls(launcher=launcher, repos=repos,
-                   triton_install=Path(install).expanduser() if install else None,
+                   triton_install=Path(install).expanduser()
+                   if install and launcher == "release" else None,
                    triton_url=value("triton_url") or None,
                    ready_timeout_s=_positive(value("triton_ready_timeout"),
                                              "--triton-ready-timeout", float,

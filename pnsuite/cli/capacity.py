@@ -33,7 +33,8 @@ from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.paths import CAPTURE_IMAGE
-from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.platform.defaults import RELEASE_INSTALL
+from pnsuite.server.factory import CHOICES, make_launcher
 from pnsuite.server.pool import ServerPool
 from pnsuite.sweep import monitors
 
@@ -65,9 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     add_option(p, "--triton-memory", dest="memory", type=argument_type(), choices=tuple(Memory),
                    default=Memory.SYSTEM,
                    help="where request tensors travel (default %(default)s shared memory)")
-    p.add_argument("--triton-launcher", choices=[k for k in LAUNCHERS if k != "external"],
-                   default="embedded")
-    p.add_argument("--triton-install", type=Path, help="Triton install dir (release launcher)")
+    p.add_argument("--triton-launcher", choices=[k for k in CHOICES if k != "external"],
+                   default="auto", help="how servers are started (default auto: release on a "
+                                        "Jetson, embedded elsewhere)")
+    p.add_argument("--triton-install", type=Path,
+                   help=f"Triton install dir (release launcher; default {RELEASE_INSTALL})")
     p.add_argument("--triton-image", help="Triton image (docker launcher)")
     p.add_argument("--monitor", choices=monitors.MONITORS, default="auto",
                    help="power monitor around each run: tegrastats (Jetson), nvidia-smi, none")

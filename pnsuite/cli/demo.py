@@ -23,12 +23,11 @@ from pnsuite.client.shared_memory import require_gpu
 from pnsuite.detection import detectnet
 from pnsuite.errors import ConfigError, SuiteError
 from pnsuite.measure import triton_stats
-from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS
+from pnsuite.paths import CAPTURE_IMAGE
+from pnsuite.platform.defaults import RELEASE_INSTALL, platform_defaults
 from pnsuite.server import Launcher, TritonServer
-from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.server.factory import CHOICES, make_launcher
 
-DEFAULT_REPOS = (EMBEDDED_REPOS / "sample_1_instances",
-                 EMBEDDED_REPOS / "sample_2_dynamic_batching")
 DEFAULT_IMAGE = CAPTURE_IMAGE
 MODEL = "peoplenet"
 
@@ -47,8 +46,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="peoplenet-demo",
         description="Run the Triton Jetson example's concurrency and dynamic-batching demos.")
     parser.add_argument("-r", "--repo", action="append", type=Path,
-                        help="model repository (repeat for several; default: both "
-                             "embedded stand-in repos)")
+                        help="model repository (repeat for several; default: the example's "
+                             "two, model_repos/tensorrt/ on a Jetson, the embedded stand-in's "
+                             "model_repos/embedded/ elsewhere or with the embedded launcher)")
     parser.add_argument("-t", "--threads", type=int, default=6,
                         help="concurrent inference threads, one request each (default 6)")
     parser.add_argument("-s", "--save", type=_bool, default=False, metavar="true|false",
@@ -62,13 +62,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print each thread's detections and the server log tail")
     parser.add_argument("-p", "--triton-install", type=Path,
-                        help="Triton install dir (release tarball, e.g. $HOME/tritonserver); "
-                             "default: the embedded server from nvidia-pytriton")
+                        help="Triton install dir (the release tarball unpacked; the release "
+                             f"launcher's default is {RELEASE_INSTALL})")
     parser.add_argument("-u", "--triton-url",
                         help="gRPC host:port of a running server (no start/stop; one repo)")
-    parser.add_argument("--triton-launcher", choices=LAUNCHERS,
+    parser.add_argument("--triton-launcher", choices=CHOICES,
                         help="how servers are started (default: external with -u, release "
-                             "with -p, else embedded)")
+                             "with -p, else auto: release on a Jetson, embedded elsewhere)")
     parser.add_argument("--triton-image", help="Triton image for --triton-launcher docker")
     add_option(parser, "--triton-ready-timeout", dest="ready_timeout", type=float,
                default=120.0, help="seconds a server may take to be ready (default 120)")
@@ -89,15 +89,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.threads < 1:
         parser.error("-t must be at least 1")
     if not args.repo:
-        args.repo = list(DEFAULT_REPOS)
+        args.repo = list(platform_defaults().repos(launcher_kind(args)))
     return args
 
 
 def launcher_kind(args: argparse.Namespace) -> str:
     """The launcher the flags ask for: -u names a running server, -p an install dir."""
-    if args.triton_launcher:
-        return args.triton_launcher
-    return "external" if args.triton_url else "release" if args.triton_install else "embedded"
+    kind = args.triton_launcher or ("external" if args.triton_url else
+                                    "release" if args.triton_install else "auto")
+    return platform_defaults().launcher if kind == "auto" else kind
 
 
 def check_inputs(args: argparse.Namespace, kind: str) -> None:
@@ -108,7 +108,7 @@ def check_inputs(args: argparse.Namespace, kind: str) -> None:
         if missing:
             raise ConfigError(f"model repository not found: {', '.join(missing)}",
                               "-r takes a directory holding <model>/config.pbtxt, e.g. "
-                              f"{DEFAULT_REPOS[0]}")
+                              f"{platform_defaults().repos(kind)[0]}")
     if args.memory is Memory.GPU:
         require_gpu()
 

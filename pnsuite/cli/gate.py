@@ -43,7 +43,8 @@ from pnsuite.client.memory import Memory
 from pnsuite.errors import SuiteError
 from pnsuite.history.history import SOURCE_KEY
 from pnsuite.measure import recorder, runsets
-from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.platform.defaults import RELEASE_INSTALL
+from pnsuite.server.factory import CHOICES, make_launcher
 from pnsuite.store import open_store, queries
 from pnsuite.store.results_store import redacted
 from pnsuite.verdict import ab, gate, verdicts
@@ -471,8 +472,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ab", parents=[common], help="A against B, in turns, until decided")
     for side in ("a", "b"):
         p.add_argument(f"--{side}", required=True, help=f"model repository of side {side.upper()}")
-        p.add_argument(f"--{side}-launcher", default="embedded", choices=sorted(LAUNCHERS))
-        p.add_argument(f"--{side}-install", help="release launcher: the Triton install dir")
+        p.add_argument(f"--{side}-launcher", default="auto", choices=CHOICES,
+                       help="how this side's servers are started (auto: release on a Jetson, "
+                            "embedded elsewhere)")
+        p.add_argument(f"--{side}-install",
+                       help=f"release launcher: the Triton install dir (default {RELEASE_INSTALL})")
         p.add_argument(f"--{side}-image", help="docker launcher: the Triton image")
     _ab_plan_options(p)
     p.add_argument("--json", help="write the pairs and the verdict here")

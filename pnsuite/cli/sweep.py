@@ -30,7 +30,8 @@ from pnsuite.client.memory import Memory, argument_type
 from pnsuite.detection import detectnet
 from pnsuite.errors import SuiteError
 from pnsuite.platform import jetson
-from pnsuite.server.factory import LAUNCHERS, make_launcher
+from pnsuite.platform.defaults import RELEASE_INSTALL
+from pnsuite.server.factory import CHOICES, make_launcher
 from pnsuite.server.launcher import check_server_args
 from pnsuite.sweep import monitors, objectives, space
 from pnsuite.sweep.errors import SweepError
@@ -77,9 +78,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="processes the client load is spread over")
     p.add_argument("--monitor", choices=monitors.MONITORS, default="auto",
                    help="power/clock monitor: tegrastats (Jetson), nvidia-smi, none")
-    p.add_argument("--triton-launcher", choices=[k for k in LAUNCHERS if k != "external"],
-                   default="embedded")
-    p.add_argument("--triton-install", type=Path, help="Triton install dir (release launcher)")
+    p.add_argument("--triton-launcher", choices=[k for k in CHOICES if k != "external"],
+                   default="auto", help="how servers are started (default auto: release on a "
+                                        "Jetson, embedded elsewhere)")
+    p.add_argument("--triton-install", type=Path,
+                   help=f"Triton install dir (release launcher; default {RELEASE_INSTALL})")
     p.add_argument("--triton-image", help="Triton image (docker launcher)")
     add_server_args(p, "tritonserver options for every server, as the deployment sets "
                        "them (repeatable), e.g. --triton-server-args "

@@ -40,6 +40,7 @@ import docker
 from pnsuite import ownership
 from pnsuite.ownership import remove_shm_regions
 from pnsuite.paths import PROJECT_ROOT
+from pnsuite.platform.defaults import on_jetson
 from pnsuite.server.errors import LauncherConfigError
 from pnsuite.server.launcher import Launcher, LaunchSpec, ServerHandle
 
@@ -72,7 +73,7 @@ class DockerUnavailableError(LauncherConfigError):
 
 def gpu_kind(root: Path = Path("/")) -> str:
     """'jetson' (L4T), 'nvidia' (a discrete NVIDIA GPU) or 'none', as seen under `root`."""
-    if (root / "etc" / "nv_tegra_release").exists():
+    if on_jetson(root):
         return "jetson"
     if any((root / "dev").glob("nvidia[0-9]*")):
         return "nvidia"
