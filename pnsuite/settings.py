@@ -21,6 +21,9 @@ from pnsuite.platform.defaults import RELEASE_INSTALL, PlatformDefaults, platfor
 from pnsuite.server.factory import LAUNCHERS
 from pnsuite.server.launcher import check_server_args
 
+#: the test tiers, each a superset of the one before (fixtures/tiers.py, docs/testing.md)
+TIERS = ("fast", "ci", "all")
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -81,6 +84,9 @@ SETTINGS: dict[str, Setting] = {s.ini: s for s in [
     Setting("--results-store", "results_store", "TRITON_SUITE_RESULTS_STORE", "",
             "results store every benchmark run is also written to: a SQLite file path or a "
             "postgresql:// URL (docs/results-store.md)"),
+    Setting("--tier", "tier", "TRITON_SUITE_TIER", "fast",
+            "which tests run: fast (every part of the suite once, minutes), ci (what CI runs: "
+            "adds the tests marked slow), all (adds those marked extended; also --all)"),
 ]}
 
 
@@ -103,6 +109,8 @@ class SuiteSettings:
     results_store: str | None = None
     #: tritonserver options every server the suite starts gets
     server_args: tuple[str, ...] = ()
+    #: the test tier a pytest session runs (TIERS)
+    tier: str = "fast"
 
     @classmethod
     def resolve(cls, option: Callable[[str], object], ini: Callable[[str], object],
@@ -138,6 +146,9 @@ class SuiteSettings:
         if profile != "auto" and profile not in PROFILES:
             raise ConfigError(f"--perf-profile must be auto or one of {', '.join(PROFILES)}, "
                               f"got {profile!r}")
+        tier = value("tier")
+        if tier not in TIERS:
+            raise ConfigError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
         install = value("triton_install")
         server_args = _server_args(value("triton_server_args"), launcher)
         reference = value("ab_reference")
@@ -161,7 +172,7 @@ class SuiteSettings:
                    ab_reference=ab_reference,
                    goldens_dir=(root / value("goldens_dir")).resolve(),
                    results_store=_store_location(value("results_store"), root),
-                   server_args=server_args)
+                   server_args=server_args, tier=tier)
 
 
 def _server_args(text: str, launcher: str) -> tuple[str, ...]:

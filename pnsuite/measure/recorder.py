@@ -33,7 +33,10 @@ class RecordError(SuiteError):
 
 
 def pytest_command(label: str, storage: Path, pytest_args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-m", MARKER, "-q", "-p", "no:cacheprovider",
+    # Every recorded benchmark, whatever test tier the caller's environment asks for: a run
+    # set is comparable only if each run measured the same benchmarks.
+    return [sys.executable, "-m", "pytest", "-m", MARKER, "--tier=all", "-q",
+            "-p", "no:cacheprovider",
             f"--benchmark-storage=file://{Path(storage).resolve()}",
             f"--benchmark-save={label}", "--benchmark-save-data", *pytest_args]
 

@@ -16,6 +16,9 @@ from pnsuite.measure.answer_check import WrongAnswers, check_answers
 from pnsuite.paths import CAPTURE_IMAGE, PROJECT_ROOT
 from pnsuite.repository import model_config
 
+# slow: child sessions on broken models
+pytestmark = pytest.mark.slow
+
 EMBEDDED = PROJECT_ROOT / "model_repos" / "embedded"
 
 

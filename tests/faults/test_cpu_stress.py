@@ -14,6 +14,9 @@ from pnsuite.measure.cpu_load import ForeignLoad
 from pnsuite.repository import model_config
 from pnsuite.verdict import significance
 
+# slow: perf checks beside a core kept busy
+pytestmark = pytest.mark.slow
+
 
 def test_a_core_a_neighbour_burns_is_foreign_and_one_of_ours_is_not(cpu_burner):
     # What the gate's exclusion of disturbed runs stands on (its rule on these figures is

@@ -9,7 +9,10 @@ import pytest
 from pnsuite import ownership
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+# SIGTERM is slow: the fast tier checks Ctrl-C, which takes the same way out
+@pytest.mark.parametrize("sig", [signal.SIGINT,
+                                 pytest.param(signal.SIGTERM, marks=pytest.mark.slow)],
+                         ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_or_sigterm_during_a_perf_test_leaves_nothing(child_session, sig):
     # SIGTERM is how CI runners cancel a job; the plugin takes it as Ctrl-C.
     child = child_session("scenario_hold_server.py")
@@ -23,6 +26,7 @@ def test_ctrl_c_or_sigterm_during_a_perf_test_leaves_nothing(child_session, sig)
     assert not left, f"after {sig.name}:\n{left.describe()}\n{child.output()}"
 
 
+@pytest.mark.slow  # two child sessions
 def test_kill_9_of_pytest_is_cleaned_up_when_the_next_session_starts(child_session):
     child = child_session("scenario_hold_server.py")
     child.wait_ready()
@@ -38,6 +42,7 @@ def test_kill_9_of_pytest_is_cleaned_up_when_the_next_session_starts(child_sessi
     assert not left, f"after the next session started:\n{left.describe()}"
 
 
+@pytest.mark.slow  # two child sessions
 def test_an_interrupted_perf_run_leaves_earlier_saved_results_intact(child_session, tmp_path):
     storage = tmp_path / "storage"
     first = child_session("scenario_benchmark.py", "-k", "quick", f"--benchmark-storage={storage}",

@@ -3,11 +3,15 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from pnsuite.client.peoplenet import PeopleNetClient
 from pnsuite.detection import detectnet
 from pnsuite.measure import triton_stats
 from pnsuite.paths import PROJECT_ROOT
+
+# slow: four servers at once
+pytestmark = pytest.mark.slow
 
 REPO = PROJECT_ROOT / "model_repos" / "embedded" / "sample_2_dynamic_batching"
 

@@ -14,6 +14,9 @@ from pnsuite.detection import detectnet
 from pnsuite.paths import EMBEDDED_REPOS
 from pnsuite.server import ServerDiedError
 
+# slow: servers and stubs killed mid-request, each on its own server
+pytestmark = pytest.mark.slow
+
 CLIENT_TIMEOUT_S = 20.0
 
 

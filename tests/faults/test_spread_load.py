@@ -12,6 +12,9 @@ from pnsuite.client.multiprocess_load import MultiProcessLoad, shares
 from pnsuite.measure import triton_stats
 from pnsuite.ownership import SHM_DIR
 
+# slow: load workers killed and interrupted
+pytestmark = pytest.mark.slow
+
 
 def _gone(pid: int) -> bool:
     """Exited: no such process, or a zombie its parent has not reaped yet."""

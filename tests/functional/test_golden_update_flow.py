@@ -14,9 +14,13 @@ import shutil
 import pytest
 
 from pnsuite.detection import goldens
-from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS, GOLDEN_DETECTIONS, PROJECT_ROOT
 from pnsuite.models import identities
+from pnsuite.paths import CAPTURE_IMAGE, EMBEDDED_REPOS, GOLDEN_DETECTIONS, PROJECT_ROOT
 from pnsuite.store import open_store
+
+# slow: a child session that measures, refuses and accepts an update; the update's rules
+# are unit-tested
+pytestmark = pytest.mark.slow
 
 GOLDEN_NAME = f"{identities.CPU_STANDIN}.json"
 #: where nobody stands in capture.jpg (the sky, top left), with a confident score

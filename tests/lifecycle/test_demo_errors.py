@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pnsuite.server.ports import occupied_port
 
 DEMO = [sys.executable, "-m", "pnsuite.cli.demo"]
@@ -41,6 +43,7 @@ def test_a_server_that_refuses_connections_fails_in_seconds_naming_the_url():
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # waits out a deadline; the fast tier checks the refusal in seconds
 def test_waiting_for_a_server_that_refuses_says_so_while_it_waits():
     port = _refusing_port()
     done = _demo("-u", f"127.0.0.1:{port}", "--ready-timeout", "7", "--triton-wait-for-server")

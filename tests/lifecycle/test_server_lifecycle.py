@@ -114,6 +114,7 @@ def test_stop_is_graceful_and_leaves_no_server_stub_or_shm_region(leak_check, la
 
 
 @pytest.mark.faults
+@pytest.mark.slow  # the fast tier starts and stops each launcher's server
 def test_a_taken_port_is_noticed_in_the_log_and_the_server_retries_on_fresh_ports(
         leak_check, launcher, tmp_path):
     with occupied_port() as busy:
@@ -129,6 +130,7 @@ def test_a_taken_port_is_noticed_in_the_log_and_the_server_retries_on_fresh_port
 # Process launchers only: a 5 s deadline leaves no margin for a container's start, where
 # the server itself, not the missing model, could be what is not ready.
 @pytest.mark.parametrize("launcher", PROCESS_LAUNCHERS, indirect=True)
+@pytest.mark.slow  # a server left to miss its deadline
 def test_the_ready_deadline_names_what_was_not_ready(leak_check, launcher, tmp_path):
     server = TritonServer(launcher, SAMPLE_2, models=(MODEL, "no_such_model"),
                           workdir=tmp_path, ready_timeout_s=5)

@@ -8,6 +8,9 @@ import pytest
 
 from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
 
+# slow: child sessions; the options' parsing is unit-tested (tests/unit/test_settings.py)
+pytestmark = pytest.mark.slow
+
 SESSION_TEST = '''
 def test_the_server_runs_with_the_options(triton_server):
     # An option whose effect the server reports back: its log settings (logging extension).

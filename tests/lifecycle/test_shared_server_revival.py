@@ -3,7 +3,12 @@ test, not every test after it. Checked on a real pytest session with two ordered
 
 from __future__ import annotations
 
+import pytest
+
 from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
+
+# slow: a shared server killed and revived in a child session
+pytestmark = pytest.mark.slow
 
 ORDERED_TESTS = """
 import os

@@ -11,9 +11,9 @@ passes, although its requests were batched: that is what the distinct images are
 import pytest
 
 from pnsuite.client.multiprocess_load import MultiProcessLoad
+from pnsuite.measure.answers_under_load import AnswersDifferUnderLoad
 from pnsuite.measure.run import measure
 from pnsuite.measure.windows import WindowPlan
-from pnsuite.measure.answers_under_load import AnswersDifferUnderLoad
 from pnsuite.repository.batch_faults import BatchFault, write_faulty
 
 #: a short run: the check does not need a stable measurement, only batched requests
@@ -36,7 +36,10 @@ def test_a_sound_repository_passes_with_distinct_images(make_server, batching_re
     assert "agreed with their images alone (4 distinct)" in run.answer_check, run.answer_check
 
 
-@pytest.mark.parametrize("fault", list(BatchFault), ids=str)
+# the fast tier plants one fault; the other two are slow
+@pytest.mark.parametrize("fault", [BatchFault.ROTATED,
+                                   *(pytest.param(f, marks=pytest.mark.slow) for f in BatchFault
+                                     if f is not BatchFault.ROTATED)], ids=str)
 def test_a_batching_fault_is_caught_by_distinct_images_and_missed_by_one(
         make_server, batching_repo, closed_loop, answer_image_set, fault, tmp_path):
     server = make_server(write_faulty(batching_repo, tmp_path / "repo", fault))
@@ -55,6 +58,7 @@ def test_a_batching_fault_is_caught_by_distinct_images_and_missed_by_one(
     assert list((tmp_path / "overlays").glob("*.png")), "no overlay drawn"
 
 
+@pytest.mark.slow  # load worker processes; the fast tier checks one process
 def test_a_load_spread_over_processes_numbers_its_slots_across_them(
         make_server, batching_repo, answer_image_set, tmp_path, suite_settings):
     # Two worker processes of two slots each: the slots keep their own numbers (0-3) and

@@ -9,6 +9,8 @@ Never on one sample.
 """
 
 
+import pytest
+
 from pnsuite.client.load import paired_rounds
 from pnsuite.repository import model_config
 from pnsuite.verdict import significance
@@ -20,6 +22,8 @@ def _report(record_property, name: str, result: significance.PairedComparison) -
     print(f"{name}: speedup {result.ratio:.2f}x, {result.describe()}")
 
 
+# slow: paired runs of two servers; the fast tier checks concurrency through client threads
+@pytest.mark.slow
 def test_three_instances_finish_the_same_requests_sooner_than_one(
         make_server, shared_server, instances_repo, closed_loop, perf_profile, tmp_path,
         record_property):

@@ -18,6 +18,10 @@ import pytest
 
 from pnsuite.measure import perf_analyzer
 
+# slow: perf_analyzer beside the suite's generator at each concurrency (a validation of
+# the generator, not a check of a build)
+pytestmark = pytest.mark.slow
+
 MEASURE_S = 3.0
 #: perf_analyzer turns (the suite has one more); a median of three rejects a turn caught
 #: by a step in the server's own speed (seen on the H100: 117 -> 142 infer/s at c1)

@@ -36,6 +36,8 @@ def knob_repo(instances_repo, tmp_path):
                                       instances=1)
 
 
+# slow: the A/A decision takes minutes; the fast tier checks the gate red on a slow model
+@pytest.mark.slow
 def test_ab_of_a_repository_against_itself_is_not_red(ab_compare, knob_repo):
     result = ab_compare(knob_repo, knob_repo, PLAN)
     assert result.pairs, f"every pair was disturbed, nothing to judge: {result.left_out}"

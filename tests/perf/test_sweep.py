@@ -28,7 +28,7 @@ from pnsuite.sweep.outputs import write_outputs
 from pnsuite.sweep.points import Batching, Variant
 from pnsuite.sweep.space import SweepSpace
 
-pytestmark = [pytest.mark.perf, pytest.mark.slow]
+pytestmark = pytest.mark.perf
 
 SPACE = SweepSpace(instances=(1, 2), batching=(Batching(False), Batching(True, 0)),
                    concurrency=(1, 2))
@@ -50,6 +50,9 @@ def small_sweep(sweep, instances_repo, tmp_path_factory):
     return doc, out
 
 
+# slow, as every test of the small sweep (about 80 s): the fast tier starts a sweep's server
+# with the options given, and tests/unit/test_sweep_*.py check the search on built points
+@pytest.mark.slow
 def test_every_point_is_measured_with_batch_statistics_that_cover_it(small_sweep):
     doc, _ = small_sweep
     assert [p.key for p in doc.points] == list(SPACE.keys())
@@ -72,6 +75,7 @@ def test_every_point_is_measured_with_batch_statistics_that_cover_it(small_sweep
             assert set(p.batch_sizes) == {1}, f"{p.key.label} batched without batching"
 
 
+@pytest.mark.slow  # the same small sweep, with confirmation runs
 def test_the_best_meets_the_constraint_and_is_confirmed_in_independent_runs(small_sweep):
     doc, _ = small_sweep
     best = doc.point(doc.best)
@@ -91,6 +95,7 @@ def test_the_best_meets_the_constraint_and_is_confirmed_in_independent_runs(smal
     assert doc.best == (verdict.best if verdict.distinct else pair[0].key.label)
 
 
+@pytest.mark.slow  # the small sweep
 def test_the_winning_config_is_served_as_written(small_sweep, instances_repo, make_server,
                                                  tmp_path):
     doc, out = small_sweep
@@ -132,6 +137,7 @@ def test_every_server_a_sweep_starts_has_the_tritonserver_options_given(sweep_ru
     assert settings["log_info"] == {"bool_param": True}  # the others as Triton's defaults
 
 
+@pytest.mark.slow  # a sweep killed and resumed
 def test_a_sweep_killed_with_sigkill_resumes_and_leaves_nothing_behind(instances_repo,
                                                                        tmp_path):
     out = tmp_path / "killed"

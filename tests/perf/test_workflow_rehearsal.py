@@ -31,6 +31,9 @@ from pnsuite.paths import EMBEDDED_REPOS, PROJECT_ROOT
 from pnsuite.repository import model_config
 from pnsuite.store import open_store
 
+# slow: two records and two gates of ci/jetson-perf.sh (minutes)
+pytestmark = pytest.mark.slow
+
 #: what the rehearsal's model is made from: a python-backend repo committed with the suite,
 #: never one of the configured repositories
 STANDIN = EMBEDDED_REPOS / "sample_1_instances"

@@ -111,6 +111,7 @@ _WRITER_CODE = textwrap.dedent("""
     """)
 
 
+@pytest.mark.slow  # 8 writer processes per backend
 def test_writers_at_once_lose_and_tear_nothing(store_url: str) -> None:
     # The writers build their runs and connect, wait until all are ready, then migrate the
     # new store at once (one migrates, the others find it migrated) and write.

@@ -3,7 +3,6 @@ path in the library, and collect nothing but them."""
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from pnsuite.measure import recorder
@@ -28,11 +27,11 @@ def test_every_module_that_uses_the_marker_is_where_its_sessions_collect(pytestc
     assert not outside, f"add these to recorded_benchmarks in pyproject.toml: {outside}"
 
 
-def test_a_recorded_session_collects_only_the_recorded_benchmarks():
+def test_a_recorded_session_collects_only_and_every_recorded_benchmark(tmp_path, monkeypatch):
     # The command a recorded run is, collecting only; nothing deselected means no other
-    # test module was imported.
-    done = subprocess.run([sys.executable, "-m", "pytest", "-m", recorder.MARKER,
-                           "--collect-only", "-q", "-p", "no:cacheprovider"],
+    # test module was imported, and no test tier left a benchmark out.
+    monkeypatch.setenv("TRITON_SUITE_TIER", "fast")
+    done = subprocess.run([*recorder.pytest_command("x", tmp_path, []), "--collect-only"],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     collected = [line for line in done.stdout.splitlines() if "::" in line]
@@ -40,3 +39,4 @@ def test_a_recorded_session_collects_only_the_recorded_benchmarks():
         re.fullmatch(r"tests/perf/test_benchmarks\.py::test_throughput\[.*-c[16]\]", line)
         for line in collected), done.stdout
     assert "deselected" not in done.stdout, done.stdout
+    assert any(line.endswith("-c6]") for line in collected), done.stdout

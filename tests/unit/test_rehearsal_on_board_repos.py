@@ -17,6 +17,9 @@ import pytest
 from pnsuite.paths import MODEL_REPOS, PROJECT_ROOT
 from pnsuite.repository import model_config
 
+# slow: a child session set up as a board's, and a server
+pytestmark = pytest.mark.slow
+
 REHEARSAL = PROJECT_ROOT / "tests" / "perf" / "test_workflow_rehearsal.py"
 
 

@@ -441,6 +441,7 @@ def test_onnx_runs_trtexec_for_batch_1_to_64_on_renamed_tensors(world):
     assert "renamed input_1:0 -> input_1" in out.stderr
 
 
+@pytest.mark.slow  # another stand-in trtexec run
 def test_onnx_int8_with_calibration_cache(world):
     python = tools_python("onnx")
     model = world["tmp"] / "peoplenet.onnx"
@@ -522,6 +523,7 @@ def test_onnx_check_only_writes_nothing(world):
     (("images", "output_cov/Sigmoid", "output_bbox/BiasAdd"), "N", "expected one input 'input_1'"),
     (("input_1", "cov", "output_bbox/BiasAdd"), "N", "no output 'output_cov/Sigmoid'"),
 ])
+@pytest.mark.slow  # an ONNX file built per case
 def test_onnx_that_breaks_the_contract_is_refused(world, names, batch, message):
     python = tools_python("onnx")
     model = world["tmp"] / "other.onnx"
