@@ -6,6 +6,8 @@ Values tests compare against come from the library (pnsuite.paths, pnsuite.detec
 or, for PeopleNet's facts no library module holds, from tests/constants.py.
 """
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +156,18 @@ def perf_run(suite_settings: SuiteSettings) -> Callable[[Path, Path], Path]:
             f"{' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
         return out
     return run
+
+
+@pytest.fixture(scope="session")
+def release_install_dir(tmp_path_factory: pytest.TempPathFactory,
+                        embedded_launcher: Launcher) -> Path:
+    """A Triton install dir laid out like JetPack's release tarball (bin/tritonserver,
+    lib/, backends/), made of the embedded wheel's real files."""
+    embedded = embedded_launcher
+    install = tmp_path_factory.mktemp("release") / "tritonserver"
+    (install / "bin").mkdir(parents=True)
+    os.symlink(embedded.binary, install / "bin" / "tritonserver")
+    os.symlink(embedded.lib_dir, install / "lib")
+    shutil.copytree(embedded.server_dir / "backends", install / "backends")
+    shutil.copy2(embedded.stub, install / "backends" / "python" / "triton_python_backend_stub")
+    return install

@@ -6,10 +6,7 @@ docker) a container. Where the launchers differ (how the command begins, what is
 to look for after a stop), the test says so for each.
 """
 
-import os
-import shutil
 import time
-from pathlib import Path
 
 import docker.errors
 import pytest
@@ -31,20 +28,6 @@ LAUNCHERS = [*PROCESS_LAUNCHERS, pytest.param("docker", marks=pytest.mark.docker
 #: The ready timeout of a server whose model fails to load: its exit must be noticed
 #: well before it (a container takes longer to start than a process).
 FAILING_READY_TIMEOUT_S = {"embedded": 30, "release": 30, "docker": 60}
-
-
-@pytest.fixture(scope="session")
-def release_install_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Triton install dir laid out like JetPack's release tarball (bin/tritonserver,
-    lib/, backends/), made of the embedded wheel's real files."""
-    embedded = EmbeddedLauncher()
-    install = tmp_path_factory.mktemp("release") / "tritonserver"
-    (install / "bin").mkdir(parents=True)
-    os.symlink(embedded.binary, install / "bin" / "tritonserver")
-    os.symlink(embedded.lib_dir, install / "lib")
-    shutil.copytree(embedded.server_dir / "backends", install / "backends")
-    shutil.copy2(embedded.stub, install / "backends" / "python" / "triton_python_backend_stub")
-    return install
 
 
 @pytest.fixture(params=LAUNCHERS)

@@ -92,7 +92,7 @@ def test_a_python_named_that_is_too_old_is_refused_saying_what_to_do(tmp_path):
     assert not (tmp_path / "v").exists()
 
 
-@pytest.mark.slow  # a real venv and install (about a minute, from PyPI)
+@pytest.mark.extended  # a real venv and install (about a minute, from PyPI): .ci/run --all
 def test_where_python3_is_too_old_uv_finds_a_newer_one_and_the_venv_is_made_with_it(tmp_path):
     """JetPack 5: python3 is 3.8. `./suite` installs uv with it, and uv finds the machine's
     newer Python (here the system's 3.11, as deadsnakes' would be on a board)."""
