@@ -1,7 +1,8 @@
-"""A rehearsal of the Jetson workflow's perf steps (ci/jetson-perf.sh, as
-.github/workflows/jetson.yml runs them) on a model that ignores every stand-in parameter,
-as TensorRT PeopleNet does: record the runner's baseline, then run the perf tests and
-gate this build against it, and what an inconclusive gate does to the job.
+"""A rehearsal of the Jetson workflow's perf step: ci/jetson-perf.sh, which jetson.yml's
+"Perf suite and gate" runs (record on a record_baseline run, gate on any other:
+tests/unit/test_jetson_workflow_steps.py checks that dispatch), on a model that ignores every stand-in parameter, as TensorRT PeopleNet does: record
+the runner's baseline, then run the perf tests and gate this build against it, and what an
+inconclusive gate does to the job.
 
 Reduced to what a rehearsal needs: one repository, the concurrency-1 benchmark, two
 baseline runs and two current runs (so the gate measures even though two runs cannot
@@ -12,12 +13,15 @@ GATE_INCONCLUSIVE (fail) the step fails and says why; with warn it passes with a
 The caller's own GATE_INCONCLUSIVE and GATE_ACCEPT never reach the script. The usage errors
 are checked without a server in tests/unit/test_jetson_perf_script.py.
 
-The model is the suite's own CPU stand-in (model_repos/embedded), made deaf here and served
-by the embedded launcher, whatever repositories and launcher the session is configured with:
-on a board those are TensorRT plans (a tensorrt_plan config cannot serve a model.py) on the
-release install or an NGC image (which may not load the stand-in), and the board's real perf
-step measures them anyway. Where the embedded launcher cannot run, the rehearsal skips and
-says why. tests/unit/test_rehearsal_on_board_repos.py sets it up on a board's layout.
+The model is the suite's own CPU stand-in (model_repos/embedded), made deaf here, in a real
+version directory, and served by the release launcher from an install dir shaped like
+JetPack's Triton tarball (made of the embedded server's files), whatever repositories and
+launcher the session is configured with: on a board those are TensorRT plans (a
+tensorrt_plan config cannot serve a model.py) on the release install or an NGC image (which
+may not load the stand-in), and the board's real perf step measures them anyway. Where the
+embedded server cannot be had, the rehearsal skips and says why.
+tests/unit/test_rehearsal_on_board_repos.py sets it up on a board's layout, and
+tests/functional/test_jetson_functional_step.py runs the workflow's functional step.
 """
 
 import json
@@ -80,7 +84,7 @@ def _step(mode, env, expect=0):
     return done.stdout
 
 
-def test_the_jetson_workflow_records_a_baseline_then_gates(ignoring_repo, embedded_launcher,
+def test_the_jetson_workflow_records_a_baseline_then_gates(ignoring_repo, release_install_dir,
                                                           tmp_path):
     reports = tmp_path / "reports"
     # The workflow always names a store (the fleet's database, else a SQLite file here).
@@ -90,7 +94,8 @@ def test_the_jetson_workflow_records_a_baseline_then_gates(ignoring_repo, embedd
     # that loads it, whatever the board's (release or docker) is.
     env = {key: value for key, value in os.environ.items()
            if key not in ("GATE_INCONCLUSIVE", "GATE_ACCEPT")}
-    env.update({"TRITON_SUITE_LAUNCHER": embedded_launcher.name,
+    env.update({"TRITON_SUITE_LAUNCHER": "release",
+                "TRITON_SUITE_INSTALL": str(release_install_dir),
                 "BENCHMARK_DIR": str(tmp_path / "runner"), "REPORTS": str(reports),
                 "TRITON_SUITE_RESULTS_STORE": str(store),
                 "BASELINE_RUNS": "2", "BASELINE_MAX_RUNS": "0", "GATE_LABEL": "jp-rehearsal",

@@ -14,6 +14,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.unit.test_jetson_workflow_safety import WORKFLOW, _steps, workflow  # noqa: F401
 
 SUITE = """#!/usr/bin/env bash
@@ -31,9 +33,12 @@ def _run_step(workflow: dict, tmp_path: Path, name: str, **env: str) -> list[str
     """The `./suite` calls the step `name` makes, each as 'GOLDENS_DIR :: arguments'."""
     checkout = tmp_path / "checkout"
     (checkout / "reports").mkdir(parents=True)
-    suite = checkout / "suite"
-    suite.write_text(SUITE)
-    suite.chmod(0o755)
+    for stand_in in (checkout / "suite", checkout / "ci" / "jetson-perf.sh"):
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        # ./suite logs its arguments; ci/jetson-perf.sh its name too
+        stand_in.write_text(SUITE if stand_in.name == "suite"
+                            else SUITE.replace(":: ", f":: {stand_in.name} "))
+        stand_in.chmod(0o755)
     log = tmp_path / "suite.log"
     log.touch()
     env = {"PATH": os.environ["PATH"], "REPORTS": "reports", "SUITE_LOG": str(log),
@@ -68,6 +73,15 @@ def test_the_goldens_directory_is_the_runners_not_the_checkouts():
     assert re.search(r'echo "TRITON_SUITE_GOLDENS_DIR=\$goldens_dir" >> "\$GITHUB_ENV"', text)
     assert "RECORD_GOLDENS: ${{ inputs.record_goldens || false }}" in text
 
+
+
+@pytest.mark.parametrize("record, mode", [("true", "record"), ("false", "gate")])
+def test_the_perf_step_records_on_a_record_baseline_run_and_gates_on_any_other(
+        workflow, tmp_path, record, mode):  # noqa: F811
+    """The step runs ci/jetson-perf.sh, which tests/perf/test_workflow_rehearsal.py runs for
+    real in both modes."""
+    calls = _run_step(workflow, tmp_path, "Perf suite and gate", RECORD_BASELINE=record)
+    assert [call.split(" :: ", 1)[1] for call in calls] == [f"jetson-perf.sh {mode}"], calls
 
 
 def test_a_capacity_run_asks_for_both_tensorrt_repositories_with_power(workflow, tmp_path):  # noqa: F811
