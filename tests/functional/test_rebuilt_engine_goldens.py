@@ -2,9 +2,9 @@
 engine"): a plan rebuilt from the same source model, precision and TensorRT version whose
 boxes move by less than the matching tolerance passes the golden test and has its goldens
 recorded under its own sha256; a rebuild that moves some boxes by more fails, names the
-moved boxes, writes an overlay and records nothing, though another image passed. The rules are unit-tested in
-tests/unit/test_golden_update.py; this runs them end to end in child pytest sessions of
-tests/functional/test_golden_detections.py.
+moved boxes, writes an overlay and records nothing, though another image passed. The rules
+are unit-tested in tests/unit/test_golden_update.py; this runs them end to end in child
+pytest sessions of tests/functional/test_golden_detections.py.
 
 The model is the suite's CPU stand-in (one instance, embedded launcher, whatever this
 session is configured with) in a repository laid out as tao/ leaves a TensorRT one: a real
