@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pnsuite.paths import EMBEDDED_REPOS, MODEL_REPOS
+from pnsuite.platform.jetson import NV_TEGRA_RELEASE, platform_root
 
 #: the example's install location, and the release launcher's default everywhere
 RELEASE_INSTALL = "~/tritonserver"
@@ -18,9 +19,10 @@ REPO_NAMES = ("sample_1_instances", "sample_2_dynamic_batching")
 TENSORRT_REPOS = MODEL_REPOS / "tensorrt"
 
 
-def on_jetson(root: Path = Path("/")) -> bool:
-    """Whether `root` is an L4T system (JetPack writes /etc/nv_tegra_release)."""
-    return (root / "etc" / "nv_tegra_release").exists()
+def on_jetson(root: Path | None = None) -> bool:
+    """Whether `root` (this machine's, `platform_root()`, unless given) is an L4T system
+    (JetPack writes /etc/nv_tegra_release)."""
+    return ((platform_root() if root is None else root) / NV_TEGRA_RELEASE).exists()
 
 
 @dataclass(frozen=True)
@@ -39,5 +41,5 @@ class PlatformDefaults:
         return tuple(home / name for name in REPO_NAMES)
 
 
-def platform_defaults(root: Path = Path("/")) -> PlatformDefaults:
+def platform_defaults(root: Path | None = None) -> PlatformDefaults:
     return PlatformDefaults(jetson=on_jetson(root))

@@ -26,10 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-NV_TEGRA_RELEASE = Path("/etc/nv_tegra_release")
-DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
-THERMAL_ZONES = Path("/sys/class/thermal")
-HWMON = Path("/sys/class/hwmon")
+NV_TEGRA_RELEASE = Path("etc/nv_tegra_release")
+DEVICE_TREE_MODEL = Path("proc/device-tree/model")
+THERMAL_ZONES = Path("sys/class/thermal")
+HWMON = Path("sys/class/hwmon")
+#: where the files above are read: `/`, or a board's tree laid out elsewhere
+#: (SUITE_PLATFORM_ROOT), as the tests rehearse the Jetson workflow's steps off a board
+ROOT_VARIABLE = "SUITE_PLATFORM_ROOT"
+
+
+def platform_root() -> Path:
+    """The root the machine's files are read under: / unless SUITE_PLATFORM_ROOT names
+    another (./suite reads the same variable)."""
+    return Path(os.environ.get(ROOT_VARIABLE) or "/")
 #: the hwmon names of the Jetson fan's PWM driver (`pwm1` there is the duty, 0-255)
 FAN_HWMON_NAMES = ("pwmfan", "pwm-fan", "pwm_fan")
 # nvpmodel lives in /usr/sbin, which is not on a non-root user's PATH on Ubuntu.
@@ -329,16 +338,18 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def read_thermal_zones(root: Path = THERMAL_ZONES) -> tuple[tuple[str, str], ...]:
+def read_thermal_zones(root: Path | None = None) -> tuple[tuple[str, str], ...]:
     """(type, temp) of each readable thermal zone under `root`, in zone order."""
+    root = platform_root() / THERMAL_ZONES if root is None else root
     zones = sorted(root.glob("thermal_zone*"),
                    key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
     read = ((_read_text(z / "type"), _read_text(z / "temp")) for z in zones)
     return tuple((t, v) for t, v in read if t is not None and v is not None)
 
 
-def read_fan_hwmon_pwm(root: Path = HWMON) -> str | None:
+def read_fan_hwmon_pwm(root: Path | None = None) -> str | None:
     """The Jetson fan's `pwm1` from the hwmon device its PWM driver registers; None without one."""
+    root = platform_root() / HWMON if root is None else root
     for device in sorted(root.glob("hwmon*")):
         if (_read_text(device / "name") or "").strip() in FAN_HWMON_NAMES:
             return _read_text(device / "pwm1")
@@ -347,16 +358,17 @@ def read_fan_hwmon_pwm(root: Path = HWMON) -> str | None:
 
 def read_raw_identity() -> RawIdentity:
     """Read this machine's files and run its tools (only on a Jetson)."""
+    root = platform_root()
     try:
-        release = NV_TEGRA_RELEASE.read_text(errors="replace")
+        release = (root / NV_TEGRA_RELEASE).read_text(errors="replace")
     except OSError:
         return RawIdentity()
     problems: list[str] = []
     try:
-        model: bytes | None = DEVICE_TREE_MODEL.read_bytes()
+        model: bytes | None = (root / DEVICE_TREE_MODEL).read_bytes()
     except OSError as err:
         model = None
-        problems.append(f"cannot read {DEVICE_TREE_MODEL}: {err}")
+        problems.append(f"cannot read {root / DEVICE_TREE_MODEL}: {err}")
     dpkg = None
     if find_tool("dpkg-query"):
         _, dpkg, _ = _run(["dpkg-query", "-W", "nvidia-jetpack"])

@@ -1,8 +1,9 @@
 """A rehearsal of the Jetson workflow's perf step: ci/jetson-perf.sh, which jetson.yml's
 "Perf suite and gate" runs (record on a record_baseline run, gate on any other:
-tests/unit/test_jetson_workflow_steps.py checks that dispatch), on a model that ignores every stand-in parameter, as TensorRT PeopleNet does: record
-the runner's baseline, then run the perf tests and gate this build against it, and what an
-inconclusive gate does to the job.
+tests/unit/test_jetson_workflow_steps.py checks that dispatch), on a model that ignores
+every stand-in parameter, as TensorRT PeopleNet does: record the runner's baseline, then
+run the perf tests and gate this build against it, and what an inconclusive gate does to
+the job.
 
 Reduced to what a rehearsal needs: one repository, the concurrency-1 benchmark, two
 baseline runs and two current runs (so the gate measures even though two runs cannot

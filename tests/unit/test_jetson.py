@@ -262,7 +262,7 @@ def test_no_nv_tegra_release_is_not_a_jetson():
 def test_this_machine_identity_and_the_cli_agree():
     """Real run: on this machine (a Jetson or not) the function and the CLI agree."""
     identity = jetson.machine_identity()
-    if jetson.NV_TEGRA_RELEASE.exists():
+    if (jetson.platform_root() / jetson.NV_TEGRA_RELEASE).exists():
         assert identity["jetson"] is True and identity["l4t_release"]
     else:
         assert identity == {"jetson": False}

@@ -9,6 +9,8 @@ logs its arguments and the goldens directory it was given:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 
 from tests.unit.test_jetson_workflow_safety import WORKFLOW, _steps, workflow  # noqa: F401
 
+ROOT = Path(__file__).resolve().parents[2]
 SUITE = """#!/usr/bin/env bash
 echo "$TRITON_SUITE_GOLDENS_DIR :: $*" >> "$SUITE_LOG"
 """
@@ -99,3 +102,65 @@ def test_a_capacity_run_asks_for_both_tensorrt_repositories_with_power(workflow,
                    ["--fps", "30"], ["--seconds", "10"]):
         i = args.index(option[0])
         assert args[i:i + 2] == option, args
+
+
+ORIN = Path(__file__).resolve().parent / "data" / "jetson" / "orin_agx_jp6"
+#: the L4T tools the identity runs, each printing the recorded AGX Orin's answer
+BOARD_TOOLS = {"nvpmodel": "nvpmodel_q.txt", "jetson_clocks": "jetson_clocks_show_on.txt",
+               "dpkg-query": "dpkg_jetpack.txt"}
+
+
+def _board_tree(root: Path, tools: Path) -> None:
+    """The recorded AGX Orin (JetPack 6) as a machine's files and tools."""
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "nv_tegra_release").write_text((ORIN / "nv_tegra_release").read_text())
+    (root / "proc" / "device-tree").mkdir(parents=True)
+    (root / "proc" / "device-tree" / "model").write_bytes((ORIN / "device_tree_model").read_bytes())
+    for line in (ORIN / "thermal_zones.txt").read_text().splitlines():
+        zone, kind, temp = line.split("\t")
+        (root / "sys" / "class" / "thermal" / zone).mkdir(parents=True)
+        (root / "sys" / "class" / "thermal" / zone / "type").write_text(kind + "\n")
+        (root / "sys" / "class" / "thermal" / zone / "temp").write_text(temp + "\n")
+    tools.mkdir()
+    for name, sample in BOARD_TOOLS.items():
+        (tools / name).write_text(f"#!/bin/sh\ncat '{ORIN / sample}'\n")
+        (tools / name).chmod(0o755)
+
+
+def test_the_identify_step_names_the_board_its_release_and_the_runners_directories(
+        workflow, tmp_path):  # noqa: F811
+    """jetson.yml's "Identify the Jetson", its script unedited, on a board's files and tools
+    (SUITE_PLATFORM_ROOT: pnsuite/platform/jetson.py reads under it)."""
+    root, tools, home = tmp_path / "board", tmp_path / "tools", tmp_path / "home"
+    _board_tree(root, tools)
+    model = tmp_path / "resnet34_peoplenet_pruned.etlt"
+    model.write_bytes(b"the model NGC ships")
+    outputs, github_env = tmp_path / "github_output", tmp_path / "github_env"
+    outputs.touch()
+    github_env.touch()
+    _run_step(workflow, tmp_path, "Identify the Jetson", PATH=f"{tools}:{os.environ['PATH']}",
+              PYTHONPATH=str(ROOT), SUITE_PLATFORM_ROOT=str(root), HOME=str(home),
+              PEOPLENET_MODEL=str(model), GITHUB_OUTPUT=str(outputs),
+              GITHUB_ENV=str(github_env), TRITON_SUITE_LAUNCHER="release",
+              TRITON_SUITE_INSTALL="", BENCHMARK_DIR="", RESULTS_STORE_URL="")
+    said = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert said == {"l4t": "36.3.0", "jetpack": "6.0", "board": said["board"],
+                    "model_sha": hashlib.sha256(model.read_bytes()).hexdigest()}, said
+    assert "AGX-Orin" in said["board"]
+    env = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    benchmarks = home / "peoplenet-benchmarks"
+    assert env == {"TRITON_SUITE_INSTALL": f"{home}/tritonserver",
+                   "BENCHMARK_DIR": str(benchmarks),
+                   "TRITON_SUITE_GOLDENS_DIR": f"{benchmarks}/goldens",
+                   "TRITON_SUITE_RESULTS_STORE": f"{benchmarks}/results.db"}, env
+    identity = json.loads((tmp_path / "checkout" / "reports" / "jetson-identity.json").read_text())
+    assert identity["jetson"] is True and identity["nvpmodel_mode"] == "MAXN"
+    assert identity["jetson_clocks"] is True and identity["jetson_temps_c"]
+
+
+def test_the_identify_step_stops_a_runner_that_is_not_a_jetson(workflow, tmp_path):  # noqa: F811
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        _run_step(workflow, tmp_path, "Identify the Jetson", PYTHONPATH=str(ROOT),
+                  SUITE_PLATFORM_ROOT=str(tmp_path / "not-a-board"),
+                  GITHUB_OUTPUT=str(tmp_path / "o"), GITHUB_ENV=str(tmp_path / "e"))
+    assert "this runner is not a Jetson" in failed.value.stdout
