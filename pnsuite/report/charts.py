@@ -347,7 +347,8 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
                         [r["latency_ms"][percentile] for r in search],
                         alpha=0.9 if doc["repo"] == best else 0.4,
                         linewidth=2.5 if doc["repo"] == best else 1.5,
-                        label=f"{name}: {doc['streams']} streams")
+                        label=f"{name}: {doc['streams']} stream"
+                              + ("" if doc["streams"] == 1 else "s"))
         for r in runs:
             ax.plot(r["streams"], r["latency_ms"][percentile], "o", color=line.get_color(),
                     markerfacecolor=line.get_color() if r["met"] else "none")
