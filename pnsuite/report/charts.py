@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -60,7 +60,14 @@ def _legend_outside(ax) -> None:
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-BEST_STYLE = {"marker": "*", "s": 320, "color": "#27ae60", "edgecolor": "k", "zorder": 6}
+#: the colour the best point is drawn in, in every plot (and the pages' green box)
+BEST_COLOUR = "#27ae60"
+
+
+def _star(ax, x: float, y: float, label: str) -> None:
+    """The best point: a large green star above everything else, in the legend."""
+    ax.scatter([x], [y], marker="*", s=320, color=BEST_COLOUR, edgecolor="k", zorder=6,
+               label=label)
 
 
 def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = None) -> Figure:
@@ -76,8 +83,7 @@ def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = No
         ax.scatter([p.key.concurrency for p in throttled], [p.throughput for p in throttled],
                    marker="x", s=90, color="#c0392b", zorder=5, label="throttled")
     if best is not None:
-        ax.scatter([best.key.concurrency], [best.throughput], label=f"best: {best.key.label}",
-                   **BEST_STYLE)
+        _star(ax, best.key.concurrency, best.throughput, f"best: {best.key.label}")
     _concurrency_axis(ax, [p.key.concurrency for p in points])
     ax.set_xlabel("client concurrency")
     ax.set_ylabel("throughput (inferences/s)")
@@ -93,7 +99,7 @@ def throughput_by_concurrency(points: Sequence[SweepPoint],
     return _png(throughput_figure(points, best))
 
 
-def latency_breakdown_figure(groups: dict[int, Sequence[SweepPoint]],
+def latency_breakdown_figure(groups: Mapping[int, Sequence[SweepPoint]],
                              best: SweepPoint | None = None) -> Figure:
     """Triton's time per inference in each phase, stacked: one panel per client
     concurrency, one bar per configuration, so that bars side by side were measured
@@ -117,12 +123,12 @@ def latency_breakdown_figure(groups: dict[int, Sequence[SweepPoint]],
         if best is not None and best in points:
             at = points.index(best)
             names[at] = f"\u2605 {names[at]}"
-            ax.bar([at], [bottom[at]], fill=False, edgecolor=BEST_STYLE["color"], linewidth=2.5)
+            ax.bar([at], [bottom[at]], fill=False, edgecolor=BEST_COLOUR, linewidth=2.5)
         ax.set_xticks(x, names, rotation=40, ha="right", rotation_mode="anchor",
                       fontsize="small")
         for tick, p in zip(ax.get_xticklabels(), points):
             if p is best:
-                tick.set_color(BEST_STYLE["color"])
+                tick.set_color(BEST_COLOUR)
                 tick.set_fontweight("bold")
         ax.set_title(f"client concurrency {concurrency}", fontsize="medium")
         ax.grid(axis="y", alpha=0.3)
@@ -137,7 +143,7 @@ def latency_breakdown_figure(groups: dict[int, Sequence[SweepPoint]],
     return figure
 
 
-def latency_breakdown(groups: dict[int, Sequence[SweepPoint]],
+def latency_breakdown(groups: Mapping[int, Sequence[SweepPoint]],
                       best: SweepPoint | None = None) -> bytes:
     return _png(latency_breakdown_figure(groups, best))
 
@@ -163,9 +169,9 @@ _LABEL_OFFSETS = ((6, -12), (6, 6), (-6, 6), (-6, -12), (6, -24), (6, 18), (-6, 
 def _label_apart(figure: Figure, ax, labelled: Sequence[tuple[float, float, str]]) -> None:
     """Label each (x, y, text) at the first offset where it overlaps no label placed before
     it and no labelled point's marker: points close together keep readable labels."""
-    renderer = figure.canvas.get_renderer()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's
     figure.draw_without_rendering()  # the layout first: extents are only final after it
-    taken = []
+    taken: list = []
     markers = [ax.transData.transform((x, y)) for x, y, _ in labelled]
     for x, y, text in labelled:
         for dx, dy in _LABEL_OFFSETS:
@@ -194,8 +200,7 @@ def pareto_figure(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
             color="#c0392b", marker="o", markersize=8, drawstyle="steps-post",
             label="Pareto front")
     if best is not None:
-        ax.scatter([best.latency_p99_ms], [best.throughput], label=f"best: {best.key.label}",
-                   **BEST_STYLE)
+        _star(ax, best.latency_p99_ms, best.throughput, f"best: {best.key.label}")
     ax.set_xlabel("client p99 latency (ms)")
     ax.set_ylabel("throughput (inferences/s)")
     ax.set_title("Throughput against p99 latency")
@@ -355,8 +360,8 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
         deadlines.add(doc["deadline_ms"])
         answer = [r for r in runs if r["streams"] == doc["streams"] and r["met"]]
         if doc["repo"] == best and answer:
-            ax.scatter([doc["streams"]], [max(r["latency_ms"][percentile] for r in answer)],
-                       label=f"most streams: {name}, {doc['streams']}", **BEST_STYLE)
+            _star(ax, doc["streams"], max(r["latency_ms"][percentile] for r in answer),
+                  f"most streams: {name}, {doc['streams']}")
     for deadline in deadlines:
         ax.axhline(deadline, linestyle="--", color="#c0392b", linewidth=1)
         ax.annotate(f"deadline {deadline:g} ms", (0.01, deadline), color="#c0392b",
