@@ -90,13 +90,32 @@ COLUMN_CODES = (
 )
 
 
-def codes(rows: Sequence[verdicts.Row]) -> list[tuple[str, str]]:
-    """Each verdict and metric the table shows, with its meaning, then the columns'."""
+#: why an inconclusive gate is undecided: the code its closing line names in brackets
+#: (docs/perf-and-gate.md, "Inconclusive")
+REASON_CODES = {
+    verdicts.SPANS_THRESHOLD: "measured, but the interval spans the threshold: more runs "
+                              "per side (the number the line gives) would decide",
+    verdicts.TOO_FEW_RUNS: "too few runs for a verdict (or the runner-speed probe has not "
+                           "seen enough runs yet)",
+    verdicts.TOO_NOISY: "at this runner's noise the planned runs cannot detect the "
+                        "threshold: nothing was decided",
+    verdicts.RUNNER_DISTURBED: "other processes took the CPU during too many runs",
+    verdicts.BUDGET_SPENT: "the time budget ended before the first look",
+    verdicts.RUNNER_CHANGED: "the runner's own speed moved since the baseline, in the "
+                             "direction that could have faked the verdict",
+}
+
+
+def codes(rows: Sequence[verdicts.Row], closing: str = "") -> list[tuple[str, str]]:
+    """Each verdict and metric the table shows, with its meaning, the reason code the
+    closing line names (if any), then the columns'."""
     shown_verdicts = dict.fromkeys(r.verdict for r in rows)
     shown_metrics = dict.fromkeys(r.comparison.metric for r in rows)
+    reasons = [(f"[{code}]", why) for code, why in REASON_CODES.items()
+               if f"[{code}]" in closing]
     return ([(v, VERDICT_CODES.get(v, "the gate's verdict")) for v in shown_verdicts]
             + [(m, METRIC_CODES.get(m, "a recorded metric")) for m in shown_metrics]
-            + list(COLUMN_CODES))
+            + reasons + list(COLUMN_CODES))
 
 
 def _times(runs: RunSet) -> list[float]:
@@ -141,10 +160,11 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
         # inference_ms in ms on the plot's axis (the gate's table prints it bare)
         pngs["comparison"] = charts.comparison(report.rows, {**UNITS, "inference_ms": (1.0, "ms")})
     alpha = report.policy.alpha_per_look
+    closing = report_closing(report)
     context = {
         "baseline": _side(baseline), "current": _side(current),
         "verdict": report.verdict,
-        "closing": report_closing(report),
+        "closing": closing,
         "rows": [_row(r) for r in report.rows], "alpha": alpha,
         "notes": list(notes), "left_out": report.left_out, "missing": report.missing,
         "new": report.new, "undecided": report.undecided,
@@ -153,7 +173,7 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
         "identity": identity_rows(baseline.machine_info, current.machine_info),
         "baseline_file": baseline.files[0].name if baseline.files else "",
         "current_file": current.files[0].name if current.files else "",
-        "golden": golden, "plots": plots, "codes": codes(report.rows),
+        "golden": golden, "plots": plots, "codes": codes(report.rows, closing),
         "when_measured": span(min(_times(baseline) + _times(current), default=None),
                               max(_times(baseline) + _times(current), default=None)),
     }

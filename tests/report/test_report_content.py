@@ -24,6 +24,7 @@ from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import PNG_SIGNATURE
 from pnsuite.report.sweep_report import breakdown_by_concurrency, write_sweep_report
 from pnsuite.sweep.points import PHASES
+from pnsuite.verdict import gate, verdicts
 from pnsuite.verdict.gate_text import runner_line
 from tests.report.conftest import (
     BEST_CONFIG,
@@ -624,3 +625,20 @@ def test_the_capacity_page_says_why_the_answer_won_and_what_its_codes_mean(tmp_p
     _, page = _read(write_capacity_report(docs, tmp_path / "old"))
     assert page.texts["measured"] == "when measured: not recorded in the input"
     assert _column(page, "answers", "measured") == ["not recorded"] * 2
+
+
+def test_an_inconclusive_comparison_explains_its_reason_code(compared, tmp_path):
+    inputs, written = compared
+    assert not any(code.startswith("[") for code in _codes(written.text)), "decided: no reason"
+    # Without the missing benchmark (which fails the gate whatever else), and with the
+    # threshold above its +38% estimate but inside its interval (+30%..+46%): undecided.
+    shared = dataclasses.replace(inputs.baseline, benchmarks={
+        name: runs for name, runs in inputs.baseline.benchmarks.items()
+        if name in inputs.current.benchmarks})
+    report = gate.compare_sets(shared, inputs.current,
+                               verdicts.Policy(threshold=0.4, tail_threshold=0.6))
+    assert report.verdict == verdicts.INCONCLUSIVE
+    text, page = _read(write_comparison_report(inputs.baseline, inputs.current, report,
+                                               inputs.notes, tmp_path))
+    [code] = re.findall(r"\[([a-z-]+)\]", page.texts["verdict"])
+    assert _codes(text)[f"[{code}]"], f"[{code}] is named on the verdict line, so explained"
