@@ -244,12 +244,26 @@ def short_benchmark(name: str, width: int = 60) -> str:
     return short[:head] + "\u2026" + short[len(short) - (width - 1 - head):]
 
 
+def benchmark_labels(names: Sequence[str], width: int = 45) -> list[str]:
+    """Benchmarks' names as a plot's axis shows them: where all are one test function's
+    parametrisations (`file::test[params]`), only their parameters, which tell them apart
+    (cutting full names in the middle hid the repository); at most `width` characters."""
+    bare = [name.split("::", 1)[-1] for name in names]
+    functions = {name.split("[", 1)[0] for name in bare}
+    if len(functions) == 1 and all("[" in name and name.endswith("]") for name in bare):
+        bare = [name.split("[", 1)[1][:-1] for name in bare]
+    return [short_benchmark(name, width) for name in bare]
+
+
 def comparison_figure(rows: Sequence[verdicts.Row],
                       units: dict[str, tuple[float, str]]) -> Figure:
     """Per metric: each benchmark's baseline and current geometric means with every run's
     value, and the change with the gate's interval, coloured by verdict. One legend for
     the figure, above the panels: inside a panel it covered the bars."""
     metrics = list(dict.fromkeys(r.comparison.metric for r in rows))
+    # one labelling for every panel, so a benchmark reads the same in each
+    names = list(dict.fromkeys(r.comparison.benchmark for r in rows))
+    label_of = dict(zip(names, benchmark_labels(names, 45)))
     per_metric = {m: [r for r in rows if r.comparison.metric == m] for m in metrics}
     height = sum(1.2 + 0.55 * len(per_metric[m]) for m in metrics)
     figure = _figure(11.0, max(3.0, height))
@@ -269,7 +283,7 @@ def comparison_figure(rows: Sequence[verdicts.Row],
                 runs = [v * scale for v in getattr(r.comparison, side)]
                 values_ax.scatter(runs, [i + offset] * len(runs), color=colour, s=12,
                                   zorder=3)
-        labels = [short_benchmark(r.comparison.benchmark, 45) for r in metric_rows]
+        labels = [label_of[r.comparison.benchmark] for r in metric_rows]
         values_ax.set_yticks(y, labels, fontsize="x-small")
         values_ax.invert_yaxis()
         values_ax.set_title(f"{metric}: geometric mean and runs", fontsize="small")

@@ -155,8 +155,10 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
     if report.rows:
         plots.append({"name": "comparison", "title": "Baseline against current",
                       "caption": "Left: each side's geometric mean (bars) and its runs "
-                                 "(dots). Right: the change with the gate's interval, "
-                                 "coloured by verdict; the dashed line is the threshold."})
+                                 "(dots), each benchmark named by its parameters where all "
+                                 "are one test's (the table has the full names). Right: the "
+                                 "change with the gate's interval, coloured by verdict; the "
+                                 "dashed line is the threshold."})
         # inference_ms in ms on the plot's axis (the gate's table prints it bare)
         pngs["comparison"] = charts.comparison(report.rows, {**UNITS, "inference_ms": (1.0, "ms")})
     alpha = report.policy.alpha_per_look

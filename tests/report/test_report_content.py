@@ -642,3 +642,14 @@ def test_an_inconclusive_comparison_explains_its_reason_code(compared, tmp_path)
                                                inputs.notes, tmp_path))
     [code] = re.findall(r"\[([a-z-]+)\]", page.texts["verdict"])
     assert _codes(text)[f"[{code}]"], f"[{code}] is named on the verdict line, so explained"
+
+
+def test_the_comparison_plot_names_benchmarks_by_what_tells_them_apart(compared):
+    inputs, _ = compared
+    figure = charts.comparison_figure(inputs.report.rows, {})
+    shown = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    # cut in the middle, the full names hid the repository: test_throughput[embedd…c4]
+    assert shown == ["embedded-sample_1_instances-c4", "embedded-sample_2_dynamic_batching-c1"]
+    # benchmarks of different tests keep their test's name
+    assert charts.benchmark_labels(["f.py::test_a[x]", "f.py::test_b[y]"]) == \
+        ["test_a[x]", "test_b[y]"]
