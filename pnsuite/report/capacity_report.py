@@ -41,39 +41,54 @@ def short_name(repo: str) -> str:
     return repo.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _answer(doc: dict[str, Any]) -> str:
+    """What one configuration's runs say about its answer: where it met the rule in the
+    search and its confirmations, and the first number of streams that did not."""
+    n = doc["streams"]
+    at_answer = [r for r in doc["runs"] if r["streams"] == n and r["met"]]
+    confirmed = sum(bool(r["confirming"]) for r in at_answer)
+    p99 = max((r["latency_ms"]["p99"] for r in at_answer), default=None)
+    text = f"{short_name(doc['repo'])}: {n} stream{'s' if n != 1 else ''} met the rule"
+    text += (" in the search" if any(not r["confirming"] for r in at_answer) else "")
+    text += (f" and in {confirmed} confirmation run{'s' if confirmed != 1 else ''} on fresh "
+             "servers")
+    if p99 is not None:
+        text += f" (frames' p99 at most {p99:.0f} ms)"
+    failed = sorted((r for r in doc["runs"] if r["streams"] > n and not r["met"]),
+                    key=lambda r: (r["streams"], r["confirming"]))
+    if doc.get("capped"):
+        text += "; it is the most streams tried, so it may serve more"
+    elif failed:
+        first = failed[0]
+        how = "its confirmation" if first["confirming"] else "the search"
+        text += f"; {first['streams']} streams did not in {how} ({first['why']})"
+    return text + "."
+
+
+def leaders(configurations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configurations serving the most streams (several when tied); none when no
+    configuration served a stream."""
+    most = max((d["streams"] for d in configurations), default=0)
+    return [d for d in configurations if most and d["streams"] == most]
+
+
 def why_best(configurations: Sequence[dict[str, Any]]) -> str | None:
     """Why the configuration serving most streams won, from its runs: the answer met the
-    rule in the search and its confirmations, and one stream more did not; None when none
-    served a stream."""
-    best = max(configurations, key=lambda d: d["streams"], default=None)
-    if best is None or not best["streams"]:
+    rule in the search and its confirmations, and one stream more did not; configurations
+    tied for the most are named together. None when none served a stream."""
+    best = leaders(configurations)
+    if not best:
         return None
-    n, name = best["streams"], short_name(best["repo"])
-    tied = [short_name(d["repo"]) for d in configurations
-            if d is not best and d["streams"] == n]
-    at_answer = [r for r in best["runs"] if r["streams"] == n and r["met"]]
-    confirmed = sum(bool(r["confirming"]) for r in at_answer)
-    failed_above = sorted((r for r in best["runs"] if r["streams"] > n and not r["met"]),
-                          key=lambda r: r["streams"])
-    p99 = max((r["latency_ms"]["p99"] for r in at_answer), default=None)
-    text = (f"{name} serves the most streams: {n} at {best['fps']:g} fps each, within "
-            f"the rule ({best['rule']})")
-    if p99 is not None:
-        text += f"; its frames' p99 at {n} streams was at most {p99:.0f} ms"
-    text += (f". {n} streams met the rule in the search and in {confirmed} confirmation "
-             f"run{'s' if confirmed != 1 else ''} on fresh servers")
-    if best.get("capped"):
-        text += "; it is the most streams tried, so it may serve more."
-    elif failed_above:
-        first = failed_above[0]
-        text += f"; {first['streams']} streams did not ({first['why']})."
+    n, fps = best[0]["streams"], best[0]["fps"]
+    names = [short_name(d["repo"]) for d in best]
+    if len(best) == 1:
+        text = f"{names[0]} serves the most streams: {n} at {fps:g} fps each"
     else:
-        text += "."
-    others = sorted((d for d in configurations if d is not best and d["streams"] < n),
-                    key=lambda d: -d["streams"])
-    if tied:
-        text += f" Tied with {', '.join(tied)} ({n} streams)."
-    elif others:
+        text = (f"{' and '.join(names)} tie for the most streams: {n} at {fps:g} fps each "
+                "(the runs cannot tell them apart; choose by what else matters, e.g. power)")
+    text += f", within the rule ({best[0]['rule']}). " + " ".join(_answer(d) for d in best)
+    others = sorted((d for d in configurations if d not in best), key=lambda d: -d["streams"])
+    if others:
         text += (f" Next: {short_name(others[0]['repo'])} with {others[0]['streams']} "
                  f"stream{'s' if others[0]['streams'] != 1 else ''}.")
     return text
@@ -82,13 +97,13 @@ def why_best(configurations: Sequence[dict[str, Any]]) -> str | None:
 def write_capacity_report(configurations: Sequence[dict[str, Any]], out_dir: str | Path) -> Path:
     """Write report.html and the curves' PNG into `out_dir`, from the documents
     `peoplenet-capacity --json` wrote (one per repository); the page's path."""
-    best = max(configurations, key=lambda d: d["streams"], default=None)
-    best_repo = best["repo"] if best and best["streams"] else None
-    pngs = {"latency-by-streams": charts.capacity_curves(configurations, best=best_repo)}
+    best = [d["repo"] for d in leaders(configurations)]
+    pngs = {"latency-by-streams": charts.capacity_curves(configurations, best=best)}
     # Documents written before the times were recorded have none: the page says so.
     starts = [d["started"] for d in configurations if d.get("started")]
     ends = [d["finished"] for d in configurations if d.get("finished")]
-    context = {"configurations": configurations, "best": best_repo,
+    context = {"configurations": configurations, "best": best,
+               "most": "most streams" if len(best) == 1 else "most streams, tied",
                "why_best": why_best(configurations), "codes": CODES,
                "short": {d["repo"]: short_name(d["repo"]) for d in configurations},
                "when_measured": span(min(starts, default=None), max(ends, default=None)),

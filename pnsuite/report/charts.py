@@ -350,10 +350,11 @@ def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
 
 
 def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
-                    best: str | None = None) -> Figure:
+                    best: Sequence[str] = ()) -> Figure:
     """Each configuration's frame latency (at `percentile`) against its number of streams,
     from a capacity document's runs: filled markers met the rule, hollow ones did not; the
-    deadline as a dashed line; the answer of `best` (a repository) a star."""
+    deadline as a dashed line; the answers of `best` (repositories, several when tied)
+    stars."""
     figure = _figure()
     ax = figure.add_subplot()
     deadlines = set()
@@ -364,8 +365,8 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
         # the line joins the search's runs; confirmations stand beside them as markers
         line, = ax.plot([r["streams"] for r in search],
                         [r["latency_ms"][percentile] for r in search],
-                        alpha=0.9 if doc["repo"] == best else 0.4,
-                        linewidth=2.5 if doc["repo"] == best else 1.5,
+                        alpha=0.9 if doc["repo"] in best else 0.4,
+                        linewidth=2.5 if doc["repo"] in best else 1.5,
                         label=f"{name}: {doc['streams']} stream"
                               + ("" if doc["streams"] == 1 else "s"))
         for r in runs:
@@ -373,7 +374,7 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
                     markerfacecolor=line.get_color() if r["met"] else "none")
         deadlines.add(doc["deadline_ms"])
         answer = [r for r in runs if r["streams"] == doc["streams"] and r["met"]]
-        if doc["repo"] == best and answer:
+        if doc["repo"] in best and answer:
             _star(ax, doc["streams"], max(r["latency_ms"][percentile] for r in answer),
                   f"most streams: {name}, {doc['streams']}")
     for deadline in deadlines:
@@ -394,5 +395,5 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
 
 
 def capacity_curves(configurations: Sequence[dict], percentile: str = "p99",
-                    best: str | None = None) -> bytes:
+                    best: Sequence[str] = ()) -> bytes:
     return _png(capacity_figure(configurations, percentile, best))

@@ -605,9 +605,9 @@ def test_the_capacity_page_says_why_the_answer_won_and_what_its_codes_mean(tmp_p
     why = page.texts["why-best"]
     assert why.startswith("Why it won: sample_2_dynamic_batching serves the most streams: 2 "
                           "at 30 fps each")
-    assert "2 streams met the rule in the search and in 1 confirmation run on fresh servers" \
-        in why
-    assert "4 streams did not (p99 60.0 ms > 33.3333 ms)" in why
+    assert "sample_2_dynamic_batching: 2 streams met the rule in the search and in 1 " \
+        "confirmation run on fresh servers (frames' p99 at most 30 ms)" in why
+    assert "; 4 streams did not in the search (p99 60.0 ms > 33.3333 ms)." in why
     assert why.endswith("Next: sample_1_instances with 1 stream.")
     codes = _codes(text)
     assert set(_column(page, "run-table", "run")) == {"search", "confirm"} <= codes.keys()
@@ -616,7 +616,7 @@ def test_the_capacity_page_says_why_the_answer_won_and_what_its_codes_mean(tmp_p
     assert page.texts["measured"] == "measured 2026-12-05 01:50 UTC to 2026-12-05 01:55 UTC"
     assert _column(page, "answers", "measured")[0] == \
         "2026-12-05 01:50 UTC to 2026-12-05 01:52 UTC"
-    figure = charts.capacity_figure(docs, best=docs[1]["repo"])
+    figure = charts.capacity_figure(docs, best=[docs[1]["repo"]])
     legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert "most streams: sample_2_dynamic_batching, 2" in legend
     # A document written before the times were recorded still reads, and says so.
@@ -653,3 +653,15 @@ def test_the_comparison_plot_names_benchmarks_by_what_tells_them_apart(compared)
     # benchmarks of different tests keep their test's name
     assert charts.benchmark_labels(["f.py::test_a[x]", "f.py::test_b[y]"]) == \
         ["test_a[x]", "test_b[y]"]
+
+
+
+def test_configurations_tied_for_the_most_streams_are_named_together(tmp_path):
+    docs = [_capacity_doc("model_repos/embedded/sample_1_instances", 2, None),
+            _capacity_doc("model_repos/embedded/sample_2_dynamic_batching", 2, None)]
+    _, page = _read(write_capacity_report(docs, tmp_path))
+    assert page.texts["why-best"].startswith(
+        "Why it won: sample_1_instances and sample_2_dynamic_batching tie for the most "
+        "streams: 2 at 30 fps each")
+    marked = [row["cells"][0] for row in page.tables["answers"] if row["class"] == "best"]
+    assert len(marked) == 2 and all("(most streams, tied)" in cell for cell in marked)
