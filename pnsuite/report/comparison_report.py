@@ -97,8 +97,9 @@ REASON_CODES = {
                               "per side (the number the line gives) would decide",
     verdicts.TOO_FEW_RUNS: "too few runs for a verdict (or the runner-speed probe has not "
                            "seen enough runs yet)",
-    verdicts.TOO_NOISY: "at this runner's noise the planned runs cannot detect the "
-                        "threshold: nothing was decided",
+    verdicts.TOO_NOISY: "at this runner's noise (the gated metric's, or the runner-speed "
+                        "probe's) these runs cannot detect the threshold, so no verdict is "
+                        "given: a measured one waits; the line says how many runs would do",
     verdicts.RUNNER_DISTURBED: "other processes took the CPU during too many runs",
     verdicts.BUDGET_SPENT: "the time budget ended before the first look",
     verdicts.RUNNER_CHANGED: "the runner's own speed moved since the baseline, in the "

@@ -39,6 +39,8 @@ EVENT_CODES = (
     ("relative change", "the change of the medians on either side"),
     ("p", "the permutation test's p-value of a change point (\u2013 for a known step)"),
     ("series", "one benchmark on one machine identity; its number is its plot's"),
+    ("run files", "the files of the two runs, as pytest-benchmark saved them "
+                  "(NNNN_LABEL.json)"),
 )
 
 
@@ -61,6 +63,9 @@ def _event(number: int, item: History, event: KnownStep | Change) -> dict[str, A
         "relative_change": event.relative_change,
         "p_value": p_value,
         "what": what,
+        # the saved runs by their files' names: a label (build-a, jp6.1-abc) often says
+        # more than a commit, which several builds of one checkout share
+        "files": f"{Path(before.source).name or '?'} \u2192 {Path(after.source).name or '?'}",
     }
 
 

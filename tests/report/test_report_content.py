@@ -594,6 +594,9 @@ def test_every_code_of_the_history_is_explained_and_times_agree(histories, tmp_p
         f"2026-11-01 {SLOWDOWN_AT:02d}:00 UTC"
     assert "run #0 at 2026-11-01 00:00 UTC, run #19 at 2026-11-01 19:00 UTC" \
         in _caption(text, "series-01")
+    # the two runs by their saved files, which name the build where commits cannot
+    assert _column(page, "change-points", "run files")[0] == \
+        f"{SLOWDOWN_AT:04d}_run.json \u2192 {SLOWDOWN_AT + 1:04d}_run.json"
 
 
 def test_the_capacity_page_says_why_the_answer_won_and_what_its_codes_mean(tmp_path):
