@@ -31,7 +31,9 @@ CODES = (
                           "schedule's slack; large values mean the client fell behind)"),
     ("Triton queue, halves", "Triton's queue time per inference in the first and second "
                              "half of the run (a queue that grows shows in the second)"),
-    ("W per stream", "the power at the answer over its streams, where a monitor read it"),
+    ("fps", "frames per second each stream's camera produces"),
+    ("power (W)", "the mean power during the runs at the answer, where a monitor read it"),
+    ("W per stream", "that power over the answer's streams"),
     ("or more", "the answer is the most streams tried (--max-streams): it may serve more"),
 )
 
@@ -61,7 +63,8 @@ def _answer(doc: dict[str, Any]) -> str:
     elif failed:
         first = failed[0]
         how = "its confirmation" if first["confirming"] else "the search"
-        text += f"; {first['streams']} streams did not in {how} ({first['why']})"
+        # the rule's first failed clause is enough here; the table has the whole reason
+        text += f"; {first['streams']} streams did not in {how} ({first['why'].split(';')[0]})"
     return text + "."
 
 
@@ -85,7 +88,7 @@ def why_best(configurations: Sequence[dict[str, Any]]) -> str | None:
         text = f"{names[0]} serves the most streams: {n} at {fps:g} fps each"
     else:
         text = (f"{' and '.join(names)} tie for the most streams: {n} at {fps:g} fps each "
-                "(the runs cannot tell them apart; choose by what else matters, e.g. power)")
+                "(choose between them by what else matters, e.g. latency or power)")
     text += f", within the rule ({best[0]['rule']}). " + " ".join(_answer(d) for d in best)
     others = sorted((d for d in configurations if d not in best), key=lambda d: -d["streams"])
     if others:
@@ -110,6 +113,7 @@ def write_capacity_report(configurations: Sequence[dict[str, Any]], out_dir: str
                "plot": {"name": "latency-by-streams", "title": "Latency against streams",
                         "caption": "p99 of the frames' due-to-answer latency in each run of "
                                    "the search and its confirmations (filled: the run met "
-                                   "the rule); the dashed line is the deadline, the star the "
-                                   "answer of the configuration serving most."}}
+                                   "the rule); the dashed line is the deadline; a star marks "
+                                   "the answer of the configuration serving most (each, when "
+                                   "tied)."}}
     return write_report(out_dir, TEMPLATE, context, pngs)
