@@ -349,7 +349,7 @@ def test_the_history_plots_each_series_and_tables_its_change_points(histories, t
     assert rows[0]["cells"][5] == f"{change.commit_before}..{change.commit_after}"
     assert rows[0]["cells"][6] == f"{change.relative_change:+.1%}"
     assert rows[1]["cells"][6] == f"{step.relative_change:+.1%}"
-    assert "triton_version 2.46.0 -> 2.49.0" in rows[1]["cells"][8]
+    assert "triton_version 2.46.0 -> 2.49.0" in _column(page, "change-points", "what changed")[1]
 
 
 # --------------------------------------------------------------------------- CLI
