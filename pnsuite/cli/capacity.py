@@ -16,6 +16,7 @@ command could not run (its error says why); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import signal
 import sys
@@ -120,6 +121,11 @@ def capacity_of(repo: Path, pool: ServerPool, args: argparse.Namespace, rule: De
         pool.stop_all()
 
 
+def _now() -> str:
+    """This moment in UTC, as an ISO 8601 text to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def _doc(repo: Path, found: Capacity, watts: list[float | None],
          args: argparse.Namespace) -> dict[str, Any]:
     runs = [{"streams": p.streams, "confirming": p.confirming, "met": p.judgement.met,
@@ -164,8 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="peoplenet-capacity-") as tmp:
             pool = ServerPool(launcher, lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)))
             for repo in args.repos:
+                # When each search ran, so that a report drawn later says when it was
+                # measured, not when it was drawn.
+                started = _now()
                 found, watts = capacity_of(repo, pool, args, rule, chw[None])
-                docs.append(_doc(repo, found, watts, args))
+                docs.append({**_doc(repo, found, watts, args), "started": started,
+                             "finished": _now()})
     except KeyboardInterrupt:
         print("\ninterrupted: the servers are stopped", file=sys.stderr)
         return INTERRUPTED

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -60,9 +60,19 @@ def _legend_outside(ax) -> None:
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-def throughput_by_concurrency(points: Sequence[SweepPoint]) -> bytes:
+#: the colour the best point is drawn in, in every plot (and the pages' green box)
+BEST_COLOUR = "#27ae60"
+
+
+def _star(ax, x: float, y: float, label: str) -> None:
+    """The best point: a large green star above everything else, in the legend."""
+    ax.scatter([x], [y], marker="*", s=320, color=BEST_COLOUR, edgecolor="k", zorder=6,
+               label=label)
+
+
+def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = None) -> Figure:
     """Throughput against client concurrency, one line per variant; throttled points
-    crossed out."""
+    crossed out, the best point a star."""
     figure = _figure()
     ax = figure.add_subplot()
     for name, group in _by_variant(points).items():
@@ -72,6 +82,8 @@ def throughput_by_concurrency(points: Sequence[SweepPoint]) -> bytes:
     if throttled:
         ax.scatter([p.key.concurrency for p in throttled], [p.throughput for p in throttled],
                    marker="x", s=90, color="#c0392b", zorder=5, label="throttled")
+    if best is not None:
+        _star(ax, best.key.concurrency, best.throughput, f"best: {best.key.label}")
     _concurrency_axis(ax, [p.key.concurrency for p in points])
     ax.set_xlabel("client concurrency")
     ax.set_ylabel("throughput (inferences/s)")
@@ -79,27 +91,61 @@ def throughput_by_concurrency(points: Sequence[SweepPoint]) -> bytes:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     _legend_outside(ax)
-    return _png(figure)
+    return figure
 
 
-def latency_breakdown(points: Sequence[SweepPoint]) -> bytes:
-    """Triton's time per inference in each phase, stacked, one bar per given point (a
-    variant at its best concurrency)."""
-    figure = _figure(max(6.0, 1.0 + 0.8 * len(points)), 4.5)
-    ax = figure.add_subplot()
-    x = list(range(len(points)))
-    bottom = [0.0] * len(points)
-    for phase in PHASES:
-        heights = [p.per_inference_ms.get(phase, 0.0) or 0.0 for p in points]
-        ax.bar(x, heights, bottom=bottom, label=phase, color=PHASE_COLOURS[phase])
-        bottom = [b + h for b, h in zip(bottom, heights)]
-    ax.set_xticks(x, [f"{p.key.variant.name} c{p.key.concurrency}" for p in points],
-                  rotation=30, ha="right", fontsize="small")
-    ax.set_ylabel("ms per inference")
-    ax.set_title("Server time per inference by phase")
-    ax.grid(axis="y", alpha=0.3)
-    _legend_outside(ax)
-    return _png(figure)
+def throughput_by_concurrency(points: Sequence[SweepPoint],
+                              best: SweepPoint | None = None) -> bytes:
+    return _png(throughput_figure(points, best))
+
+
+def latency_breakdown_figure(groups: Mapping[int, Sequence[SweepPoint]],
+                             best: SweepPoint | None = None) -> Figure:
+    """Triton's time per inference in each phase, stacked: one panel per client
+    concurrency, one bar per configuration, so that bars side by side were measured
+    under the same load. The panels share their y axis; the best point's bar is outlined
+    and its name marked."""
+    concurrencies = sorted(groups)
+    columns = min(2, len(concurrencies))
+    rows = -(-len(concurrencies) // columns)
+    widest = max(len(groups[c]) for c in concurrencies)
+    figure = _figure(columns * max(4.5, 1.2 + 0.5 * widest), 3.6 * rows + 0.6)
+    axes = figure.subplots(rows, columns, squeeze=False, sharey=True).ravel()
+    for ax, concurrency in zip(axes, concurrencies):
+        points = groups[concurrency]
+        x = list(range(len(points)))
+        bottom = [0.0] * len(points)
+        for phase in PHASES:
+            heights = [p.per_inference_ms.get(phase, 0.0) or 0.0 for p in points]
+            ax.bar(x, heights, bottom=bottom, label=phase, color=PHASE_COLOURS[phase])
+            bottom = [b + h for b, h in zip(bottom, heights)]
+        names = [p.key.variant.name for p in points]
+        if best is not None and best in points:
+            at = points.index(best)
+            names[at] = f"\u2605 {names[at]}"
+            ax.bar([at], [bottom[at]], fill=False, edgecolor=BEST_COLOUR, linewidth=2.5)
+        ax.set_xticks(x, names, rotation=40, ha="right", rotation_mode="anchor",
+                      fontsize="small")
+        for tick, p in zip(ax.get_xticklabels(), points):
+            if p is best:
+                tick.set_color(BEST_COLOUR)
+                tick.set_fontweight("bold")
+        ax.set_title(f"client concurrency {concurrency}", fontsize="medium")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_ylabel("ms per inference")
+    for ax in axes[len(concurrencies):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # The legend where a title would be: the page's heading titles the figure, and a
+    # suptitle and a legend both "outside upper center" are drawn over each other.
+    figure.legend(handles, labels, loc="outside upper center", ncols=len(PHASES),
+                  fontsize="small", frameon=False)
+    return figure
+
+
+def latency_breakdown(groups: Mapping[int, Sequence[SweepPoint]],
+                      best: SweepPoint | None = None) -> bytes:
+    return _png(latency_breakdown_figure(groups, best))
 
 
 def batch_sizes(point: SweepPoint) -> bytes:
@@ -115,9 +161,36 @@ def batch_sizes(point: SweepPoint) -> bytes:
     return _png(figure)
 
 
-def pareto_front(points: Sequence[SweepPoint], front: Sequence[SweepPoint]) -> bytes:
+#: where a point's label may go, in points from the point, tried in this order
+_LABEL_OFFSETS = ((6, -12), (6, 6), (-6, 6), (-6, -12), (6, -24), (6, 18), (-6, 18),
+                  (-6, -24), (12, -36), (12, 30), (-12, 30), (-12, -36))
+
+
+def _label_apart(figure: Figure, ax, labelled: Sequence[tuple[float, float, str]]) -> None:
+    """Label each (x, y, text) at the first offset where it overlaps no label placed before
+    it and no labelled point's marker: points close together keep readable labels."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's
+    figure.draw_without_rendering()  # the layout first: extents are only final after it
+    taken: list = []
+    markers = [ax.transData.transform((x, y)) for x, y, _ in labelled]
+    for x, y, text in labelled:
+        for dx, dy in _LABEL_OFFSETS:
+            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
+                               ha="left" if dx > 0 else "right", fontsize="x-small")
+            box = note.get_window_extent(renderer).expanded(1.05, 1.15)
+            clear = not any(box.overlaps(t) for t in taken) and not any(
+                box.x0 - 5 <= mx <= box.x1 + 5 and box.y0 - 5 <= my <= box.y1 + 5
+                for mx, my in markers)
+            if clear or (dx, dy) == _LABEL_OFFSETS[-1]:
+                taken.append(box)
+                break
+            note.remove()
+
+
+def pareto_figure(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
+                  best: SweepPoint | None = None) -> Figure:
     """Throughput against p99 latency of every point; the Pareto front (no other point is
-    both faster and quicker) highlighted, joined and labelled."""
+    both faster and quicker) highlighted, joined and labelled apart; the best a star."""
     figure = _figure()
     ax = figure.add_subplot()
     ax.scatter([p.latency_p99_ms for p in points], [p.throughput for p in points],
@@ -126,15 +199,20 @@ def pareto_front(points: Sequence[SweepPoint], front: Sequence[SweepPoint]) -> b
     ax.plot([p.latency_p99_ms for p in ordered], [p.throughput for p in ordered],
             color="#c0392b", marker="o", markersize=8, drawstyle="steps-post",
             label="Pareto front")
-    for p in ordered:
-        ax.annotate(p.key.label, (p.latency_p99_ms, p.throughput), textcoords="offset points",
-                    xytext=(6, -10), fontsize="x-small")
+    if best is not None:
+        _star(ax, best.latency_p99_ms, best.throughput, f"best: {best.key.label}")
     ax.set_xlabel("client p99 latency (ms)")
     ax.set_ylabel("throughput (inferences/s)")
     ax.set_title("Throughput against p99 latency")
     ax.grid(alpha=0.3)
     _legend_outside(ax)
-    return _png(figure)
+    _label_apart(figure, ax, [(p.latency_p99_ms, p.throughput, p.key.label) for p in ordered])
+    return figure
+
+
+def pareto_front(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
+                 best: SweepPoint | None = None) -> bytes:
+    return _png(pareto_figure(points, front, best))
 
 
 def energy_by_throughput(points: Sequence[SweepPoint]) -> bytes:
@@ -166,10 +244,26 @@ def short_benchmark(name: str, width: int = 60) -> str:
     return short[:head] + "\u2026" + short[len(short) - (width - 1 - head):]
 
 
-def comparison(rows: Sequence[verdicts.Row], units: dict[str, tuple[float, str]]) -> bytes:
+def benchmark_labels(names: Sequence[str], width: int = 45) -> list[str]:
+    """Benchmarks' names as a plot's axis shows them: where all are one test function's
+    parametrisations (`file::test[params]`), only their parameters, which tell them apart
+    (cutting full names in the middle hid the repository); at most `width` characters."""
+    bare = [name.split("::", 1)[-1] for name in names]
+    functions = {name.split("[", 1)[0] for name in bare}
+    if len(functions) == 1 and all("[" in name and name.endswith("]") for name in bare):
+        bare = [name.split("[", 1)[1][:-1] for name in bare]
+    return [short_benchmark(name, width) for name in bare]
+
+
+def comparison_figure(rows: Sequence[verdicts.Row],
+                      units: dict[str, tuple[float, str]]) -> Figure:
     """Per metric: each benchmark's baseline and current geometric means with every run's
-    value, and the change with the gate's interval, coloured by verdict."""
+    value, and the change with the gate's interval, coloured by verdict. One legend for
+    the figure, above the panels: inside a panel it covered the bars."""
     metrics = list(dict.fromkeys(r.comparison.metric for r in rows))
+    # one labelling for every panel, so a benchmark reads the same in each
+    names = list(dict.fromkeys(r.comparison.benchmark for r in rows))
+    label_of = dict(zip(names, benchmark_labels(names, 45)))
     per_metric = {m: [r for r in rows if r.comparison.metric == m] for m in metrics}
     height = sum(1.2 + 0.55 * len(per_metric[m]) for m in metrics)
     figure = _figure(11.0, max(3.0, height))
@@ -189,12 +283,11 @@ def comparison(rows: Sequence[verdicts.Row], units: dict[str, tuple[float, str]]
                 runs = [v * scale for v in getattr(r.comparison, side)]
                 values_ax.scatter(runs, [i + offset] * len(runs), color=colour, s=12,
                                   zorder=3)
-        labels = [short_benchmark(r.comparison.benchmark, 45) for r in metric_rows]
+        labels = [label_of[r.comparison.benchmark] for r in metric_rows]
         values_ax.set_yticks(y, labels, fontsize="x-small")
         values_ax.invert_yaxis()
         values_ax.set_title(f"{metric}: geometric mean and runs", fontsize="small")
         values_ax.set_xlabel(unit)
-        values_ax.legend(fontsize="x-small", loc="lower right")
         values_ax.grid(axis="x", alpha=0.3)
         for i, r in zip(y, metric_rows):
             change = r.comparison.change * 100
@@ -212,8 +305,15 @@ def comparison(rows: Sequence[verdicts.Row], units: dict[str, tuple[float, str]]
                             "threshold)", fontsize="small")
         change_ax.set_xlabel("%")
         change_ax.grid(axis="x", alpha=0.3)
-    figure.suptitle("Baseline against current")
-    return _png(figure)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, [f"{label}: geometric mean (bar) and runs (dots)"
+                            for label in labels],
+                  loc="outside upper center", ncols=2, fontsize="small", frameon=False)
+    return figure
+
+
+def comparison(rows: Sequence[verdicts.Row], units: dict[str, tuple[float, str]]) -> bytes:
+    return _png(comparison_figure(rows, units))
 
 
 def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
@@ -249,10 +349,12 @@ def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
 
 
 
-def capacity_curves(configurations: Sequence[dict], percentile: str = "p99") -> bytes:
+def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
+                    best: Sequence[str] = ()) -> Figure:
     """Each configuration's frame latency (at `percentile`) against its number of streams,
     from a capacity document's runs: filled markers met the rule, hollow ones did not; the
-    deadline as a dashed line."""
+    deadline as a dashed line; the answers of `best` (repositories, several when tied)
+    stars."""
     figure = _figure()
     ax = figure.add_subplot()
     deadlines = set()
@@ -263,11 +365,18 @@ def capacity_curves(configurations: Sequence[dict], percentile: str = "p99") -> 
         # the line joins the search's runs; confirmations stand beside them as markers
         line, = ax.plot([r["streams"] for r in search],
                         [r["latency_ms"][percentile] for r in search],
-                        alpha=0.4, label=f"{name}: {doc['streams']} streams")
+                        alpha=0.9 if doc["repo"] in best else 0.4,
+                        linewidth=2.5 if doc["repo"] in best else 1.5,
+                        label=f"{name}: {doc['streams']} stream"
+                              + ("" if doc["streams"] == 1 else "s"))
         for r in runs:
             ax.plot(r["streams"], r["latency_ms"][percentile], "o", color=line.get_color(),
                     markerfacecolor=line.get_color() if r["met"] else "none")
         deadlines.add(doc["deadline_ms"])
+        answer = [r for r in runs if r["streams"] == doc["streams"] and r["met"]]
+        if doc["repo"] in best and answer:
+            _star(ax, doc["streams"], max(r["latency_ms"][percentile] for r in answer),
+                  f"most streams: {name}, {doc['streams']}")
     for deadline in deadlines:
         ax.axhline(deadline, linestyle="--", color="#c0392b", linewidth=1)
         ax.annotate(f"deadline {deadline:g} ms", (0.01, deadline), color="#c0392b",
@@ -282,4 +391,9 @@ def capacity_curves(configurations: Sequence[dict], percentile: str = "p99") -> 
     ax.set_title("Latency against streams (filled: the deadline rule met)")
     ax.grid(alpha=0.3)
     _legend_outside(ax)
-    return _png(figure)
+    return figure
+
+
+def capacity_curves(configurations: Sequence[dict], percentile: str = "p99",
+                    best: Sequence[str] = ()) -> bytes:
+    return _png(capacity_figure(configurations, percentile, best))

@@ -14,7 +14,7 @@ from typing import Any
 
 from pnsuite.measure.runsets import RunSet
 from pnsuite.report import charts
-from pnsuite.report.html import ReportError, display, flatten, write_report
+from pnsuite.report.html import ReportError, display, flatten, span, write_report
 from pnsuite.verdict import verdicts
 from pnsuite.verdict.gate import GateReport
 from pnsuite.verdict.gate_text import UNITS, format_preflight, report_closing, runner_line
@@ -57,8 +57,77 @@ def identity_rows(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> li
             for k in ordered]
 
 
+#: what the verdict words mean (pnsuite.verdict.verdicts)
+VERDICT_CODES = {
+    verdicts.REGRESSION: "slower, significantly (one-sided test over the runs, Holm-corrected) "
+                         "and by the threshold or more: the gate fails",
+    verdicts.OK: "inference_ms: the interval's upper end is below the threshold, so any "
+                 "change is smaller than the gate is there to catch; latency_p99_ms (a "
+                 "red-only rule): not significantly slower by the tail threshold",
+    verdicts.IMPROVED: "faster, significantly and by more than the threshold",
+    verdicts.INCONCLUSIVE: "neither: the interval spans the threshold; (~N runs/side) says "
+                           "about how many runs per side would decide",
+}
+#: what the gated metrics are
+METRIC_CODES = {
+    "inference_ms": "mean time per inference at the benchmark's concurrency "
+                    "(1000 / throughput): the gated metric, at the threshold",
+    "latency_p99_ms": "the client's 99th-percentile request latency: red only, at the tail "
+                      "threshold",
+    "compute_infer_ms": "Triton's compute_infer time per inference",
+}
+#: the table's columns and the listed lines' words
+COLUMN_CODES = (
+    ("runs a/b", "runs of the baseline / of the current side that count (disturbed runs "
+                 "left out)"),
+    ("baseline, current", "the geometric mean of each side's runs"),
+    ("change", "current against baseline: + is slower for these lower-is-better metrics"),
+    ("interval", "the range the change lies in, at the gate's confidence"),
+    ("p (Holm)", "the p-value of \"slower\", corrected for the number of comparisons (Holm)"),
+    ("left out", "a run not counted: others took the CPU while it ran (disturbed)"),
+    ("MISSING", "a baseline benchmark the current runs lack: the gate fails"),
+    ("new", "a benchmark only the current runs have: no verdict yet"),
+)
+
+
+#: why an inconclusive gate is undecided: the code its closing line names in brackets
+#: (docs/perf-and-gate.md, "Inconclusive")
+REASON_CODES = {
+    verdicts.SPANS_THRESHOLD: "measured, but the interval spans the threshold: more runs "
+                              "per side (the number the line gives) would decide",
+    verdicts.TOO_FEW_RUNS: "too few runs for a verdict (or the runner-speed probe has not "
+                           "seen enough runs yet)",
+    verdicts.TOO_NOISY: "at this runner's noise (the gated metric's, or the runner-speed "
+                        "probe's) these runs cannot detect the threshold, so no verdict is "
+                        "given: a measured one waits; the line says how many runs would do",
+    verdicts.RUNNER_DISTURBED: "other processes took the CPU during too many runs",
+    verdicts.BUDGET_SPENT: "the time budget ended before the first look",
+    verdicts.RUNNER_CHANGED: "the runner's own speed moved since the baseline, in the "
+                             "direction that could have faked the verdict",
+}
+
+
+def codes(rows: Sequence[verdicts.Row], closing: str = "") -> list[tuple[str, str]]:
+    """Each verdict and metric the table shows, with its meaning, the reason code the
+    closing line names (if any), then the columns'."""
+    shown_verdicts = dict.fromkeys(r.verdict for r in rows)
+    shown_metrics = dict.fromkeys(r.comparison.metric for r in rows)
+    reasons = [(f"[{code}]", why) for code, why in REASON_CODES.items()
+               if f"[{code}]" in closing]
+    return ([(v, VERDICT_CODES.get(v, "the gate's verdict")) for v in shown_verdicts]
+            + [(m, METRIC_CODES.get(m, "a recorded metric")) for m in shown_metrics]
+            + reasons + list(COLUMN_CODES))
+
+
+def _times(runs: RunSet) -> list[float]:
+    """When each of the side's benchmark runs was saved (seconds since the epoch)."""
+    return [r.started for runs_ in runs.benchmarks.values() for r in runs_ if r.started > 0]
+
+
 def _side(runs: RunSet) -> dict[str, Any]:
-    return {"label": runs.label, "runs": len(runs.files), "files": [f.name for f in runs.files]}
+    times = _times(runs)
+    return {"label": runs.label, "runs": len(runs.files), "files": [f.name for f in runs.files],
+            "when": span(min(times, default=None), max(times, default=None))}
 
 
 def _golden(paths: Sequence[Path]) -> list[dict[str, str]]:
@@ -87,14 +156,18 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
     if report.rows:
         plots.append({"name": "comparison", "title": "Baseline against current",
                       "caption": "Left: each side's geometric mean (bars) and its runs "
-                                 "(dots). Right: the change with the gate's interval, "
-                                 "coloured by verdict; the dashed line is the threshold."})
-        pngs["comparison"] = charts.comparison(report.rows, UNITS)
+                                 "(dots), each benchmark named by its parameters where all "
+                                 "are one test's (the table has the full names). Right: the "
+                                 "change with the gate's interval, coloured by verdict; the "
+                                 "dashed line is the threshold."})
+        # inference_ms in ms on the plot's axis (the gate's table prints it bare)
+        pngs["comparison"] = charts.comparison(report.rows, {**UNITS, "inference_ms": (1.0, "ms")})
     alpha = report.policy.alpha_per_look
+    closing = report_closing(report)
     context = {
         "baseline": _side(baseline), "current": _side(current),
         "verdict": report.verdict,
-        "closing": report_closing(report),
+        "closing": closing,
         "rows": [_row(r) for r in report.rows], "alpha": alpha,
         "notes": list(notes), "left_out": report.left_out, "missing": report.missing,
         "new": report.new, "undecided": report.undecided,
@@ -103,6 +176,8 @@ def write_comparison_report(baseline: RunSet, current: RunSet, report: GateRepor
         "identity": identity_rows(baseline.machine_info, current.machine_info),
         "baseline_file": baseline.files[0].name if baseline.files else "",
         "current_file": current.files[0].name if current.files else "",
-        "golden": golden, "plots": plots,
+        "golden": golden, "plots": plots, "codes": codes(report.rows, closing),
+        "when_measured": span(min(_times(baseline) + _times(current), default=None),
+                              max(_times(baseline) + _times(current), default=None)),
     }
     return write_report(out_dir, TEMPLATE, context, pngs)

@@ -70,6 +70,42 @@ def sort_key(value: Any) -> str:
     return str(value)
 
 
+#: how every page writes a time: one format, always in UTC, so that the header's times, the
+#: run's and the tables' read alike
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
+def utc(value: Any) -> str:
+    """A time as the pages show it (TIME_FORMAT): an ISO 8601 text (one without an offset
+    is read as UTC, as pytest-benchmark writes it), a datetime, or seconds since the epoch
+    (0 or less: unknown); MISSING when there is none or it cannot be read."""
+    if _missing(value) or value == "":
+        return MISSING
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, (int, float)):
+        if value <= 0:
+            return MISSING
+        when = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return MISSING
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
+
+
+def span(first: Any, last: Any) -> str | None:
+    """When something was measured, as the pages say it: `A to B` (`A` alone when both
+    are the same minute); None when neither is known."""
+    a, b = utc(first), utc(last)
+    if a == MISSING and b == MISSING:
+        return None
+    return a if a == b else f"{a} to {b}"
+
+
 def display(value: Any) -> str:
     """A machine_info value as a table shows it: lists and mappings as JSON, None as MISSING."""
     if value is None:
@@ -99,7 +135,7 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(data_uri=data_uri, number=number, percent=percent, sort_key=sort_key,
-                       display=display)
+                       display=display, utc=utc)
     return env
 
 
@@ -112,9 +148,12 @@ def write_report(out_dir: str | Path, template: str, context: Mapping[str, Any],
             raise ValueError(f"plot name {name!r} is not usable as a file name")
         if not png.startswith(PNG_SIGNATURE):
             raise ValueError(f"plot {name!r} is not a PNG")
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = utc(dt.datetime.now(dt.timezone.utc))
+    # "when_measured": when the data on the page was measured (each report says it from its
+    # input), shown in the header beside when the page was written: a page drawn again
+    # later must not read as if its numbers were that new.
     page = environment().get_template(template).render(
-        {"generated": generated, **context, "pngs": dict(pngs)})
+        {"generated": generated, "when_measured": None, **context, "pngs": dict(pngs)})
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

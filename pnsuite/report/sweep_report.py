@@ -11,12 +11,117 @@ from pathlib import Path
 from typing import Any
 
 from pnsuite.report import charts
-from pnsuite.report.html import flatten, write_report
-from pnsuite.sweep.points import PHASES, SweepDocument, SweepPoint
+from pnsuite.report.html import flatten, span, write_report
+from pnsuite.sweep.points import PHASES, SweepDocument, SweepPoint, Variant
 
 TEMPLATE = "sweep.html.j2"
 #: rows of the best-configuration table
 TOP = 10
+
+
+#: what the status words and marks of the tables mean
+STATUS_CODES = (
+    ("ok", "measured"),
+    ("failed", "not measured: the server or the load failed (the error column says why); "
+               "never plotted"),
+    ("THROTTLED", "measured while the GPU clock was below 75% of its locked clock: its "
+                  "numbers understate the configuration"),
+    ("(best)", "the sweep's answer (why: the green box under \"Best configuration\")"),
+    ("(front)", "on the Pareto front: no other point has both more throughput and a lower p99"),
+)
+#: the tables' column abbreviations and Triton's phases
+COLUMN_CODES = (
+    ("inf/s", "inferences per second over the counted windows (client side)"),
+    ("p50, p99", "the client's median and 99th-percentile request latency"),
+    ("queue", "Triton's time per inference waiting in the scheduler's queue"),
+    ("compute_input", "Triton's time per inference copying the input into the model"),
+    ("compute_infer", "Triton's time per inference running the model"),
+    ("compute_output", "Triton's time per inference copying the output out"),
+    ("mJ/inf, inf/J", "energy per inference and inferences per joule, where power was read"),
+)
+
+
+def describe_variant(variant: Variant) -> str:
+    """A configuration's code (`i2-bon-d100-p4.8`) in words."""
+    words = [f"{variant.instances} model instance{'s' if variant.instances != 1 else ''}"]
+    batching = variant.batching
+    if not batching.enabled:
+        words.append("dynamic batching off")
+    else:
+        words.append("dynamic batching on")
+        if batching.max_queue_delay_us is not None:
+            words.append(f"queue delay up to {batching.max_queue_delay_us} \u00b5s")
+        if batching.preferred_batch_sizes:
+            words.append("preferred batch sizes "
+                         + ", ".join(map(str, batching.preferred_batch_sizes)))
+    return ", ".join(words)
+
+
+def codes(doc: SweepDocument) -> list[tuple[str, str]]:
+    """Every code the page uses, with its meaning: each configuration swept, the point
+    labels' concurrency suffix, status words and column abbreviations."""
+    variants = sorted({p.key.variant for p in doc.points},
+                      key=lambda v: (v.instances, v.name))
+    items = [(v.name, describe_variant(v)) for v in variants]
+    items.append(("-cN (e.g. i1-boff-c4)", "a point: that configuration with N requests in "
+                                           "flight from the client (client concurrency N)"))
+    return [*items, *STATUS_CODES, *COLUMN_CODES]
+
+
+def _cheaper(chosen: SweepPoint, other: SweepPoint) -> str:
+    """Why `chosen` counts as the cheaper configuration of the two (objectives.cheapness)."""
+    a, b = chosen.key, other.key
+    if a.variant.instances != b.variant.instances:
+        return f"fewer model instances ({a.variant.instances} against {b.variant.instances})"
+    if a.variant.batching.enabled != b.variant.batching.enabled:
+        return "no dynamic batching"
+    return f"lower client concurrency ({a.concurrency} against {b.concurrency})"
+
+
+def why_best(doc: SweepDocument) -> str | None:
+    """Why the best point won, in one or two sentences (pnsuite.sweep.runner.choose_best's
+    reasons, with the numbers); None when there is no best point."""
+    if doc.best is None:
+        return None
+    best = doc.point(doc.best)
+    rank = doc.ranking.index(doc.best) + 1 if doc.best in doc.ranking else None
+    within = f" among the points with {', '.join(doc.constraints)}" if doc.constraints else ""
+    confirmation = doc.confirmation
+    versus = confirmation.best_vs_runner_up if confirmation else None
+    if versus is None or confirmation is None or doc.best not in (versus.best, versus.runner_up):
+        noise = ("No independent runs confirmed it, so how far its lead stands out from "
+                 "run-to-run noise is not known." if versus is None else
+                 "The independent runs of the leaders are in the noise section.")
+        return (f"{doc.best} has the best {doc.objective}{within} in the sweep's measurements "
+                f"({best.throughput:.1f} inf/s, p99 {best.latency_p99_ms:.0f} ms). {noise}")
+    means = {c.label: c.geomean for c in confirmation.candidates}
+    runs = (f"The leaders were measured again in {confirmation.runs} independent runs each "
+            "(a fresh server per run)")
+    single = "" if rank == 1 else (f" In the single-run ranking below it was #{rank}; "
+                                   "those differences are within the noise.")
+    if versus.distinct:
+        return (f"{runs}: {versus.best} served the most ({means[versus.best]:.1f} inf/s, "
+                f"geometric mean of its runs), more than {versus.runner_up} "
+                f"({means[versus.runner_up]:.1f}) beyond the noise (ratio {versus.ratio:.3f}, "
+                f"95% interval {versus.low:.3f}..{versus.high:.3f}).{single}")
+    other = doc.point(versus.runner_up if doc.best == versus.best else versus.best)
+    return (f"{runs}: {versus.best} ({means[versus.best]:.1f} inf/s, geometric mean) and "
+            f"{versus.runner_up} ({means[versus.runner_up]:.1f}) could not be told apart "
+            f"(ratio {versus.ratio:.3f}, 95% interval {versus.low:.3f}..{versus.high:.3f} "
+            f"spans 1), so the cheaper of the two won: {doc.best}, with "
+            f"{_cheaper(best, other)}.{single}")
+
+
+def breakdown_by_concurrency(measured: list[SweepPoint]) -> dict[int, list[SweepPoint]]:
+    """The measured points with a phase breakdown, by client concurrency (ascending), each
+    group in configuration order: the latency breakdown compares configurations at one
+    concurrency, never a configuration at c8 with another at c2."""
+    groups: dict[int, list[SweepPoint]] = {}
+    for p in sorted(measured, key=lambda p: (p.key.concurrency, p.key.variant.instances,
+                                             p.key.variant.name)):
+        if p.per_inference_ms:
+            groups.setdefault(p.key.concurrency, []).append(p)
+    return groups
 
 
 def _status(point: SweepPoint) -> str:
@@ -46,20 +151,6 @@ def _row(point: SweepPoint, doc: SweepDocument) -> dict[str, Any]:
     }
 
 
-def _at_best_concurrency(doc: SweepDocument, measured: list[SweepPoint]) -> list[SweepPoint]:
-    """Each variant's point the objective ranks highest (its fastest measured one where
-    none of its points is feasible), in variant order."""
-    ranks = {label: i for i, label in enumerate(doc.ranking)}
-
-    def preference(p: SweepPoint) -> tuple[int, float]:
-        return ranks.get(p.key.label, len(ranks)), -p.throughput
-
-    chosen: dict[str, SweepPoint] = {}
-    for p in sorted(measured, key=preference):
-        chosen.setdefault(p.key.variant.name, p)
-    return sorted(chosen.values(), key=lambda p: (p.key.variant.instances, p.key.variant.name))
-
-
 def _histogram_point(doc: SweepDocument, measured: list[SweepPoint]) -> SweepPoint | None:
     """The best point, or the fastest measured one when no point met the constraints."""
     if doc.best is not None:
@@ -81,15 +172,18 @@ def _plots(doc: SweepDocument) -> tuple[list[dict[str, str]], dict[str, bytes]]:
 
     if not measured:
         return plots, pngs
+    best = next((p for p in measured if p.key.label == doc.best), None)
     add("throughput", "Throughput by concurrency",
-        "One line per configuration; a cross marks a throttled point (GPU clock below "
-        "75% of its locked clock).", charts.throughput_by_concurrency(measured))
-    breakdown = [p for p in _at_best_concurrency(doc, measured) if p.per_inference_ms]
+        "One line per configuration; the star is the best point; a cross marks a throttled "
+        "point (GPU clock below 75% of its locked clock).",
+        charts.throughput_by_concurrency(measured, best))
+    breakdown = breakdown_by_concurrency(measured)
     if breakdown:
         add("latency", "Latency breakdown",
             "Triton's time per inference in queue, compute_input, compute_infer and "
-            "compute_output, for each configuration at its best concurrency.",
-            charts.latency_breakdown(breakdown))
+            "compute_output: one panel per client concurrency, one bar per configuration "
+            "(compare the bars within a panel); the best point's bar is outlined (\u2605).",
+            charts.latency_breakdown(breakdown, best))
     histogram = _histogram_point(doc, measured)
     if histogram is not None and histogram.batch_sizes:
         which = "the best point" if histogram.key.label == doc.best else \
@@ -100,7 +194,8 @@ def _plots(doc: SweepDocument) -> tuple[list[dict[str, str]], dict[str, bytes]]:
     front = [p for p in measured if p.key.label in doc.pareto]
     add("pareto", "Throughput against p99 latency",
         "Every measured point; the Pareto front (no other point has both more throughput "
-        "and a lower p99) is highlighted and labelled.", charts.pareto_front(measured, front))
+        "and a lower p99) is highlighted and labelled; the star is the best point.",
+        charts.pareto_front(measured, front, best))
     if any(p.energy_mj_per_inference is not None for p in measured):
         add("energy", "Energy per inference",
             "Energy per inference (power over throughput) against throughput, for the "
@@ -126,5 +221,7 @@ def write_sweep_report(doc: SweepDocument, out_dir: str | Path) -> Path:
         "points": [rows[p.key.label] for p in ordered],
         # The leaders' independent runs (a Confirmation), as the noise section shows them.
         "confirmation": doc.confirmation,
+        "why_best": why_best(doc), "codes": codes(doc),
+        "when_measured": span(doc.started, doc.finished),
     }
     return write_report(out_dir, TEMPLATE, context, pngs)

@@ -10,21 +10,47 @@ from pathlib import Path
 
 from pnsuite.sweep.points import PHASES, SweepDocument, SweepPoint
 
-CSV_COLUMNS = ("label", "variant", "instances", "batching", "concurrency", "throughput",
-               "latency_p50_ms", "latency_p99_ms",
-               *(f"{p}_ms" for p in PHASES), "batch_sizes", "inferences", "executions",
+#: points.csv's columns that are the same quantity as a column of perf_analyzer's `-f`
+#: CSV carry perf_analyzer's name and unit (microseconds), so that scripts written for
+#: perf_analyzer's files read a sweep's too (in perf_analyzer's order): ours -> (its
+#: name, scale from ours)
+PERF_ANALYZER_COLUMNS = {
+    "concurrency": ("Concurrency", None),
+    "throughput": ("Inferences/Second", None),
+    "queue_ms": ("Server Queue", 1e3),
+    "compute_input_ms": ("Server Compute Input", 1e3),
+    "compute_infer_ms": ("Server Compute Infer", 1e3),
+    "compute_output_ms": ("Server Compute Output", 1e3),
+    "latency_p50_ms": ("p50 latency", 1e3),
+    "latency_p99_ms": ("p99 latency", 1e3),
+}
+CSV_COLUMNS = ("label", "variant", "instances", "batching",
+               *(name for name, _ in PERF_ANALYZER_COLUMNS.values()),
+               "batch_sizes", "inferences", "executions",
                "power_w", "energy_mj_per_inference", "inferences_per_joule",
                "gpu_clock_mhz", "gpu_clock_max_mhz", "temperature_c_max", "throttled", "error")
 
 
+def _ours(p: SweepPoint) -> dict[str, float | int | None]:
+    """The point's values of the quantities perf_analyzer also reports, in our units."""
+    return {"concurrency": p.key.concurrency, "throughput": p.metric("throughput"),
+            "latency_p50_ms": p.metric("latency_p50_ms"),
+            "latency_p99_ms": p.metric("latency_p99_ms"),
+            **{f"{ph}_ms": p.per_inference_ms.get(ph) for ph in PHASES}}
+
+
 def _row(p: SweepPoint) -> dict[str, object]:
     v = p.key.variant
+    ours = _ours(p)
+    shared: dict[str, object] = {}
+    for key, (name, scale) in PERF_ANALYZER_COLUMNS.items():
+        value = ours[key]
+        if key == "concurrency":
+            shared[name] = value
+        else:
+            shared[name] = _num(None if value is None else float(value) * (scale or 1.0))
     return {"label": p.key.label, "variant": v.name, "instances": v.instances,
-            "batching": v.batching.label, "concurrency": p.key.concurrency,
-            "throughput": _num(p.metric("throughput")),
-            "latency_p50_ms": _num(p.metric("latency_p50_ms")),
-            "latency_p99_ms": _num(p.metric("latency_p99_ms")),
-            **{f"{ph}_ms": p.per_inference_ms.get(ph, "") for ph in PHASES},
+            "batching": v.batching.label, **shared,
             "batch_sizes": " ".join(f"{k}x{n}" for k, n in sorted(p.batch_sizes.items())),
             "inferences": p.inferences, "executions": p.executions,
             "power_w": _num(p.platform.power_w),

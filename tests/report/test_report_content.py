@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
+import itertools
 import json
 import re
 from html.parser import HTMLParser
@@ -15,13 +17,18 @@ import pytest
 
 from pnsuite.cli import gate as gate_cli
 from pnsuite.cli import report as report_cli
+from pnsuite.report import charts
+from pnsuite.report.capacity_report import write_capacity_report
 from pnsuite.report.comparison_report import write_comparison_report
 from pnsuite.report.history_report import write_history_report
 from pnsuite.report.html import PNG_SIGNATURE
-from pnsuite.report.sweep_report import write_sweep_report
+from pnsuite.report.sweep_report import breakdown_by_concurrency, write_sweep_report
+from pnsuite.sweep.points import PHASES
+from pnsuite.verdict import gate, verdicts
 from pnsuite.verdict.gate_text import runner_line
 from tests.report.conftest import (
     BEST_CONFIG,
+    CONCURRENCIES,
     FAILED,
     GOLDEN_DIFF,
     RELEASE_AT,
@@ -165,7 +172,7 @@ def compared(tmp_path_factory) -> tuple[ComparisonInputs, Written]:
 def test_the_sweep_report_has_every_section_table_and_plot(sweep_document, sweep_report):
     page = sweep_report.page
     assert (sweep_report.folder / "report.html").is_file()
-    assert page.sections == ["summary", "best", "plots", "noise", "all-points"]
+    assert page.sections == ["summary", "best", "plots", "noise", "all-points", "codes"]
     _assert_plots_embedded(page, sweep_report.folder, SWEEP_PLOTS)
     assert len(page.tables["points"]) == len(sweep_document.points) == 12
     assert len(page.tables["ranking"]) == min(10, len(sweep_document.ranking))
@@ -269,7 +276,7 @@ def test_failed_points_are_never_plotted(sweep_document, tmp_path):
 def test_the_comparison_shows_the_gates_numbers(compared):
     comparison_inputs, written = compared
     page = written.page
-    assert page.sections == ["summary", "benchmarks", "left-out", "machines", "golden"]
+    assert page.sections == ["summary", "benchmarks", "left-out", "machines", "golden", "codes"]
     _assert_plots_embedded(page, written.folder, {"comparison"})
     # peoplenet-gate's own table, cell by cell (its columns are 2+ spaces apart)
     printed = [re.split(r"\s{2,}", line.strip())
@@ -342,7 +349,7 @@ def test_the_history_plots_each_series_and_tables_its_change_points(histories, t
     assert rows[0]["cells"][5] == f"{change.commit_before}..{change.commit_after}"
     assert rows[0]["cells"][6] == f"{change.relative_change:+.1%}"
     assert rows[1]["cells"][6] == f"{step.relative_change:+.1%}"
-    assert "triton_version 2.46.0 -> 2.49.0" in rows[1]["cells"][8]
+    assert "triton_version 2.46.0 -> 2.49.0" in _column(page, "change-points", "what changed")[1]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -412,7 +419,7 @@ def test_the_capacity_report_shows_each_answer_its_curve_and_every_run(tmp_path)
     assert report_cli.main(["capacity", str(tmp_path / "capacity.json"),
                             "-o", str(tmp_path / "out")]) == report_cli.WRITTEN
     _, page = _read(tmp_path / "out" / "report.html")
-    assert page.sections == ["summary", "plots", "runs"]
+    assert page.sections == ["summary", "plots", "runs", "codes"]
     _assert_plots_embedded(page, tmp_path / "out", {"latency-by-streams"})
     assert _column(page, "answers", "streams") == ["1", "2"]
     best = [row for row in page.tables["answers"] if row["class"] == "best"]
@@ -427,3 +434,237 @@ def test_a_file_that_is_no_capacity_document_is_refused(tmp_path, capsys):
     assert report_cli.main(["capacity", str(tmp_path / "x.json"), "-o", str(tmp_path / "o")]) \
         == report_cli.NOT_WRITTEN
     assert "not a capacity document" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- read in ten seconds
+# What a reader must get from a page without the docs: what every code means, why the
+# best point won, latency compared under one load, plots that do not hide themselves,
+# and times in one format that say when the data was measured.
+
+def _codes(text: str) -> dict[str, str]:
+    """The page's "Codes on this page" list: code -> meaning."""
+    block = text.split('id="codes-list">', 1)[1].split("</dl>", 1)[0]
+    return {html.unescape(code): html.unescape(meaning)
+            for code, meaning in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", block, re.S)}
+
+
+def test_every_code_of_the_sweep_page_is_explained_on_it(sweep_report):
+    page, codes = sweep_report.page, _codes(sweep_report.text)
+    configs = set(_column(page, "points", "config")) | set(_column(page, "ranking", "config"))
+    assert configs and configs <= codes.keys()
+    assert codes["i2-bon-d100-p4.8"] == ("2 model instances, dynamic batching on, queue delay "
+                                         "up to 100 \u00b5s, preferred batch sizes 4, 8")
+    assert codes["i1-boff"] == "1 model instance, dynamic batching off"
+    assert any(code.startswith("-cN") for code in codes), "the point labels' suffix"
+    statuses = set(_column(page, "points", "status"))
+    assert statuses == {"ok", "failed", "THROTTLED"} and statuses <= codes.keys()
+    marks = set(re.findall(r"\((?:best|front)\)", " ".join(_column(page, "points", "point"))))
+    assert marks == {"(best)", "(front)"} and marks <= codes.keys()
+    assert set(PHASES) <= codes.keys()
+    assert 'href="#codes"' in sweep_report.text, "the header links to the codes"
+
+
+def test_the_best_point_says_why_it_won(sweep_document, sweep_report, tmp_path):
+    versus = sweep_document.confirmation.best_vs_runner_up
+    assert versus.verdict == "distinct"
+    why = sweep_report.page.texts["why-best"]
+    assert why.startswith("Why it won: The leaders were measured again in 3 independent runs")
+    assert f"{versus.best} served the most" in why and "beyond the noise" in why
+    assert f"ratio {versus.ratio:.3f}, 95% interval {versus.low:.3f}..{versus.high:.3f}" in why
+    assert "single-run ranking" not in why, "it was first there too"
+    # Tied: the cheaper of the two wins (here the same configuration at lower concurrency).
+    confirmation = dataclasses.replace(
+        sweep_document.confirmation,
+        best_vs_runner_up=dataclasses.replace(versus, low=0.95, high=1.2, verdict="tied"))
+    tied = dataclasses.replace(sweep_document, best=versus.runner_up, confirmation=confirmation)
+    _, page = _read(write_sweep_report(tied, tmp_path / "tied"))
+    why = page.texts["why-best"]
+    assert "could not be told apart" in why and "spans 1" in why
+    assert f"so the cheaper of the two won: {versus.runner_up}, with lower client concurrency " \
+           "(4 against 8)" in why
+    assert "In the single-run ranking below it was #2" in why
+    _, page = _read(write_sweep_report(make_sweep_document(confirmation=False), tmp_path / "u"))
+    assert "No independent runs confirmed it" in page.texts["why-best"]
+
+
+def test_the_latency_breakdown_compares_configurations_at_one_concurrency(sweep_document,
+                                                                          sweep_report):
+    measured = [p for p in sweep_document.points if p.ok]
+    groups = breakdown_by_concurrency(measured)
+    assert sorted(groups) == list(CONCURRENCIES)
+    for concurrency, points in groups.items():
+        assert {p.key.concurrency for p in points} == {concurrency}
+    assert sum(map(len, groups.values())) == len(measured)
+    best = sweep_document.point(sweep_document.best)
+    figure = charts.latency_breakdown_figure(groups, best)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == [f"client concurrency {c}" for c in CONCURRENCIES]
+    for ax, concurrency in zip(panels, CONCURRENCIES):
+        names = [("\u2605 " if p is best else "") + p.key.variant.name
+                 for p in groups[concurrency]]
+        assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert "one panel per client concurrency" in _caption(sweep_report.text, "latency")
+
+
+def _caption(text: str, plot: str) -> str:
+    """The caption under a plot (Page cannot: the <img> inside a figure has no end tag)."""
+    found = re.search(rf'id="plot-{plot}".*?<figcaption>(.*?)</figcaption>', text, re.S)
+    assert found, f"no plot {plot}"
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", "", found.group(1)).split()))
+
+
+def _boxes_apart(figure) -> list:
+    """The window extents of every text drawn in the figure's axes (labels, annotations)."""
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)
+    return [t.get_window_extent(renderer) for ax in figure.axes for t in ax.texts]
+
+
+def test_the_pareto_fronts_labels_do_not_overlap(sweep_document):
+    # Six front points within a few ms and inferences/s of each other on an axis that a
+    # far point stretches: at one fixed offset their labels were drawn over each other.
+    ok = [p for p in sweep_document.points if p.ok]
+    crowded = [dataclasses.replace(p, latency_p99_ms=100 + 2 * i, throughput=50 + 0.3 * i)
+               for i, p in enumerate(ok[:6])]
+    far = dataclasses.replace(ok[6], latency_p99_ms=2000.0, throughput=5.0)
+    boxes = _boxes_apart(charts.pareto_figure([*crowded, far], crowded))
+    assert len(boxes) == 6
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_the_best_point_is_a_star_in_the_plots(sweep_document):
+    measured = [p for p in sweep_document.points if p.ok]
+    best = sweep_document.point(sweep_document.best)
+    front = [p for p in measured if p.key.label in sweep_document.pareto]
+    for figure in (charts.throughput_figure(measured, best),
+                   charts.pareto_figure(measured, front, best)):
+        legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+        assert f"best: {best.key.label}" in legend
+
+
+def test_the_sweep_page_says_when_it_was_measured_in_one_format(sweep_report):
+    texts = sweep_report.page.texts
+    assert texts["measured"] == "measured 2026-11-02 09:50 UTC to 2026-11-02 10:30 UTC"
+    assert texts["wall-time"] == ("40.0 min (2400 s), 2026-11-02 09:50 UTC to "
+                                  "2026-11-02 10:30 UTC")
+    assert texts["written"].startswith("page written ") and texts["written"].count(" UTC") == 1
+    assert "T09:50" not in sweep_report.text and "+00:00" not in sweep_report.text
+
+
+def test_every_code_of_the_comparison_is_explained_and_each_side_says_when(compared):
+    inputs, written = compared
+    page, codes = written.page, _codes(written.text)
+    shown = {r["cells"][-1].split()[0] for r in page.tables["rows"]}
+    metrics = set(_column(page, "rows", "metric"))
+    assert shown == {"REGRESSION", "ok"} and shown <= codes.keys()
+    assert metrics == {"inference_ms", "latency_p99_ms"} and metrics <= codes.keys()
+    assert {"runs a/b", "p (Holm)", "interval", "left out", "MISSING", "new"} <= codes.keys()
+    # The synthetic runs: the baseline an hour apart from 2026-11-01, the current a day later.
+    assert "4 runs, measured 2026-11-01 00:00 UTC to 2026-11-01 03:00 UTC" \
+        in page.texts["baseline-side"]
+    assert "5 runs, measured 2026-11-02 00:00 UTC to 2026-11-02 04:00 UTC" \
+        in page.texts["current-side"]
+    assert page.texts["measured"] == "measured 2026-11-01 00:00 UTC to 2026-11-02 04:00 UTC"
+
+
+def test_the_comparisons_legend_covers_no_panel(compared):
+    inputs, _ = compared
+    figure = charts.comparison_figure(inputs.report.rows, {})
+    assert all(ax.get_legend() is None for ax in figure.axes), "no legend inside a panel"
+    [legend] = figure.legends
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)
+    box = legend.get_window_extent(renderer)
+    assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in figure.axes)
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "baseline: geometric mean (bar) and runs (dots)",
+        "current: geometric mean (bar) and runs (dots)"]
+
+
+def test_every_code_of_the_history_is_explained_and_times_agree(histories, tmp_path):
+    text, page = _read(write_history_report(histories, tmp_path))
+    codes = _codes(text)
+    kinds = set(_column(page, "change-points", "kind"))
+    assert kinds == {"regression", "known step"} and kinds <= codes.keys()
+    assert {"round_s", "#a and #b", "commits", "p", "relative change"} <= codes.keys()
+    # 20 runs an hour apart from 2026-11-01 00:00 UTC: the header, the table and the
+    # caption name the same times in the same format.
+    assert page.texts["measured"] == "measured 2026-11-01 00:00 UTC to 2026-11-01 19:00 UTC"
+    assert _column(page, "change-points", "time of the later run")[0] == \
+        f"2026-11-01 {SLOWDOWN_AT:02d}:00 UTC"
+    assert "run #0 at 2026-11-01 00:00 UTC, run #19 at 2026-11-01 19:00 UTC" \
+        in _caption(text, "series-01")
+    # the two runs by their saved files, which name the build where commits cannot
+    assert _column(page, "change-points", "run files")[0] == \
+        f"{SLOWDOWN_AT:04d}_run.json \u2192 {SLOWDOWN_AT + 1:04d}_run.json"
+
+
+def test_the_capacity_page_says_why_the_answer_won_and_what_its_codes_mean(tmp_path):
+    docs = [_capacity_doc("model_repos/tensorrt/sample_1_instances", 1, 11.0),
+            _capacity_doc("model_repos/tensorrt/sample_2_dynamic_batching", 2, None)]
+    docs[0].update(started="2026-12-05T01:50:02+00:00", finished="2026-12-05T01:52:40+00:00")
+    docs[1].update(started="2026-12-05T01:52:41+00:00", finished="2026-12-05T01:55:09+00:00")
+    text, page = _read(write_capacity_report(docs, tmp_path))
+    why = page.texts["why-best"]
+    assert why.startswith("Why it won: sample_2_dynamic_batching serves the most streams: 2 "
+                          "at 30 fps each")
+    assert "sample_2_dynamic_batching: 2 streams met the rule in the search and in 1 " \
+        "confirmation run on fresh servers (frames' p99 at most 30 ms)" in why
+    assert "; 4 streams did not in the search (p99 60.0 ms > 33.3333 ms)." in why
+    assert why.endswith("Next: sample_1_instances with 1 stream.")
+    codes = _codes(text)
+    assert set(_column(page, "run-table", "run")) == {"search", "confirm"} <= codes.keys()
+    assert {"met yes / no", "dropped", "send lateness p99", "Triton queue, halves",
+            "frames due"} <= codes.keys()
+    assert page.texts["measured"] == "measured 2026-12-05 01:50 UTC to 2026-12-05 01:55 UTC"
+    assert _column(page, "answers", "measured")[0] == \
+        "2026-12-05 01:50 UTC to 2026-12-05 01:52 UTC"
+    figure = charts.capacity_figure(docs, best=[docs[1]["repo"]])
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "most streams: sample_2_dynamic_batching, 2" in legend
+    # A document written before the times were recorded still reads, and says so.
+    for doc in docs:
+        del doc["started"], doc["finished"]
+    _, page = _read(write_capacity_report(docs, tmp_path / "old"))
+    assert page.texts["measured"] == "when measured: not recorded in the input"
+    assert _column(page, "answers", "measured") == ["not recorded"] * 2
+
+
+def test_an_inconclusive_comparison_explains_its_reason_code(compared, tmp_path):
+    inputs, written = compared
+    assert not any(code.startswith("[") for code in _codes(written.text)), "decided: no reason"
+    # Without the missing benchmark (which fails the gate whatever else), and with the
+    # threshold above its +38% estimate but inside its interval (+30%..+46%): undecided.
+    shared = dataclasses.replace(inputs.baseline, benchmarks={
+        name: runs for name, runs in inputs.baseline.benchmarks.items()
+        if name in inputs.current.benchmarks})
+    report = gate.compare_sets(shared, inputs.current,
+                               verdicts.Policy(threshold=0.4, tail_threshold=0.6))
+    assert report.verdict == verdicts.INCONCLUSIVE
+    text, page = _read(write_comparison_report(inputs.baseline, inputs.current, report,
+                                               inputs.notes, tmp_path))
+    [code] = re.findall(r"\[([a-z-]+)\]", page.texts["verdict"])
+    assert _codes(text)[f"[{code}]"], f"[{code}] is named on the verdict line, so explained"
+
+
+def test_the_comparison_plot_names_benchmarks_by_what_tells_them_apart(compared):
+    inputs, _ = compared
+    figure = charts.comparison_figure(inputs.report.rows, {})
+    shown = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    # cut in the middle, the full names hid the repository: test_throughput[embedd…c4]
+    assert shown == ["embedded-sample_1_instances-c4", "embedded-sample_2_dynamic_batching-c1"]
+    # benchmarks of different tests keep their test's name
+    assert charts.benchmark_labels(["f.py::test_a[x]", "f.py::test_b[y]"]) == \
+        ["test_a[x]", "test_b[y]"]
+
+
+
+def test_configurations_tied_for_the_most_streams_are_named_together(tmp_path):
+    docs = [_capacity_doc("model_repos/embedded/sample_1_instances", 2, None),
+            _capacity_doc("model_repos/embedded/sample_2_dynamic_batching", 2, None)]
+    _, page = _read(write_capacity_report(docs, tmp_path))
+    assert page.texts["why-best"].startswith(
+        "Why it won: sample_1_instances and sample_2_dynamic_batching tie for the most "
+        "streams: 2 at 30 fps each")
+    marked = [row["cells"][0] for row in page.tables["answers"] if row["class"] == "best"]
+    assert len(marked) == 2 and all("(most streams, tied)" in cell for cell in marked)

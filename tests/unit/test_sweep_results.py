@@ -282,3 +282,34 @@ def test_a_journal_of_points_measured_in_rounds_is_summarised_as_written(tmp_pat
     # the same ranking the sweep made of its rounds' medians
     assert doc.ranking == written["ranking"]
     assert journal.read_bytes() == ROUNDS_JOURNAL.read_bytes(), "read, not rewritten"
+
+
+#: a CSV the real perf_analyzer 2.51.0 wrote (`-f`) on the H100 cross-check
+PERF_ANALYZER_CSV = (PROJECT_ROOT / "results" / "gpu" / "nvidia-h100-x1" / "crosscheck-cuda-shm"
+                     / "perf_analyzer" / "sample_1_instances_c1_r1.csv")
+
+
+def test_points_csv_names_and_scales_shared_columns_as_perf_analyzer_does(tmp_path):
+    space = _journal(tmp_path, [point(DEAR, 150.0, p99=90.0), point(CHEAP, 100.0)])
+    doc = summarize_journal(tmp_path / "journal.jsonl", SweepRequest(REPO, space))
+    written = write_outputs(doc, tmp_path / "out", report=False)
+    with written["points"].open(newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames or [], list(reader)
+    with PERF_ANALYZER_CSV.open(newline="") as f:
+        theirs = next(csv.reader(f))
+    shared = [name for name in header if name in theirs]
+    # every quantity perf_analyzer also reports, under its exact name, in its order
+    assert shared == [name for name in theirs if name in header] == [
+        "Concurrency", "Inferences/Second", "Server Queue", "Server Compute Input",
+        "Server Compute Infer", "Server Compute Output", "p50 latency", "p99 latency"]
+    assert not {"throughput", "latency_p99_ms", "queue_ms", "concurrency"} & set(header)
+    dear = next(r for r in rows if r["label"] == DEAR.label)
+    # perf_analyzer's units: microseconds for times, inferences per second, plain counts
+    assert dear["Concurrency"] == str(DEAR.concurrency)
+    assert float(dear["Inferences/Second"]) == 150.0
+    assert float(dear["p99 latency"]) == 90_000.0 and float(dear["p50 latency"]) == 45_000.0
+    assert float(dear["Server Queue"]) == 1_000.0 and float(dear["Server Compute Infer"]) == 9_000.0
+    assert dear["Server Compute Input"] == ""  # not recorded: empty, as before
+    # read as the suite reads perf_analyzer's own file (pnsuite/measure/perf_analyzer.py)
+    assert float(dear["p99 latency"]) / 1e3 == doc.point(DEAR.label).latency_p99_ms
