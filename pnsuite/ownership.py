@@ -44,6 +44,7 @@ _regions = itertools.count()
 
 # -- who owns what ---------------------------------------------------------------------
 
+
 def process_start(pid: int) -> int | None:
     """The start time of `pid` in clock ticks since boot, or None if there is no such process."""
     try:
@@ -138,6 +139,7 @@ def foreign_environment(base: Mapping[str, str] | None = None) -> dict[str, str]
 
 # -- names -----------------------------------------------------------------------------
 
+
 def server_prefix() -> str:
     """A python-backend shm prefix unique to one server: tag, counter and a nonce."""
     return f"{owner_tag()}s{next(_servers)}_{uuid.uuid4().hex[:6]}_"
@@ -178,6 +180,7 @@ def token_alive(token: str) -> bool:
 
 # -- processes -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProcessInfo:
     pid: int
@@ -198,7 +201,7 @@ def _env_tag(pid: int) -> str:
         return ""
     for entry in raw.split(b"\0"):
         if entry.startswith(_ENV_KEY):
-            return entry[len(_ENV_KEY):].decode(errors="replace")
+            return entry[len(_ENV_KEY) :].decode(errors="replace")
     return ""
 
 
@@ -213,8 +216,11 @@ def processes() -> Iterator[ProcessInfo]:
         except OSError:
             continue
         if raw:
-            yield ProcessInfo(int(entry.name), raw.replace(b"\0", b" ").decode(errors="replace"),
-                              _env_tag(int(entry.name)))
+            yield ProcessInfo(
+                int(entry.name),
+                raw.replace(b"\0", b" ").decode(errors="replace"),
+                _env_tag(int(entry.name)),
+            )
 
 
 def tagged_pids(tag: str | None = None) -> list[int]:
@@ -241,6 +247,7 @@ def _ancestors() -> set[int]:
 
 # -- shared memory ---------------------------------------------------------------------
 
+
 def shm_regions(prefix: str = TAG_ROOT) -> list[str]:
     """Names of /dev/shm entries that start with `prefix`."""
     if not SHM_DIR.is_dir():
@@ -262,6 +269,7 @@ def remove_shm_regions(prefix: str) -> list[str]:
 
 # -- census and reaper -----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Census:
     processes: tuple[str, ...]
@@ -272,8 +280,10 @@ class Census:
 
     def __sub__(self, earlier: Census) -> Census:
         """What is here now and was not in `earlier` (what a test added)."""
-        return Census(tuple(p for p in self.processes if p not in earlier.processes),
-                      tuple(r for r in self.shm_regions if r not in earlier.shm_regions))
+        return Census(
+            tuple(p for p in self.processes if p not in earlier.processes),
+            tuple(r for r in self.shm_regions if r not in earlier.shm_regions),
+        )
 
     def describe(self) -> str:
         lines = [f"process {p}" for p in self.processes]

@@ -24,8 +24,10 @@ class RuleError(SuiteError):
 class ClientFellBehind(SuiteError):
     """The load generator, not the server, missed the streams' schedule."""
 
-    default_hint = ("run the client on a machine with more free cores, or fewer streams; "
-                    "the result would measure the client")
+    default_hint = (
+        "run the client on a machine with more free cores, or fewer streams; "
+        "the result would measure the client"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,10 +40,15 @@ class DeadlineRule:
     max_missed: float = 0.01
 
     def __post_init__(self) -> None:
-        if not self.deadline_ms > 0 or not 0 < self.percentile <= 100 or \
-                not 0 <= self.max_missed < 1:
-            raise RuleError(f"need deadline_ms > 0, 0 < percentile <= 100 and 0 <= max_missed "
-                            f"< 1, got {self.deadline_ms}, {self.percentile}, {self.max_missed}")
+        if (
+            not self.deadline_ms > 0
+            or not 0 < self.percentile <= 100
+            or not 0 <= self.max_missed < 1
+        ):
+            raise RuleError(
+                f"need deadline_ms > 0, 0 < percentile <= 100 and 0 <= max_missed "
+                f"< 1, got {self.deadline_ms}, {self.percentile}, {self.max_missed}"
+            )
 
     @classmethod
     def for_fps(cls, fps: float, **kwargs: float) -> DeadlineRule:
@@ -51,8 +58,10 @@ class DeadlineRule:
         return cls(**kwargs)
 
     def describe(self) -> str:
-        return (f"p{self.percentile:g} <= {self.deadline_ms:g} ms and at most "
-                f"{self.max_missed:.1%} of frames late or dropped")
+        return (
+            f"p{self.percentile:g} <= {self.deadline_ms:g} ms and at most "
+            f"{self.max_missed:.1%} of frames late or dropped"
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,9 @@ def judge(run: StreamsRun, rule: DeadlineRule) -> Judgement:
     if latency > rule.deadline_ms:
         problems.append(f"p{rule.percentile:g} {latency:.1f} ms > {rule.deadline_ms:g} ms")
     if missed > rule.max_missed:
-        problems.append(f"{missed:.1%} of frames late or dropped > {rule.max_missed:.1%} "
-                        f"({run.late(rule.deadline_ms)} late, {run.frames_dropped} dropped "
-                        f"of {run.frames_due})")
+        problems.append(
+            f"{missed:.1%} of frames late or dropped > {rule.max_missed:.1%} "
+            f"({run.late(rule.deadline_ms)} late, {run.frames_dropped} dropped "
+            f"of {run.frames_due})"
+        )
     return Judgement(not problems, latency, missed, "; ".join(problems) or "met")

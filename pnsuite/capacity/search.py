@@ -48,17 +48,25 @@ class Capacity:
     def curve(self) -> list[tuple[int, float, float]]:
         """(streams, latency at the rule's percentile, missed share) of every run, by
         streams: the latency-against-streams curve."""
-        return sorted((p.streams, p.judgement.latency_ms, p.judgement.missed_share)
-                      for p in self.probes)
+        return sorted(
+            (p.streams, p.judgement.latency_ms, p.judgement.missed_share) for p in self.probes
+        )
 
 
-def find_capacity(measure: Measure, rule: DeadlineRule, start: int = 1,
-                  max_streams: int = 64, confirm_runs: int = 2,
-                  on_probe: Callable[[Probe], None] | None = None) -> Capacity:
+def find_capacity(
+    measure: Measure,
+    rule: DeadlineRule,
+    start: int = 1,
+    max_streams: int = 64,
+    confirm_runs: int = 2,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> Capacity:
     """Search the largest number of streams that `measure` shows meeting `rule`."""
     if not 1 <= start <= max_streams or confirm_runs < 0:
-        raise SearchError(f"need 1 <= start ({start}) <= max_streams ({max_streams}) and "
-                          f"confirm_runs >= 0 ({confirm_runs})")
+        raise SearchError(
+            f"need 1 <= start ({start}) <= max_streams ({max_streams}) and "
+            f"confirm_runs >= 0 ({confirm_runs})"
+        )
     result = Capacity(0, rule)
 
     def probe(streams: int, confirming: bool = False) -> bool:

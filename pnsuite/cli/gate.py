@@ -51,23 +51,35 @@ from pnsuite.verdict import ab, gate, verdicts
 from pnsuite.verdict.gate_text import closing_line, format_preflight, format_rows, runner_line
 
 PASSED, REGRESSED, REFUSED, INCONCLUSIVE = 0, 1, 2, 3
-EXIT_CODES = {verdicts.OK: PASSED, verdicts.REGRESSION: REGRESSED,
-              verdicts.INCONCLUSIVE: INCONCLUSIVE}
+EXIT_CODES = {
+    verdicts.OK: PASSED,
+    verdicts.REGRESSION: REGRESSED,
+    verdicts.INCONCLUSIVE: INCONCLUSIVE,
+}
 COMMANDS = ("record", "check", "compare", "accept", "noise", "ab")
 #: a baseline's runs; `record` says when this runner's noise needs more (`baseline_advice`)
 DEFAULT_RECORD_RUNS = 10
 #: the rolling baseline a store holds: its newest runs, of the last days (see queries.baseline_runs)
 DEFAULT_POOL_RUNS, DEFAULT_POOL_DAYS = 60, 90
+
+
 def policy_of(args: argparse.Namespace, looks: int = 1) -> verdicts.Policy:
     thresholds = {}
     for item in args.metric_threshold or []:
         name, sep, value = item.partition("=")
         if not sep or name not in verdicts.GATE_METRICS:
-            raise verdicts.VerdictError(f"--metric-threshold {item!r}: expected METRIC=FRACTION "
-                                        f"with METRIC one of {', '.join(verdicts.GATE_METRICS)}")
+            raise verdicts.VerdictError(
+                f"--metric-threshold {item!r}: expected METRIC=FRACTION "
+                f"with METRIC one of {', '.join(verdicts.GATE_METRICS)}"
+            )
         thresholds[name] = float(value)
-    return verdicts.Policy(threshold=args.threshold, tail_threshold=args.tail_threshold,
-                           alpha=args.alpha, looks=looks, metric_thresholds=thresholds)
+    return verdicts.Policy(
+        threshold=args.threshold,
+        tail_threshold=args.tail_threshold,
+        alpha=args.alpha,
+        looks=looks,
+        metric_thresholds=thresholds,
+    )
 
 
 def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
@@ -77,27 +89,38 @@ def run_set(ref: str, args: argparse.Namespace) -> runsets.RunSet:
         with open_store(args.store) as store:
             stored = queries.baseline_runs(store, ref)
         documents = queries.newest(
-            stored, max_runs=args.baseline_max_runs or None,
+            stored,
+            max_runs=args.baseline_max_runs or None,
             max_age=dt.timedelta(days=args.baseline_max_age_days)
-            if args.baseline_max_age_days else None)
+            if args.baseline_max_age_days
+            else None,
+        )
         if stored and not documents:
             raise verdicts.VerdictError(
                 f"{ref}: none of its {len(stored)} runs in the results store is of the last "
                 f"{args.baseline_max_age_days} days",
                 "record the baseline again (ci/jetson-perf.sh record), or raise "
-                "--baseline-max-age-days")
+                "--baseline-max-age-days",
+            )
         if len(documents) < len(stored):
-            print(f"baseline {ref}: the newest {len(documents)} of its {len(stored)} runs "
-                  f"(--baseline-max-runs {args.baseline_max_runs}, --baseline-max-age-days "
-                  f"{args.baseline_max_age_days})")
+            print(
+                f"baseline {ref}: the newest {len(documents)} of its {len(stored)} runs "
+                f"(--baseline-max-runs {args.baseline_max_runs}, --baseline-max-age-days "
+                f"{args.baseline_max_age_days})"
+            )
         if documents:
             return runsets.set_of(ref, [(Path(d[SOURCE_KEY]), d) for d in documents])
     return runsets.load_set([r for r in ref.split(",") if r], args.storage, label=ref)
 
 
-def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gate.GateReport,
-                  notes: Sequence[str], reason: verdicts.Undecided | None,
-                  json_path: str | None = None) -> int:
+def _print_report(
+    baseline: runsets.RunSet,
+    current: runsets.RunSet,
+    report: gate.GateReport,
+    notes: Sequence[str],
+    reason: verdicts.Undecided | None,
+    json_path: str | None = None,
+) -> int:
     """Print the report and its closing line (with `reason`, where inconclusive), write its
     JSON to `json_path` if given; the exit code."""
     print(f"baseline: {baseline.label} ({len(baseline.files)} runs)")
@@ -118,26 +141,40 @@ def _print_report(baseline: runsets.RunSet, current: runsets.RunSet, report: gat
     if report.rows:
         print(format_rows(report.rows))
     print()
-    print(closing_line(report.verdict, len(report.rows), report.policy, len(report.missing),
-                       reason))
+    print(
+        closing_line(report.verdict, len(report.rows), report.policy, len(report.missing), reason)
+    )
     _write_json(json_path, gate_json(report.verdict, reason, report.rows))
     return EXIT_CODES[report.verdict]
 
 
 def _rows_json(rows: Sequence[verdicts.Row]) -> list[dict[str, Any]]:
-    return [{"benchmark": r.comparison.benchmark, "metric": r.comparison.metric,
-             "change": r.comparison.change, "low": r.low - 1, "high": r.high - 1,
-             "p_adjusted": r.p_adjusted, "verdict": r.verdict, "runs_needed": r.runs_needed}
-            for r in rows]
+    return [
+        {
+            "benchmark": r.comparison.benchmark,
+            "metric": r.comparison.metric,
+            "change": r.comparison.change,
+            "low": r.low - 1,
+            "high": r.high - 1,
+            "p_adjusted": r.p_adjusted,
+            "verdict": r.verdict,
+            "runs_needed": r.runs_needed,
+        }
+        for r in rows
+    ]
 
 
-def gate_json(verdict: str, reason: verdicts.Undecided | None,
-              rows: Sequence[verdicts.Row]) -> dict[str, Any]:
+def gate_json(
+    verdict: str, reason: verdicts.Undecided | None, rows: Sequence[verdicts.Row]
+) -> dict[str, Any]:
     """The verdict as JSON: its exit code, the reason of an inconclusive one (code, why,
     next step; null when decided) and the rows."""
-    return {"verdict": verdict, "exit_code": EXIT_CODES[verdict],
-            "reason": reason.to_json() if reason is not None else None,
-            "rows": _rows_json(rows)}
+    return {
+        "verdict": verdict,
+        "exit_code": EXIT_CODES[verdict],
+        "reason": reason.to_json() if reason is not None else None,
+        "rows": _rows_json(rows),
+    }
 
 
 def _write_json(path: str | None, document: dict[str, Any]) -> None:
@@ -157,8 +194,10 @@ def cmd_noise(args: argparse.Namespace) -> int:
     policy = policy_of(args, looks=len(verdicts.look_schedule(args.min_runs, args.max_runs)))
     items = gate.preflight(baseline, args.max_runs, policy)
     if not items:
-        raise verdicts.VerdictError(f"{baseline.label}: fewer than {verdicts.MIN_RUNS} "
-                                    "undisturbed runs of any benchmark: no spread to measure")
+        raise verdicts.VerdictError(
+            f"{baseline.label}: fewer than {verdicts.MIN_RUNS} "
+            "undisturbed runs of any benchmark: no spread to measure"
+        )
     for line in format_preflight(items, policy):
         print(line)
     weak = gate.too_noisy(items, policy)
@@ -177,12 +216,16 @@ def baseline_advice(baseline: runsets.RunSet, run_s: float, policy: verdicts.Pol
         return [f"record: a default check would stop inconclusive {reason.line()}"]
     policy = dataclasses.replace(policy, looks=len(verdicts.look_schedule(plan.min_runs, runs)))
     items = gate.preflight(baseline, runs, policy)
-    lines = [f"record: a default check fits {runs} runs like these in {plan.budget_s:.0f} s",
-             *format_preflight(items, policy)]
+    lines = [
+        f"record: a default check fits {runs} runs like these in {plan.budget_s:.0f} s",
+        *format_preflight(items, policy),
+    ]
     weak = gate.too_noisy(items, policy)
     if weak:
-        lines.append("record: too noisy to gate: a default check against this baseline would "
-                     f"stop inconclusive {gate.noise_reason(weak, policy).line()}")
+        lines.append(
+            "record: too noisy to gate: a default check against this baseline would "
+            f"stop inconclusive {gate.noise_reason(weak, policy).line()}"
+        )
     return lines
 
 
@@ -196,8 +239,9 @@ def too_noisy_to_gate(baseline: runsets.RunSet, run_s: float, policy: verdicts.P
     return bool(gate.too_noisy(gate.preflight(baseline, runs, policy), policy))
 
 
-def _recorded_enough(args: argparse.Namespace, kept: list[Path], began: float,
-                     attempts: int) -> bool:
+def _recorded_enough(
+    args: argparse.Namespace, kept: list[Path], began: float, attempts: int
+) -> bool:
     """`--runs` undisturbed runs, and with `--until-usable N` as many more (up to N) as this
     runner's noise needs for a default check to detect the threshold."""
     if len(kept) < args.runs:
@@ -208,8 +252,11 @@ def _recorded_enough(args: argparse.Namespace, kept: list[Path], began: float,
     run_s = (time.monotonic() - began) / max(attempts, 1)
     noisy = too_noisy_to_gate(baseline, run_s, policy_of(args))
     if noisy:
-        print(f"record: {len(kept)} runs are too noisy to gate yet; recording more "
-              f"(at most {args.until_usable})", flush=True)
+        print(
+            f"record: {len(kept)} runs are too noisy to gate yet; recording more "
+            f"(at most {args.until_usable})",
+            flush=True,
+        )
     return not noisy
 
 
@@ -225,8 +272,11 @@ def cmd_record(args: argparse.Namespace) -> int:
         run = runsets.load_set([str(path)], args.storage)
         if run.disturbed():
             disturbed.append(path)
-            print(f"record: run {attempt + 1} ({path.name}) was disturbed (others took the CPU); "
-                  "it stays in the history but not in the baseline", flush=True)
+            print(
+                f"record: run {attempt + 1} ({path.name}) was disturbed (others took the CPU); "
+                "it stays in the history but not in the baseline",
+                flush=True,
+            )
             continue
         kept.append(path)
         print(f"record: run {len(kept)} of {args.runs}: {path}", flush=True)
@@ -234,8 +284,12 @@ def cmd_record(args: argparse.Namespace) -> int:
         for path in disturbed:  # a disturbed run must never be read as part of the baseline
             path.rename(path.with_name(f"{path.stem}-disturbed.json"))
     if len(kept) < args.runs:
-        reason = verdicts.runner_disturbed(len(disturbed), len(kept) + len(disturbed), "runs",
-                                           f" (the baseline needs {args.runs} undisturbed)")
+        reason = verdicts.runner_disturbed(
+            len(disturbed),
+            len(kept) + len(disturbed),
+            "runs",
+            f" (the baseline needs {args.runs} undisturbed)",
+        )
         print(f"record: the baseline is not complete {reason.line()}", file=sys.stderr)
         return INCONCLUSIVE
     baseline = runsets.load_set([str(p) for p in kept], args.storage, label=args.name)
@@ -255,8 +309,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     latest: list[runsets.RunSet] = []  # every current run so far, as the last look read them
 
     def measure() -> runsets.RunSet:
-        files.append(recorder.record_run(label, args.storage, args.pytest_args,
-                                         store=args.store))
+        files.append(recorder.record_run(label, args.storage, args.pytest_args, store=args.store))
         current = runsets.load_set([str(f) for f in files], args.storage, label=label)
         latest[:] = [current]
         notes[:] = gate.check_sets(baseline, current, args.new_release)
@@ -264,13 +317,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"check: run {len(files)} ({files[-1].name}); {runs} undisturbed", flush=True)
         return current
 
-    result = gate.sequential_check(baseline, measure, plan, policy_of(args),
-                                   ignore_noise=args.ignore_noise)
+    result = gate.sequential_check(
+        baseline, measure, plan, policy_of(args), ignore_noise=args.ignore_noise
+    )
     if result.planned < plan.max_runs and files:
-        print(f"check: {result.planned} runs fit the budget of {plan.budget_s:.0f} s "
-              f"at the first run's time")
-    print(f"check: stopped: {result.stopped_because}, {result.runs} runs, "
-          f"{result.seconds:.0f} s")
+        print(
+            f"check: {result.planned} runs fit the budget of {plan.budget_s:.0f} s "
+            f"at the first run's time"
+        )
+    print(f"check: stopped: {result.stopped_because}, {result.runs} runs, {result.seconds:.0f} s")
     if result.report is None:
         print("\n".join(format_preflight(result.preflight, result.policy)))
         print(f"\n{closing_line(result.verdict, 0, result.policy, reason=result.reason)}")
@@ -283,51 +338,79 @@ def cmd_accept(args: argparse.Namespace) -> int:
     """The runs saved under CURRENT join BASELINE in the results store: a build of the
     trusted branch that passed, so that the baseline rolls on with it."""
     if not args.store:
-        raise verdicts.VerdictError("accept: no results store holds the runs to accept",
-                                    "give --results-store (or TRITON_SUITE_RESULTS_STORE)")
+        raise verdicts.VerdictError(
+            "accept: no results store holds the runs to accept",
+            "give --results-store (or TRITON_SUITE_RESULTS_STORE)",
+        )
     if args.current == args.baseline:
-        raise verdicts.VerdictError(f"accept: {args.current!r} is the baseline itself",
-                                    "name the label the passing build's runs were saved under")
+        raise verdicts.VerdictError(
+            f"accept: {args.current!r} is the baseline itself",
+            "name the label the passing build's runs were saved under",
+        )
     with open_store(args.store) as store:
         joined = store.relabel(args.current, args.baseline)
     if not joined:
-        raise verdicts.VerdictError(f"accept: no runs saved under {args.current!r} in "
-                                    f"{redacted(args.store)}",
-                                    "name the --label of the check whose runs passed")
-    print(f"accept: {joined} run(s) of {args.current!r} joined baseline {args.baseline!r} "
-          f"in {redacted(args.store)}")
+        raise verdicts.VerdictError(
+            f"accept: no runs saved under {args.current!r} in {redacted(args.store)}",
+            "name the --label of the check whose runs passed",
+        )
+    print(
+        f"accept: {joined} run(s) of {args.current!r} joined baseline {args.baseline!r} "
+        f"in {redacted(args.store)}"
+    )
     return PASSED
 
 
 def _side(args: argparse.Namespace, which: str) -> ab.Side:
     repo = Path(getattr(args, which))
     if not (repo / "peoplenet" / "config.pbtxt").is_file():
-        raise verdicts.VerdictError(f"--{which} {repo}: no peoplenet/config.pbtxt there",
-                                    "give a model repository directory")
-    launcher = make_launcher(getattr(args, f"{which}_launcher"),
-                             install=getattr(args, f"{which}_install"),
-                             image=getattr(args, f"{which}_image"))
+        raise verdicts.VerdictError(
+            f"--{which} {repo}: no peoplenet/config.pbtxt there",
+            "give a model repository directory",
+        )
+    launcher = make_launcher(
+        getattr(args, f"{which}_launcher"),
+        install=getattr(args, f"{which}_install"),
+        image=getattr(args, f"{which}_image"),
+    )
     return ab.Side(which.upper(), repo, launcher)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    plan = ab.Plan(concurrency=args.concurrency, windows=window_plan_of(args),
-                   min_pairs=args.min_pairs, max_pairs=args.max_pairs, budget_s=args.budget_s,
-                   memory=args.memory, load_processes=args.load_processes,
-                   retries=args.retries, pairs_per_start=args.pairs_per_start)
+    plan = ab.Plan(
+        concurrency=args.concurrency,
+        windows=window_plan_of(args),
+        min_pairs=args.min_pairs,
+        max_pairs=args.max_pairs,
+        budget_s=args.budget_s,
+        memory=args.memory,
+        load_processes=args.load_processes,
+        retries=args.retries,
+        pairs_per_start=args.pairs_per_start,
+    )
     policy = policy_of(args)
     a, b = _side(args, "a"), _side(args, "b")
     images = answer_images()  # each run's answers are checked under load
 
     def look(result: ab.ABResult) -> None:
         row = result.rows[0]
-        print(f"ab: {len(result.pairs)} pairs: B/A {row.comparison.change:+.1%} "
-              f"({row.low - 1:+.1%}..{row.high - 1:+.1%}) {result.verdict}", flush=True)
+        print(
+            f"ab: {len(result.pairs)} pairs: B/A {row.comparison.change:+.1%} "
+            f"({row.low - 1:+.1%}..{row.high - 1:+.1%}) {result.verdict}",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory(prefix="peoplenet-ab-") as tmp:
-        result = ab.run_ab(a, b, plan, policy, images,
-                           lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)),
-                           random.Random(args.seed), on_look=look)
+        result = ab.run_ab(
+            a,
+            b,
+            plan,
+            policy,
+            images,
+            lambda name: Path(tempfile.mkdtemp(prefix=name, dir=tmp)),
+            random.Random(args.seed),
+            on_look=look,
+        )
     print(f"A: {a.repo} ({a.launcher.name})\nB: {b.repo} ({b.launcher.name})")
     for line in result.left_out:
         print(f"left out: {line}")
@@ -338,8 +421,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if result.rows:
         print(format_rows(result.rows))
     print()
-    print(closing_line(result.verdict, len(result.rows), plan.policy(policy),
-                       reason=result.reason))
+    print(closing_line(result.verdict, len(result.rows), plan.policy(policy), reason=result.reason))
     if args.json:
         Path(args.json).write_text(json.dumps(_ab_json(result, a, b, plan), indent=2) + "\n")
     return EXIT_CODES[result.verdict]
@@ -347,12 +429,18 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def _ab_json(result: ab.ABResult, a: ab.Side, b: ab.Side, plan: ab.Plan) -> dict[str, Any]:
     plan_json = {**dataclasses.asdict(plan), "memory": plan.memory.value}
-    return {"a": str(a.repo), "b": str(b.repo), "plan": plan_json, "verdict": result.verdict,
-            "reason": result.reason.to_json() if result.reason is not None else None,
-            "stopped": result.stopped_because,
-            "seconds": round(result.seconds, 1), "left_out": result.left_out,
-            "pairs": [[x.to_json(), y.to_json()] for x, y in result.pairs],
-            "rows": _rows_json(result.rows)}
+    return {
+        "a": str(a.repo),
+        "b": str(b.repo),
+        "plan": plan_json,
+        "verdict": result.verdict,
+        "reason": result.reason.to_json() if result.reason is not None else None,
+        "stopped": result.stopped_because,
+        "seconds": round(result.seconds, 1),
+        "left_out": result.left_out,
+        "pairs": [[x.to_json(), y.to_json()] for x, y in result.pairs],
+        "rows": _rows_json(result.rows),
+    }
 
 
 def _memory(text: str) -> Memory:
@@ -375,35 +463,70 @@ def _whole(text: str) -> int:
 def common_options() -> argparse.ArgumentParser:
     """The options every subcommand takes: where runs are, and the verdict's policy."""
     common = argparse.ArgumentParser(add_help=False)
-    add_option(common, "--benchmark-storage", dest="storage", type=Path,
-               default=Path(".benchmarks"),
-               help="pytest-benchmark storage dir (default %(default)s)")
-    add_option(common, "--results-store", dest="store",
-               default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
-               help="results store (SQLite path or postgresql:// URL; default: env "
-                    "TRITON_SUITE_RESULTS_STORE): record and check write their runs there "
-                    "too, and a baseline or current NAME is read from it "
-                    "(docs/results-store.md)")
-    common.add_argument("--threshold", type=float, default=verdicts.DEFAULT_THRESHOLD,
-                        help="slowdown that counts (default %(default)s = 10%%)")
-    common.add_argument("--tail-threshold", type=float, default=verdicts.DEFAULT_TAIL_THRESHOLD,
-                        help="p99 slowdown that turns the gate red (red-only rule; default "
-                             "%(default)s = 25%%)")
-    common.add_argument("--metric-threshold", action="append", metavar="METRIC=FRACTION",
-                        help="another threshold for one metric "
-                             f"({', '.join(verdicts.GATE_METRICS)})")
-    common.add_argument("--alpha", type=float, default=verdicts.DEFAULT_ALPHA,
-                        help="error rate of a red verdict, over all comparisons "
-                             "(default %(default)s)")
-    common.add_argument("--baseline-max-runs", type=_whole, default=DEFAULT_POOL_RUNS,
-                        metavar="N", help="a baseline read from the store counts its newest N "
-                        "undisturbed runs (default %(default)s; 0: all)")
-    common.add_argument("--baseline-max-age-days", type=_whole, default=DEFAULT_POOL_DAYS,
-                        metavar="D", help="a baseline read from the store counts only runs of "
-                        "the last D days (default %(default)s; 0: any age)")
-    common.add_argument("--new-release", action="store_true",
-                        help="allow a different Triton/JetPack release (validating a new "
-                             "release against the old one's baseline); the rest must match")
+    add_option(
+        common,
+        "--benchmark-storage",
+        dest="storage",
+        type=Path,
+        default=Path(".benchmarks"),
+        help="pytest-benchmark storage dir (default %(default)s)",
+    )
+    add_option(
+        common,
+        "--results-store",
+        dest="store",
+        default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+        help="results store (SQLite path or postgresql:// URL; default: env "
+        "TRITON_SUITE_RESULTS_STORE): record and check write their runs there "
+        "too, and a baseline or current NAME is read from it "
+        "(docs/results-store.md)",
+    )
+    common.add_argument(
+        "--threshold",
+        type=float,
+        default=verdicts.DEFAULT_THRESHOLD,
+        help="slowdown that counts (default %(default)s = 10%%)",
+    )
+    common.add_argument(
+        "--tail-threshold",
+        type=float,
+        default=verdicts.DEFAULT_TAIL_THRESHOLD,
+        help="p99 slowdown that turns the gate red (red-only rule; default %(default)s = 25%%)",
+    )
+    common.add_argument(
+        "--metric-threshold",
+        action="append",
+        metavar="METRIC=FRACTION",
+        help=f"another threshold for one metric ({', '.join(verdicts.GATE_METRICS)})",
+    )
+    common.add_argument(
+        "--alpha",
+        type=float,
+        default=verdicts.DEFAULT_ALPHA,
+        help="error rate of a red verdict, over all comparisons (default %(default)s)",
+    )
+    common.add_argument(
+        "--baseline-max-runs",
+        type=_whole,
+        default=DEFAULT_POOL_RUNS,
+        metavar="N",
+        help="a baseline read from the store counts its newest N "
+        "undisturbed runs (default %(default)s; 0: all)",
+    )
+    common.add_argument(
+        "--baseline-max-age-days",
+        type=_whole,
+        default=DEFAULT_POOL_DAYS,
+        metavar="D",
+        help="a baseline read from the store counts only runs of "
+        "the last D days (default %(default)s; 0: any age)",
+    )
+    common.add_argument(
+        "--new-release",
+        action="store_true",
+        help="allow a different Triton/JetPack release (validating a new "
+        "release against the old one's baseline); the rest must match",
+    )
     return common
 
 
@@ -414,17 +537,35 @@ def _ab_plan_options(p: argparse.ArgumentParser) -> None:
     add_window_options(p, plan.windows)
     p.add_argument("--min-pairs", type=int, default=plan.min_pairs)
     p.add_argument("--max-pairs", type=int, default=plan.max_pairs)
-    p.add_argument("--budget-s", type=float, default=plan.budget_s,
-                   help="stop after this many seconds (default %(default)s)")
-    add_option(p, "--triton-memory", dest="memory", type=_memory, default=plan.memory,
-               help="where request tensors go: system, gpu or none (default system)")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=plan.budget_s,
+        help="stop after this many seconds (default %(default)s)",
+    )
+    add_option(
+        p,
+        "--triton-memory",
+        dest="memory",
+        type=_memory,
+        default=plan.memory,
+        help="where request tensors go: system, gpu or none (default system)",
+    )
     p.add_argument("--load-processes", type=int, default=plan.load_processes)
-    p.add_argument("--pairs-per-start", type=int, default=plan.pairs_per_start,
-                   help="pairs from one round of server starts: 2 x N servers start at "
-                        "once and each is measured (default %(default)s; 3 where a start "
-                        "costs far more than a measurement and memory holds 6 servers)")
-    p.add_argument("--retries", type=int, default=plan.retries,
-                   help="new runs of a side whose run others disturbed (default %(default)s)")
+    p.add_argument(
+        "--pairs-per-start",
+        type=int,
+        default=plan.pairs_per_start,
+        help="pairs from one round of server starts: 2 x N servers start at "
+        "once and each is measured (default %(default)s; 3 where a start "
+        "costs far more than a measurement and memory holds 6 servers)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=plan.retries,
+        help="new runs of a side whose run others disturbed (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, help="seed of the order of each pair")
 
 
@@ -432,39 +573,68 @@ def _parser() -> argparse.ArgumentParser:
     common = common_options()
     runs = argparse.ArgumentParser(add_help=False)
     check_plan = gate.CheckPlan()
-    runs.add_argument("--min-runs", type=int, default=check_plan.min_runs,
-                      help="current runs before the first look (default %(default)s)")
-    runs.add_argument("--max-runs", type=int, default=check_plan.max_runs,
-                      help="current runs at most (default %(default)s)")
-    parser = argparse.ArgumentParser(prog="peoplenet-gate", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    runs.add_argument(
+        "--min-runs",
+        type=int,
+        default=check_plan.min_runs,
+        help="current runs before the first look (default %(default)s)",
+    )
+    runs.add_argument(
+        "--max-runs",
+        type=int,
+        default=check_plan.max_runs,
+        help="current runs at most (default %(default)s)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="peoplenet-gate",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("record", parents=[common], help="record a baseline's runs")
     p.add_argument("name")
-    p.add_argument("--runs", type=int, default=DEFAULT_RECORD_RUNS,
-                   help="undisturbed runs to record (default %(default)s)")
-    p.add_argument("--until-usable", type=int, metavar="MAX",
-                   help="after --runs, keep recording (up to MAX runs) until the noise "
-                        "preflight says a default check against the baseline can detect "
-                        "the threshold")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=DEFAULT_RECORD_RUNS,
+        help="undisturbed runs to record (default %(default)s)",
+    )
+    p.add_argument(
+        "--until-usable",
+        type=int,
+        metavar="MAX",
+        help="after --runs, keep recording (up to MAX runs) until the noise "
+        "preflight says a default check against the baseline can detect "
+        "the threshold",
+    )
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     p = sub.add_parser("check", parents=[common, runs], help="gate this build against a baseline")
     p.add_argument("baseline")
     p.add_argument("--label", help="name the current runs are saved under")
-    p.add_argument("--budget-s", type=float, default=check_plan.budget_s,
-                   help="stop taking runs after this many seconds; the first run's time "
-                        "says how many fit (default %(default)s)")
-    p.add_argument("--ignore-noise", action="store_true",
-                   help="measure even when the preflight says the noise hides the threshold")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=check_plan.budget_s,
+        help="stop taking runs after this many seconds; the first run's time "
+        "says how many fit (default %(default)s)",
+    )
+    p.add_argument(
+        "--ignore-noise",
+        action="store_true",
+        help="measure even when the preflight says the noise hides the threshold",
+    )
     p.add_argument("--json", help="write the verdict, its reason and the rows here")
     p.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     p = sub.add_parser("compare", parents=[common], help="judge two recorded run sets")
     p.add_argument("baseline")
     p.add_argument("current")
     p.add_argument("--json", help="write the verdict, its reason and the rows here")
-    p = sub.add_parser("accept", parents=[common],
-                       help="a passing build's runs join the baseline in the results store")
+    p = sub.add_parser(
+        "accept",
+        parents=[common],
+        help="a passing build's runs join the baseline in the results store",
+    )
     p.add_argument("baseline")
     p.add_argument("current", help="the label the build's runs were saved under (check --label)")
     p = sub.add_parser("noise", parents=[common, runs], help="the baseline's run-to-run noise")
@@ -472,19 +642,31 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ab", parents=[common], help="A against B, in turns, until decided")
     for side in ("a", "b"):
         p.add_argument(f"--{side}", required=True, help=f"model repository of side {side.upper()}")
-        p.add_argument(f"--{side}-launcher", default="auto", choices=CHOICES,
-                       help="how this side's servers are started (auto: release on a Jetson, "
-                            "embedded elsewhere)")
-        p.add_argument(f"--{side}-install",
-                       help=f"release launcher: the Triton install dir (default {RELEASE_INSTALL})")
+        p.add_argument(
+            f"--{side}-launcher",
+            default="auto",
+            choices=CHOICES,
+            help="how this side's servers are started (auto: release on a Jetson, "
+            "embedded elsewhere)",
+        )
+        p.add_argument(
+            f"--{side}-install",
+            help=f"release launcher: the Triton install dir (default {RELEASE_INSTALL})",
+        )
         p.add_argument(f"--{side}-image", help="docker launcher: the Triton image")
     _ab_plan_options(p)
     p.add_argument("--json", help="write the pairs and the verdict here")
     return parser
 
 
-COMMAND_FUNCTIONS = {"record": cmd_record, "check": cmd_check, "compare": cmd_compare,
-                     "accept": cmd_accept, "noise": cmd_noise, "ab": cmd_ab}
+COMMAND_FUNCTIONS = {
+    "record": cmd_record,
+    "check": cmd_check,
+    "compare": cmd_compare,
+    "accept": cmd_accept,
+    "noise": cmd_noise,
+    "ab": cmd_ab,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -496,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pytest_args: list[str] = []
     if "--" in argv:
         at = argv.index("--")
-        argv, pytest_args = argv[:at], argv[at + 1:]
+        argv, pytest_args = argv[:at], argv[at + 1 :]
     args = _parser().parse_args(argv)
     if hasattr(args, "pytest_args"):
         args.pytest_args = [*args.pytest_args, *pytest_args]

@@ -64,34 +64,49 @@ def format_history(history: History, min_size: int = changepoints.DEFAULT_MIN_SI
     notes = {st.index: "known step" for st in history.known_steps}
     notes.update({c.index: _label(c) for c in history.changes})
     header = ("#", "time (UTC)", "commit", "release", s.metric, "")
-    rows = [header] + [(str(i), _time(p), _commit(p), _release(p), f"{p.value:.4g}",
-                        notes.get(i, "")) for i, p in enumerate(s.points)]
+    rows = [header] + [
+        (str(i), _time(p), _commit(p), _release(p), f"{p.value:.4g}", notes.get(i, ""))
+        for i, p in enumerate(s.points)
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    table = ["  " + "  ".join(cell.rjust(w) if i in (0, 4) else cell.ljust(w)
-                              for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
-             for row in rows]
+    table = [
+        "  "
+        + "  ".join(
+            cell.rjust(w) if i in (0, 4) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
     lines = [s.benchmark, f"  machine: {s.machine or '?'}", *table]
     events: list[KnownStep | Change] = sorted(
-        [*history.known_steps, *history.changes],
-        key=lambda e: (e.index, isinstance(e, Change)))
+        [*history.known_steps, *history.changes], key=lambda e: (e.index, isinstance(e, Change))
+    )
     for event in events:
         before, after = s.points[event.index - 1], s.points[event.index]
         where = f"between #{event.index - 1} and #{event.index} ({before.commit}..{after.commit})"
         if isinstance(event, KnownStep):
-            lines.append(f"  known step {where}: {'; '.join(event.changes)}; "
-                         f"segment median {event.relative_change:+.1%} (not a regression)")
+            lines.append(
+                f"  known step {where}: {'; '.join(event.changes)}; "
+                f"segment median {event.relative_change:+.1%} (not a regression)"
+            )
         else:
-            lines.append(f"  {_label(event)} {where}: median {event.relative_change:+.1%}, "
-                         f"p={event.p_value:.3f}")
+            lines.append(
+                f"  {_label(event)} {where}: median {event.relative_change:+.1%}, "
+                f"p={event.p_value:.3f}"
+            )
     bounds = [0, *(st.index for st in history.known_steps), len(s.points)]
     if all(hi - lo < 2 * min_size for lo, hi in itertools.pairwise(bounds)):
-        lines.append(f"  not searched for change points: no release segment has the "
-                     f"{2 * min_size} runs needed (twice --min-size)")
+        lines.append(
+            f"  not searched for change points: no release segment has the "
+            f"{2 * min_size} runs needed (twice --min-size)"
+        )
     elif not history.changes:
         lines.append("  no change point")
     if s.disturbed:
-        lines.append(f"  left out {len(s.disturbed)} disturbed run(s) (other processes took the "
-                     "CPU): " + ", ".join(f"{_time(p)} {p.commit}" for p in s.disturbed))
+        lines.append(
+            f"  left out {len(s.disturbed)} disturbed run(s) (other processes took the "
+            "CPU): " + ", ".join(f"{_time(p)} {p.commit}" for p in s.disturbed)
+        )
     return "\n".join(lines)
 
 
@@ -99,39 +114,83 @@ def history_options() -> argparse.ArgumentParser:
     """The options that say which runs and series to analyse, and how: shared with
     `peoplenet-report history`."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("paths", nargs="*", type=Path, default=[Path(".benchmarks")],
-                        help="run files or folders holding them (default .benchmarks)")
-    add_option(parser, "--results-store", dest="store",
-               default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
-                        help="read the runs from this results store (SQLite path or "
-                             "postgresql:// URL; default env TRITON_SUITE_RESULTS_STORE) "
-                             "instead of files")
-    parser.add_argument("--board", help="with --results-store: only runs of this Jetson board "
-                                        "(machine_info jetson_model)")
-    parser.add_argument("--metric", choices=list(METRICS), default="round_s",
-                        help="what to follow (default %(default)s; all are lower-is-better)")
-    parser.add_argument("-k", "--benchmark", metavar="SUBSTRING",
-                        help="only benchmarks whose full name contains SUBSTRING")
-    parser.add_argument("--alpha", type=float, default=changepoints.DEFAULT_ALPHA,
-                        help="significance level of a change point (default %(default)s)")
-    parser.add_argument("--permutations", type=int, default=changepoints.DEFAULT_PERMUTATIONS,
-                        help="shuffles in each permutation test (default %(default)s)")
-    parser.add_argument("--min-size", type=int, default=changepoints.DEFAULT_MIN_SIZE,
-                        help="fewest runs between two change points (default %(default)s)")
-    parser.add_argument("--include-disturbed", action="store_true",
-                        help="keep runs during which other processes took the CPU (left out "
-                             "by default, as the gate leaves them out)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path(".benchmarks")],
+        help="run files or folders holding them (default .benchmarks)",
+    )
+    add_option(
+        parser,
+        "--results-store",
+        dest="store",
+        default=os.environ.get("TRITON_SUITE_RESULTS_STORE") or None,
+        help="read the runs from this results store (SQLite path or "
+        "postgresql:// URL; default env TRITON_SUITE_RESULTS_STORE) "
+        "instead of files",
+    )
+    parser.add_argument(
+        "--board",
+        help="with --results-store: only runs of this Jetson board (machine_info jetson_model)",
+    )
+    parser.add_argument(
+        "--metric",
+        choices=list(METRICS),
+        default="round_s",
+        help="what to follow (default %(default)s; all are lower-is-better)",
+    )
+    parser.add_argument(
+        "-k",
+        "--benchmark",
+        metavar="SUBSTRING",
+        help="only benchmarks whose full name contains SUBSTRING",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=changepoints.DEFAULT_ALPHA,
+        help="significance level of a change point (default %(default)s)",
+    )
+    parser.add_argument(
+        "--permutations",
+        type=int,
+        default=changepoints.DEFAULT_PERMUTATIONS,
+        help="shuffles in each permutation test (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-size",
+        type=int,
+        default=changepoints.DEFAULT_MIN_SIZE,
+        help="fewest runs between two change points (default %(default)s)",
+    )
+    parser.add_argument(
+        "--include-disturbed",
+        action="store_true",
+        help="keep runs during which other processes took the CPU (left out "
+        "by default, as the gate leaves them out)",
+    )
     return parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="peoplenet-history", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1],
-                                     parents=[history_options()])
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the series, known steps and change points to FILE")
-    parser.add_argument("--fail-on-regression", action="store_true",
-                        help="exit 1 if a regression lies after the last known step")
+    parser = argparse.ArgumentParser(
+        prog="peoplenet-history",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        parents=[history_options()],
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the series, known steps and change points to FILE",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 if a regression lies after the last known step",
+    )
     return parser
 
 
@@ -142,8 +201,10 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--min-size must be at least 1")
     smallest = 1.0 / (args.permutations + 1)
     if not smallest < args.alpha <= 1.0:
-        parser.error(f"--alpha must be above {smallest:.4g} (the smallest p-value "
-                     f"{args.permutations} permutations can give) and at most 1")
+        parser.error(
+            f"--alpha must be above {smallest:.4g} (the smallest p-value "
+            f"{args.permutations} permutations can give) and at most 1"
+        )
 
 
 def find_histories(args: argparse.Namespace) -> tuple[int, list[History]]:
@@ -154,12 +215,17 @@ def find_histories(args: argparse.Namespace) -> tuple[int, list[History]]:
             runs = store.documents(board=args.board)
     else:
         runs = load_runs(args.paths)
-    found = [s for s in series(runs, args.metric, args.include_disturbed)
-             if args.benchmark is None or args.benchmark in s.benchmark]
+    found = [
+        s
+        for s in series(runs, args.metric, args.include_disturbed)
+        if args.benchmark is None or args.benchmark in s.benchmark
+    ]
     if not found:
         which = f"matching {args.benchmark!r} " if args.benchmark is not None else ""
-        raise HistoryError(f"no benchmark {which}records {args.metric} in the {len(runs)} "
-                           "run(s)", f"check -k, or choose another --metric ({', '.join(METRICS)})")
+        raise HistoryError(
+            f"no benchmark {which}records {args.metric} in the {len(runs)} run(s)",
+            f"check -k, or choose another --metric ({', '.join(METRICS)})",
+        )
     return len(runs), [analyse(s, args.alpha, args.permutations, args.min_size) for s in found]
 
 
@@ -175,8 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as err:
         print(f"peoplenet-history: {err}", file=sys.stderr)
         return ERROR
-    print(f"{args.metric} of {len(histories)} series from {runs} run(s), "
-          f"alpha {args.alpha}, min size {args.min_size}\n")
+    print(
+        f"{args.metric} of {len(histories)} series from {runs} run(s), "
+        f"alpha {args.alpha}, min size {args.min_size}\n"
+    )
     print("\n\n".join(format_history(h, args.min_size) for h in histories))
     code, closing = verdict(histories, args.fail_on_regression)
     print(f"\n{closing}")
@@ -184,14 +252,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_json(args: argparse.Namespace, runs: int, histories: Sequence[History]) -> None:
-    document = {"metric": args.metric, "alpha": args.alpha, "permutations": args.permutations,
-                "min_size": args.min_size, "runs": runs,
-                "series": [h.to_json() for h in histories]}
+    document = {
+        "metric": args.metric,
+        "alpha": args.alpha,
+        "permutations": args.permutations,
+        "min_size": args.min_size,
+        "runs": runs,
+        "series": [h.to_json() for h in histories],
+    }
     try:
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     except OSError as err:
-        raise HistoryError(f"cannot write {args.json} ({err.strerror or err})",
-                           "give a writable path to --json") from None
+        raise HistoryError(
+            f"cannot write {args.json} ({err.strerror or err})", "give a writable path to --json"
+        ) from None
 
 
 def verdict(histories: Sequence[History], fail_on_regression: bool) -> tuple[int, str]:
@@ -200,12 +274,13 @@ def verdict(histories: Sequence[History], fail_on_regression: bool) -> tuple[int
     regressions = sum(c.kind == "regression" for c in changes)
     steps = sum(len(h.known_steps) for h in histories)
     current = [(h, c) for h in histories for c in h.regressions_in_last_segment()]
-    summary = (f"{len(changes)} change point(s) ({regressions} regression(s)), {steps} known "
-               f"step(s) in {len(histories)} series")
+    summary = (
+        f"{len(changes)} change point(s) ({regressions} regression(s)), {steps} known "
+        f"step(s) in {len(histories)} series"
+    )
     if current:
         names = sorted({h.series.benchmark for h, _ in current})
-        line = (f"{len(current)} regression(s) since the last known step, in "
-                f"{', '.join(names)}")
+        line = f"{len(current)} regression(s) since the last known step, in {', '.join(names)}"
         if fail_on_regression:
             return REGRESSED, f"history: FAILED: {line}"
         return DONE, f"history: {summary}; {line}"

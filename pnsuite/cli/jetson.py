@@ -29,8 +29,11 @@ def field_text(value: object) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the identity (JSON) or, with --field, one key's value."""
     parser = argparse.ArgumentParser(prog="peoplenet-jetson", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--field", metavar="KEY",
-                        help="print only this key's value (empty if absent), e.g. l4t_release")
+    parser.add_argument(
+        "--field",
+        metavar="KEY",
+        help="print only this key's value (empty if absent), e.g. l4t_release",
+    )
     args = parser.parse_args(argv)
     identity = jetson.machine_identity()
     if args.field:

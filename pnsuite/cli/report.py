@@ -49,17 +49,21 @@ def read_sweep(path: Path) -> SweepDocument:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ReportError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: "
-                          f"{err.msg}); a sweep interrupted while saving?",
-                          "re-run the sweep: it resumes from its journal") from None
+        raise ReportError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: "
+            f"{err.msg}); a sweep interrupted while saving?",
+            "re-run the sweep: it resumes from its journal",
+        ) from None
     if not isinstance(data, dict):
-        raise ReportError(f"{path}: JSON, but not a sweep document (a {type(data).__name__})",
-                          _SWEEP_HINT)
+        raise ReportError(
+            f"{path}: JSON, but not a sweep document (a {type(data).__name__})", _SWEEP_HINT
+        )
     try:
         return SweepDocument.from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ReportError(f"{path}: not a sweep document ({type(err).__name__}: {err})",
-                          _SWEEP_HINT) from None
+        raise ReportError(
+            f"{path}: not a sweep document ({type(err).__name__}: {err})", _SWEEP_HINT
+        ) from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> Path:
@@ -71,8 +75,9 @@ def cmd_compare(args: argparse.Namespace) -> Path:
     baseline, current = gate_cli.run_set(args.baseline, args), gate_cli.run_set(args.current, args)
     notes = gate.check_sets(baseline, current, args.new_release)
     report = gate.compare_sets(baseline, current, gate_cli.policy_of(args))
-    return write_comparison_report(baseline, current, report, notes, args.output,
-                                   args.golden_diff or ())
+    return write_comparison_report(
+        baseline, current, report, notes, args.output, args.golden_diff or ()
+    )
 
 
 def read_capacity(path: Path) -> list[dict]:
@@ -83,10 +88,16 @@ def read_capacity(path: Path) -> list[dict]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ReportError(f"{path}: cannot be read as JSON ({err})", hint) from None
     needed = {"repo", "streams", "fps", "rule", "deadline_ms", "runs"}
-    if not isinstance(data, list) or not data or not all(
-            isinstance(d, dict) and needed <= d.keys() for d in data):
-        raise ReportError(f"{path}: not a capacity document (a list of configurations with "
-                          f"{', '.join(sorted(needed))})", hint)
+    if (
+        not isinstance(data, list)
+        or not data
+        or not all(isinstance(d, dict) and needed <= d.keys() for d in data)
+    ):
+        raise ReportError(
+            f"{path}: not a capacity document (a list of configurations with "
+            f"{', '.join(sorted(needed))})",
+            hint,
+        )
     return data
 
 
@@ -100,34 +111,59 @@ def cmd_history(args: argparse.Namespace) -> Path:
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
-                        help="folder for report.html and its PNGs (made if missing)")
-    parser = argparse.ArgumentParser(prog="peoplenet-report", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[-1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    output.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for report.html and its PNGs (made if missing)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="peoplenet-report",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {}
     p = commands["sweep"] = sub.add_parser("sweep", parents=[output], help="a sweep's report")
     p.add_argument("sweep", type=Path, metavar="SWEEP_JSON", help="the sweep's sweep.json")
     p = commands["compare"] = sub.add_parser(
-        "compare", parents=[gate_cli.common_options(), output],
-        help="two run sets with the gate's verdicts")
+        "compare",
+        parents=[gate_cli.common_options(), output],
+        help="two run sets with the gate's verdicts",
+    )
     p.add_argument("baseline")
     p.add_argument("current")
-    p.add_argument("--golden-diff", type=Path, nargs="+", action="extend", metavar="FILE",
-                   help="golden update .diff.txt files to show (default: none given)")
-    p = commands["capacity"] = sub.add_parser("capacity", parents=[output],
-                                              help="camera streams served per configuration")
-    p.add_argument("capacity", type=Path, metavar="CAPACITY_JSON",
-                   help="what peoplenet-capacity --json wrote")
-    commands["history"] = sub.add_parser("history",
-                                         parents=[history_cli.history_options(), output],
-                                         help="benchmark histories with change points")
+    p.add_argument(
+        "--golden-diff",
+        type=Path,
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="golden update .diff.txt files to show (default: none given)",
+    )
+    p = commands["capacity"] = sub.add_parser(
+        "capacity", parents=[output], help="camera streams served per configuration"
+    )
+    p.add_argument(
+        "capacity", type=Path, metavar="CAPACITY_JSON", help="what peoplenet-capacity --json wrote"
+    )
+    commands["history"] = sub.add_parser(
+        "history",
+        parents=[history_cli.history_options(), output],
+        help="benchmark histories with change points",
+    )
     return parser, commands
 
 
-COMMAND_FUNCTIONS = {"sweep": cmd_sweep, "compare": cmd_compare, "history": cmd_history,
-                     "capacity": cmd_capacity}
+COMMAND_FUNCTIONS = {
+    "sweep": cmd_sweep,
+    "compare": cmd_compare,
+    "history": cmd_history,
+    "capacity": cmd_capacity,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

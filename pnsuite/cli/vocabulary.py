@@ -25,14 +25,21 @@ RENAMED = {
 
 def _warn_if_renamed(parser: argparse.ArgumentParser, option_string: str | None) -> None:
     if option_string in RENAMED:
-        print(f"{parser.prog}: {option_string} is now {RENAMED[option_string]}; the old "
-              "name goes in the next release (README.md, Settings)",
-              file=sys.stderr)
+        print(
+            f"{parser.prog}: {option_string} is now {RENAMED[option_string]}; the old "
+            "name goes in the next release (README.md, Settings)",
+            file=sys.stderr,
+        )
 
 
 class _Store(argparse.Action):
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         _warn_if_renamed(parser, option_string)
         setattr(namespace, self.dest, values)
 
@@ -41,8 +48,13 @@ class _ServerArgs(argparse.Action):
     """Appends shell-style words: `--triton-server-args "--a=1 --b=2"` as pytest takes it,
     repeatable, and the old `--triton-arg=--a=1` one word at a time."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         _warn_if_renamed(parser, option_string)
         try:
             words = shlex.split(values)
@@ -55,8 +67,9 @@ def _old_names(name: str) -> list[str]:
     return [old for old, new in RENAMED.items() if new == name]
 
 
-def add_option(parser: argparse.ArgumentParser | Any, name: str, *short: str,
-               **kwargs: Any) -> argparse.Action:
+def add_option(
+    parser: argparse.ArgumentParser | Any, name: str, *short: str, **kwargs: Any
+) -> argparse.Action:
     """`parser.add_argument(name, ...)` that also takes the option's old names (RENAMED),
     saying so when one is used; `dest` is `name`'s."""
     kwargs.setdefault("dest", name.lstrip("-").replace("-", "_"))
@@ -65,6 +78,12 @@ def add_option(parser: argparse.ArgumentParser | Any, name: str, *short: str,
 
 def add_server_args(parser: argparse.ArgumentParser | Any, help_text: str) -> argparse.Action:
     """`--triton-server-args "--name=value ..."` (repeatable; the old `--triton-arg`)."""
-    return parser.add_argument("--triton-server-args", *_old_names("--triton-server-args"),
-                               dest="triton_server_args", action=_ServerArgs, default=[],
-                               metavar='"--NAME=VALUE ..."', help=help_text)
+    return parser.add_argument(
+        "--triton-server-args",
+        *_old_names("--triton-server-args"),
+        dest="triton_server_args",
+        action=_ServerArgs,
+        default=[],
+        metavar='"--NAME=VALUE ..."',
+        help=help_text,
+    )

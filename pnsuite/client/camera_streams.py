@@ -99,8 +99,12 @@ class StreamsRun:
 
     def stream_latency_ms(self, percentile: float) -> list[float]:
         """Each stream's latency at `percentile` (inf for a stream answered nothing)."""
-        return [float(np.percentile(np.asarray(r.latencies_s) * 1e3, percentile))
-                if r.latencies_s else float("inf") for r in self.records]
+        return [
+            float(np.percentile(np.asarray(r.latencies_s) * 1e3, percentile))
+            if r.latencies_s
+            else float("inf")
+            for r in self.records
+        ]
 
     def late(self, deadline_ms: float) -> int:
         """Answered frames whose answer came after the deadline."""
@@ -135,10 +139,12 @@ class StreamsRun:
         share = self.client_late_share()
         if share <= MAX_CLIENT_LATE_SHARE:
             return ""
-        return (f"the client sent {share:.1%} of the frames more than {self.late_send_ms:.1f} "
-                f"ms after they were due (p99 {self.send_lateness_ms(99):.1f} ms; at most "
-                f"{MAX_CLIENT_LATE_SHARE:.0%} may be): it, not the server, missed the "
-                f"schedule of {self.streams} streams at {self.fps:g} fps")
+        return (
+            f"the client sent {share:.1%} of the frames more than {self.late_send_ms:.1f} "
+            f"ms after they were due (p99 {self.send_lateness_ms(99):.1f} ms; at most "
+            f"{MAX_CLIENT_LATE_SHARE:.0%} may be): it, not the server, missed the "
+            f"schedule of {self.streams} streams at {self.fps:g} fps"
+        )
 
     @property
     def queue_grew(self) -> bool | None:
@@ -150,18 +156,26 @@ class StreamsRun:
         return second > 1.5 * first + 1.0
 
     def summary(self) -> dict[str, Any]:
-        return {"streams": self.streams, "fps": self.fps, "arrivals": self.arrivals,
-                "seconds": round(self.seconds, 3), "frames_due": self.frames_due,
-                "frames_answered": self.frames_answered, "frames_dropped": self.frames_dropped,
-                "latency_ms": {f"p{p}": round(self.latency_ms(p), 3) for p in (50, 90, 99)},
-                "stream_p99_ms": [round(v, 3) for v in self.stream_latency_ms(99)],
-                "send_lateness_p99_ms": round(self.send_lateness_ms(99), 3),
-                "client_late_share": round(self.client_late_share(), 4),
-                "queue_ms_halves": self.queue_ms_halves, "errors": self.errors[:5]}
+        return {
+            "streams": self.streams,
+            "fps": self.fps,
+            "arrivals": self.arrivals,
+            "seconds": round(self.seconds, 3),
+            "frames_due": self.frames_due,
+            "frames_answered": self.frames_answered,
+            "frames_dropped": self.frames_dropped,
+            "latency_ms": {f"p{p}": round(self.latency_ms(p), 3) for p in (50, 90, 99)},
+            "stream_p99_ms": [round(v, 3) for v in self.stream_latency_ms(99)],
+            "send_lateness_p99_ms": round(self.send_lateness_ms(99), 3),
+            "client_late_share": round(self.client_late_share(), 4),
+            "queue_ms_halves": self.queue_ms_halves,
+            "errors": self.errors[:5],
+        }
 
 
-def due_times(fps: float, start: float, end: float, arrivals: str,
-              rng: random.Random) -> list[float]:
+def due_times(
+    fps: float, start: float, end: float, arrivals: str, rng: random.Random
+) -> list[float]:
     """When a stream's frames are due between `start` and `end`: from a random phase
     within one interval, at constant or exponential intervals of mean 1/fps."""
     if fps <= 0:
@@ -179,8 +193,14 @@ def due_times(fps: float, start: float, end: float, arrivals: str,
 class _Stream(threading.Thread):
     """One camera: sends its frames on their due times, one in flight at most."""
 
-    def __init__(self, index: int, send: Callable[[], Any], due: Sequence[float],
-                 counted_from: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        index: int,
+        send: Callable[[], Any],
+        due: Sequence[float],
+        counted_from: float,
+        clock: Callable[[], float],
+    ) -> None:
         super().__init__(name=f"camera-stream-{index}", daemon=True)
         self._send, self._due, self._counted_from = send, due, counted_from
         self._clock = clock
@@ -193,8 +213,9 @@ class _Stream(threading.Thread):
             held = self._due[k] <= now  # due while the previous frame was in flight
             if held:
                 newest = bisect.bisect_right(self._due, now) - 1  # the due times are sorted
-                self.record.dropped += sum(1 for d in self._due[k:newest]
-                                           if d >= self._counted_from)
+                self.record.dropped += sum(
+                    1 for d in self._due[k:newest] if d >= self._counted_from
+                )
                 k = newest
             else:
                 time.sleep(max(0.0, self._due[k] - now))
@@ -212,16 +233,26 @@ class _Stream(threading.Thread):
             k += 1
 
 
-def run_streams(url: str, tensor: np.ndarray, streams: int, fps: float, seconds: float,
-                warmup_s: float = 2.0, arrivals: str = "constant",
-                memory: Memory | str = Memory.SYSTEM, model: str = "peoplenet",
-                seed: int | None = None) -> StreamsRun:
+def run_streams(
+    url: str,
+    tensor: np.ndarray,
+    streams: int,
+    fps: float,
+    seconds: float,
+    warmup_s: float = 2.0,
+    arrivals: str = "constant",
+    memory: Memory | str = Memory.SYSTEM,
+    model: str = "peoplenet",
+    seed: int | None = None,
+) -> StreamsRun:
     """`streams` cameras at `fps` against the server at `url` for `warmup_s` + `seconds`;
     only frames due after the warm-up count. Each stream has a client of its own with
     `tensor` ([1, 3, 544, 960]) staged in `memory` once."""
     if streams < 1 or seconds <= 0 or warmup_s < 0:
-        raise ValueError(f"need streams >= 1, seconds > 0 and warmup_s >= 0, got {streams}, "
-                         f"{seconds}, {warmup_s}")
+        raise ValueError(
+            f"need streams >= 1, seconds > 0 and warmup_s >= 0, got {streams}, "
+            f"{seconds}, {warmup_s}"
+        )
     memory = Memory.parse(memory, "memory")
     rng = random.Random(seed)
     clients = []
@@ -235,8 +266,10 @@ def run_streams(url: str, tensor: np.ndarray, streams: int, fps: float, seconds:
         clock = time.monotonic
         began = clock() + 0.2  # every stream's thread is up before the first frame
         counted_from, end = began + warmup_s, began + warmup_s + seconds
-        threads = [_Stream(i, send, due_times(fps, began, end, arrivals, rng), counted_from,
-                           clock) for i, send in enumerate(sends)]
+        threads = [
+            _Stream(i, send, due_times(fps, began, end, arrivals, rng), counted_from, clock)
+            for i, send in enumerate(sends)
+        ]
         stats_client = grpcclient.InferenceServerClient(url)
         clients.append(stats_client)
         for thread in threads:
@@ -256,8 +289,9 @@ def _sender(client: PeopleNetClient, tensor: np.ndarray, memory: Memory) -> Call
     return lambda: client.infer(tensor)
 
 
-def _queue_halves(client: Any, model: str, start: float, seconds: float,
-                  clock: Callable[[], float]) -> tuple[float, float] | None:
+def _queue_halves(
+    client: Any, model: str, start: float, seconds: float, clock: Callable[[], float]
+) -> tuple[float, float] | None:
     """Triton's queue time per inference over each half of the counted part."""
     marks = []
     for at in (start, start + seconds / 2, start + seconds):

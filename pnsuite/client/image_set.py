@@ -102,8 +102,16 @@ def answer_images(image: Path = CAPTURE_IMAGE) -> ImageSet:
     network's size at full resolution (no resampling), and the horizontal flip of each."""
     bgr = detectnet.load_image(image)
     whole = LoadImage(image.name, detectnet.preprocess(bgr)[0])
-    centre = LoadImage(variants.centre_name(image.name),
-                       detectnet.preprocess(variants.centre_crop(bgr))[0])
-    return ImageSet([variant for original in (whole, centre) for variant in
-                     (original, LoadImage(variants.flipped_name(original.name),
-                                          variants.flip(original.tensor)))])
+    centre = LoadImage(
+        variants.centre_name(image.name), detectnet.preprocess(variants.centre_crop(bgr))[0]
+    )
+    return ImageSet(
+        [
+            variant
+            for original in (whole, centre)
+            for variant in (
+                original,
+                LoadImage(variants.flipped_name(original.name), variants.flip(original.tensor)),
+            )
+        ]
+    )

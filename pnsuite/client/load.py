@@ -43,10 +43,16 @@ class LoadRun:
         return [r.latency_s for r in self.results]
 
 
-def run_threads(url: str, image_source: Callable[[], np.ndarray], threads: int,
-                model: str = "peoplenet", memory: Memory | str = Memory.NONE,
-                keep_images: bool = False, timeout_s: float = 120.0,
-                geometry: detectnet.BoxGeometry = detectnet.TAO_GEOMETRY) -> LoadRun:
+def run_threads(
+    url: str,
+    image_source: Callable[[], np.ndarray],
+    threads: int,
+    model: str = "peoplenet",
+    memory: Memory | str = Memory.NONE,
+    keep_images: bool = False,
+    timeout_s: float = 120.0,
+    geometry: detectnet.BoxGeometry = detectnet.TAO_GEOMETRY,
+) -> LoadRun:
     """The Triton Jetson example's load: `threads` threads, one request each, on the same image.
 
     Each thread loads and pre-processes the image, waits at a barrier so that all the
@@ -127,10 +133,19 @@ class ClosedLoopLoad:
     first), so shared memory holds each image once, however high the concurrency.
     """
 
-    def __init__(self, url: str, images: ImageSet | np.ndarray, concurrency: int,
-                 model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
-                 timeout_s: float = 120.0, device_id: int = 0, *, first_slot: int = 0,
-                 samples_per_slot: int = SAMPLES_PER_SLOT) -> None:
+    def __init__(
+        self,
+        url: str,
+        images: ImageSet | np.ndarray,
+        concurrency: int,
+        model: str = "peoplenet",
+        memory: Memory | str = Memory.SYSTEM,
+        timeout_s: float = 120.0,
+        device_id: int = 0,
+        *,
+        first_slot: int = 0,
+        samples_per_slot: int = SAMPLES_PER_SLOT,
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.images = ImageSet.of(images)
@@ -152,13 +167,15 @@ class ClosedLoopLoad:
     def _connect(self, url: str) -> None:
         try:
             for _ in range(self.concurrency):
-                self._clients.append(PeopleNetClient(url, self._model, self.memory,
-                                                     self.timeout_s, self._device_id))
+                self._clients.append(
+                    PeopleNetClient(url, self._model, self.memory, self.timeout_s, self._device_id)
+                )
             if self.memory.shared:
                 # Once: like perf_analyzer, no copy per request.
                 stacked = self.images.stacked()
-                self._inputs = open_region(self._clients[0].client, self.memory,
-                                           stacked.nbytes, self._device_id)
+                self._inputs = open_region(
+                    self._clients[0].client, self.memory, stacked.nbytes, self._device_id
+                )
                 self._inputs.write(stacked)
                 for client in self._clients:
                     client.stage_from(self._inputs, self.images.batch, len(self.images))
@@ -227,8 +244,9 @@ class ClosedLoopLoad:
                     answer = client.infer(self.images[image].tensor)
                 latencies.append(time.perf_counter() - sent)
                 if sequence in kept:
-                    cov, bbox = answer if answer is not None else \
-                        client.read_outputs(self.images.batch)
+                    cov, bbox = (
+                        answer if answer is not None else client.read_outputs(self.images.batch)
+                    )
                     samples.append(Sample(image, slot, sequence, cov, bbox))
 
         futures = [self._pool.submit(worker, i, c) for i, c in enumerate(self._clients)]
@@ -244,10 +262,14 @@ class ClosedLoopLoad:
             with lock:
                 remaining = itertools.repeat(0)
             raise
-        return ClosedLoopRun(self.concurrency, [lat for d in done for lat in d[0]],
-                             time.perf_counter() - began, started_at=began,
-                             cpu_s=time.process_time() - cpu,
-                             samples=[s for d in done for s in d[1]])
+        return ClosedLoopRun(
+            self.concurrency,
+            [lat for d in done for lat in d[0]],
+            time.perf_counter() - began,
+            started_at=began,
+            cpu_s=time.process_time() - cpu,
+            samples=[s for d in done for s in d[1]],
+        )
 
 
 class Load(Protocol):
@@ -264,8 +286,9 @@ class Load(Protocol):
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None: ...
 
 
-def paired_rounds(slow: Load, fast: Load, requests: int, rounds: int,
-                  rng: random.Random | None = None) -> tuple[list[float], list[float]]:
+def paired_rounds(
+    slow: Load, fast: Load, requests: int, rounds: int, rng: random.Random | None = None
+) -> tuple[list[float], list[float]]:
     """Total times of the same `requests` on two loads, in `rounds` back-to-back pairs,
     after one uncounted warm-up each.
 

@@ -63,7 +63,8 @@ def argument_type(choices: Sequence[Memory] = tuple(Memory)) -> Callable[[str], 
     def memory(text: str) -> Memory:
         if text not in names:
             raise argparse.ArgumentTypeError(
-                f"invalid choice: {text!r} (choose from {', '.join(names)})")
+                f"invalid choice: {text!r} (choose from {', '.join(names)})"
+            )
         return Memory(text)
 
     return memory

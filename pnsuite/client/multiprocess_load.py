@@ -40,8 +40,10 @@ from pnsuite.errors import SuiteError
 class LoadWorkerError(SuiteError, RuntimeError):
     """A load worker process died, failed or went silent; the message names it."""
 
-    default_hint = ("a worker killed by a signal (negative exit code) took its requests with it; "
-                    "its shared-memory regions were removed")
+    default_hint = (
+        "a worker killed by a signal (negative exit code) took its requests with it; "
+        "its shared-memory regions were removed"
+    )
 
 
 #: seconds a worker may take to start (imports, connect, stage the tensor)
@@ -59,9 +61,18 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _worker(conn: Connection, owner: str, url: str, images: ImageSet, concurrency: int,
-            model: str, memory: Memory, timeout_s: float, device_id: int,
-            first_slot: int) -> None:
+def _worker(
+    conn: Connection,
+    owner: str,
+    url: str,
+    images: ImageSet,
+    concurrency: int,
+    model: str,
+    memory: Memory,
+    timeout_s: float,
+    device_id: int,
+    first_slot: int,
+) -> None:
     """A worker's life: make its load, then run what the parent asks until told to stop."""
     ownership.adopt(owner)  # its regions carry the pytest process's tag
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -69,8 +80,9 @@ def _worker(conn: Connection, owner: str, url: str, images: ImageSet, concurrenc
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     load = None
     try:
-        load = ClosedLoopLoad(url, images, concurrency, model, memory, timeout_s, device_id,
-                              first_slot=first_slot)
+        load = ClosedLoopLoad(
+            url, images, concurrency, model, memory, timeout_s, device_id, first_slot=first_slot
+        )
         conn.send(("ready", os.getpid()))
         while True:
             try:
@@ -84,8 +96,9 @@ def _worker(conn: Connection, owner: str, url: str, images: ImageSet, concurrenc
                 conn.send(("ready", os.getpid()))
                 continue
             run = load.run(argument)
-            conn.send(("run", (run.latencies_s, run.started_at, run.total_s, run.cpu_s,
-                               run.samples)))
+            conn.send(
+                ("run", (run.latencies_s, run.started_at, run.total_s, run.cpu_s, run.samples))
+            )
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         try:
             conn.send(("error", traceback.format_exc()))
@@ -103,12 +116,21 @@ class MultiProcessLoad:
     proportion. Same interface as ClosedLoopLoad; the slots are numbered across the
     processes, so their image cycles start at different images as in one process."""
 
-    def __init__(self, url: str, images: ImageSet | np.ndarray, concurrency: int, processes: int,
-                 model: str = "peoplenet", memory: Memory | str = Memory.SYSTEM,
-                 timeout_s: float = 120.0, device_id: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        images: ImageSet | np.ndarray,
+        concurrency: int,
+        processes: int,
+        model: str = "peoplenet",
+        memory: Memory | str = Memory.SYSTEM,
+        timeout_s: float = 120.0,
+        device_id: int = 0,
+    ) -> None:
         if concurrency < 1 or processes < 1:
-            raise ValueError(f"concurrency and processes must be >= 1, got {concurrency} "
-                             f"and {processes}")
+            raise ValueError(
+                f"concurrency and processes must be >= 1, got {concurrency} and {processes}"
+            )
         self.concurrency = concurrency
         self.memory = Memory.parse(memory, "memory")
         self.timeout_s = timeout_s
@@ -124,9 +146,22 @@ class MultiProcessLoad:
             for index, part in enumerate(self._split):
                 ours, theirs = context.Pipe()
                 process: multiprocessing.process.BaseProcess = context.Process(
-                    target=_worker, name=f"pnsuite-load-{len(self._workers)}", daemon=True,
-                    args=(theirs, ownership.owner_tag(), url, self.images, part, model,
-                          self.memory, timeout_s, device_id, sum(self._split[:index])))
+                    target=_worker,
+                    name=f"pnsuite-load-{len(self._workers)}",
+                    daemon=True,
+                    args=(
+                        theirs,
+                        ownership.owner_tag(),
+                        url,
+                        self.images,
+                        part,
+                        model,
+                        self.memory,
+                        timeout_s,
+                        device_id,
+                        sum(self._split[:index]),
+                    ),
+                )
                 # Workers inherit the environment, and with it the owner's tag: the census,
                 # the leak check, the reaper and the foreign-CPU accounting count them as ours.
                 with ownership.tagged_children():
@@ -158,15 +193,23 @@ class MultiProcessLoad:
     @staticmethod
     def _died(process: multiprocessing.process.BaseProcess) -> str:
         process.join(1.0)
-        return (f"load worker {process.name} (pid {process.pid}) died (exit code "
-                f"{process.exitcode}; a negative one is the signal that killed it)")
+        return (
+            f"load worker {process.name} (pid {process.pid}) died (exit code "
+            f"{process.exitcode}; a negative one is the signal that killed it)"
+        )
 
     @staticmethod
-    def _receive(process: multiprocessing.process.BaseProcess, conn: Connection,
-                 expected: str, timeout_s: float) -> Any:
+    def _receive(
+        process: multiprocessing.process.BaseProcess,
+        conn: Connection,
+        expected: str,
+        timeout_s: float,
+    ) -> Any:
         if not conn.poll(timeout_s):
-            raise LoadWorkerError(f"load worker {process.name} (pid {process.pid}) sent nothing "
-                                  f"in {timeout_s:.0f} s (alive: {process.is_alive()})")
+            raise LoadWorkerError(
+                f"load worker {process.name} (pid {process.pid}) sent nothing "
+                f"in {timeout_s:.0f} s (alive: {process.is_alive()})"
+            )
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
@@ -203,13 +246,19 @@ class MultiProcessLoad:
                 raise LoadWorkerError(self._died(process)) from None
         # Each worker thread sends its requests one after another, each within timeout_s.
         deadline_s = self.timeout_s * (requests // self.concurrency + 2)
-        results = [self._receive(process, conn, "run", deadline_s)
-                   for process, conn in self._workers]
+        results = [
+            self._receive(process, conn, "run", deadline_s) for process, conn in self._workers
+        ]
         began = min(r[1] for r in results)
         ended = max(r[1] + r[2] for r in results)
-        return ClosedLoopRun(self.concurrency, [lat for r in results for lat in r[0]],
-                             ended - began, started_at=began, cpu_s=sum(r[3] for r in results),
-                             samples=[s for r in results for s in r[4]])
+        return ClosedLoopRun(
+            self.concurrency,
+            [lat for r in results for lat in r[0]],
+            ended - began,
+            started_at=began,
+            cpu_s=sum(r[3] for r in results),
+            samples=[s for r in results for s in r[4]],
+        )
 
     def close(self, drain: bool = True) -> None:
         """Tell every worker to stop, wait for it to release its regions, and end any that
@@ -242,13 +291,17 @@ class MultiProcessLoad:
             conn.close()
             if process.exitcode not in (0, None) and process.pid is not None:
                 # Killed before its own clean-up: remove what it left.
-                shared_memory.sweep_regions(self._url,
-                                            ownership.client_region_prefix(process.pid))
+                shared_memory.sweep_regions(self._url, ownership.client_region_prefix(process.pid))
 
 
-def make_load(url: str, images: ImageSet | np.ndarray, concurrency: int,
-              memory: Memory | str = Memory.SYSTEM,
-              processes: int = 1, model: str = "peoplenet") -> Load:
+def make_load(
+    url: str,
+    images: ImageSet | np.ndarray,
+    concurrency: int,
+    memory: Memory | str = Memory.SYSTEM,
+    processes: int = 1,
+    model: str = "peoplenet",
+) -> Load:
     """A closed loop at `concurrency` sending `images` (one tensor, or a set it cycles
     through): in this process, or spread over `processes`."""
     if processes > 1 and concurrency > 1:

@@ -13,8 +13,10 @@ from pnsuite.client.shared_memory import Region, open_region
 from pnsuite.detection import detectnet
 
 _FLOAT_BYTES = 4
-_OUTPUT_SHAPES = {detectnet.COV_NAME: detectnet.COV_SHAPE,
-                  detectnet.BBOX_NAME: detectnet.BBOX_SHAPE}
+_OUTPUT_SHAPES = {
+    detectnet.COV_NAME: detectnet.COV_SHAPE,
+    detectnet.BBOX_NAME: detectnet.BBOX_SHAPE,
+}
 
 
 class PeopleNetClient:
@@ -26,8 +28,14 @@ class PeopleNetClient:
     always unregistered and freed by `close()` (also as a context manager).
     """
 
-    def __init__(self, url: str, model: str = "peoplenet", memory: Memory | str = Memory.NONE,
-                 timeout_s: float | None = 120.0, device_id: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str = "peoplenet",
+        memory: Memory | str = Memory.NONE,
+        timeout_s: float | None = 120.0,
+        device_id: int = 0,
+    ) -> None:
         self.model = model
         self.memory = Memory.parse(memory, "memory")
         self.device_id = device_id
@@ -37,8 +45,9 @@ class PeopleNetClient:
         self._batch_capacity = 0
         # What stage() or stage_from() prepared: per staged image, its batch size and the
         # request's tensors (built once, reused by every request).
-        self._staged: list[tuple[int, list[grpcclient.InferInput],
-                                 list[grpcclient.InferRequestedOutput]]] = []
+        self._staged: list[
+            tuple[int, list[grpcclient.InferInput], list[grpcclient.InferRequestedOutput]]
+        ] = []
 
     def __enter__(self) -> PeopleNetClient:
         return self
@@ -63,11 +72,13 @@ class PeopleNetClient:
         self._regions = {}
         self._staged = []
         tensors = [(detectnet.INPUT_NAME, detectnet.INPUT_SHAPE)] if inputs else []
-        for name, shape in tensors + [(detectnet.COV_NAME, detectnet.COV_SHAPE),
-                                      (detectnet.BBOX_NAME, detectnet.BBOX_SHAPE)]:
-            self._regions[name] = open_region(self.client, self.memory,
-                                              batch * int(np.prod(shape)) * _FLOAT_BYTES,
-                                              self.device_id)
+        for name, shape in tensors + [
+            (detectnet.COV_NAME, detectnet.COV_SHAPE),
+            (detectnet.BBOX_NAME, detectnet.BBOX_SHAPE),
+        ]:
+            self._regions[name] = open_region(
+                self.client, self.memory, batch * int(np.prod(shape)) * _FLOAT_BYTES, self.device_id
+            )
         self._batch_capacity = batch
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +87,9 @@ class PeopleNetClient:
         if not self.memory.shared:
             inp = grpcclient.InferInput(detectnet.INPUT_NAME, list(batch.shape), "FP32")
             inp.set_data_from_numpy(batch)
-            result = self.client.infer(self.model, [inp], outputs=self._outputs(),
-                                       client_timeout=self.timeout_s)
+            result = self.client.infer(
+                self.model, [inp], outputs=self._outputs(), client_timeout=self.timeout_s
+            )
             return result.as_numpy(detectnet.COV_NAME), result.as_numpy(detectnet.BBOX_NAME)
         self.stage(batch)
         return self.infer_staged()
@@ -92,8 +104,10 @@ class PeopleNetClient:
         self._regions[detectnet.INPUT_NAME].write(batch)
         # The request's tensors point at the regions; built once, reused by every request.
         inp = grpcclient.InferInput(detectnet.INPUT_NAME, [n, *detectnet.INPUT_SHAPE], "FP32")
-        inp.set_shared_memory(self._regions[detectnet.INPUT_NAME].name,
-                              n * int(np.prod(detectnet.INPUT_SHAPE)) * _FLOAT_BYTES)
+        inp.set_shared_memory(
+            self._regions[detectnet.INPUT_NAME].name,
+            n * int(np.prod(detectnet.INPUT_SHAPE)) * _FLOAT_BYTES,
+        )
         self._staged = [(n, [inp], self._shared_outputs(n))]
 
     def stage_from(self, region: Region, batch: int, count: int) -> None:
@@ -106,12 +120,15 @@ class PeopleNetClient:
         self._ensure_regions(batch, inputs=False)
         size = batch * int(np.prod(detectnet.INPUT_SHAPE)) * _FLOAT_BYTES
         if count * size > region.byte_size:
-            raise ValueError(f"{count} requests of {size} bytes do not fit in region "
-                             f"{region.name} ({region.byte_size} bytes)")
+            raise ValueError(
+                f"{count} requests of {size} bytes do not fit in region "
+                f"{region.name} ({region.byte_size} bytes)"
+            )
         staged = []
         for i in range(count):
-            inp = grpcclient.InferInput(detectnet.INPUT_NAME, [batch, *detectnet.INPUT_SHAPE],
-                                        "FP32")
+            inp = grpcclient.InferInput(
+                detectnet.INPUT_NAME, [batch, *detectnet.INPUT_SHAPE], "FP32"
+            )
             inp.set_shared_memory(region.name, size, offset=i * size)
             staged.append((batch, [inp], self._shared_outputs(batch)))
         self._staged = staged
@@ -119,8 +136,10 @@ class PeopleNetClient:
     def _shared_outputs(self, batch: int) -> list[grpcclient.InferRequestedOutput]:
         outputs = self._outputs()
         for out in outputs:
-            out.set_shared_memory(self._regions[out.name()].name,
-                                  batch * int(np.prod(_OUTPUT_SHAPES[out.name()])) * _FLOAT_BYTES)
+            out.set_shared_memory(
+                self._regions[out.name()].name,
+                batch * int(np.prod(_OUTPUT_SHAPES[out.name()])) * _FLOAT_BYTES,
+            )
         return outputs
 
     def infer_staged(self) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +151,8 @@ class PeopleNetClient:
         the output regions (the next request overwrites them)."""
         return tuple(  # type: ignore[return-value]
             self._regions[name].read([batch, *_OUTPUT_SHAPES[name]])
-            for name in (detectnet.COV_NAME, detectnet.BBOX_NAME))
+            for name in (detectnet.COV_NAME, detectnet.BBOX_NAME)
+        )
 
     def send_staged(self, index: int = 0) -> int:
         """One request on what `stage()` (or `stage_from()`'s request `index`) put in
@@ -149,9 +169,13 @@ class PeopleNetClient:
         return [grpcclient.InferRequestedOutput(name) for name in _OUTPUT_SHAPES]
 
 
-def infer_images(url: str, images: Sequence[np.ndarray], model: str = "peoplenet",
-                 memory: Memory | str = Memory.NONE,
-                 sources: Sequence[str] | None = None) -> list[list[detectnet.Detection]]:
+def infer_images(
+    url: str,
+    images: Sequence[np.ndarray],
+    model: str = "peoplenet",
+    memory: Memory | str = Memory.NONE,
+    sources: Sequence[str] | None = None,
+) -> list[list[detectnet.Detection]]:
     """Detections for each image, all sent as one batch. `sources` name the images in
     errors (a NaN answer says which image it came from)."""
     prepared = [detectnet.preprocess(img) for img in images]

@@ -48,9 +48,9 @@ def sweep_regions(url: str, prefix: str) -> list[str]:
     try:
         with grpcclient.InferenceServerClient(url) as client:
             for status, unregister in (
-                    (client.get_system_shared_memory_status,
-                     client.unregister_system_shared_memory),
-                    (client.get_cuda_shared_memory_status, client.unregister_cuda_shared_memory)):
+                (client.get_system_shared_memory_status, client.unregister_system_shared_memory),
+                (client.get_cuda_shared_memory_status, client.unregister_cuda_shared_memory),
+            ):
                 for region in status(as_json=True, client_timeout=10).get("regions", {}):
                     name = region if isinstance(region, str) else region.get("name", "")
                     if name.startswith(prefix):
@@ -61,8 +61,9 @@ def sweep_regions(url: str, prefix: str) -> list[str]:
     return sorted(found)
 
 
-def _unregister_then_free(unregister: Callable[[str], Any], name: str,
-                          free: Callable[[], None]) -> None:
+def _unregister_then_free(
+    unregister: Callable[[str], Any], name: str, free: Callable[[], None]
+) -> None:
     try:
         unregister(name)
     except Exception:  # noqa: BLE001 - the server may be gone; free the memory regardless
@@ -93,8 +94,11 @@ class SystemRegion:
         return np.array(system_shm.get_contents_as_numpy(self._handle, np.float32, list(shape)))
 
     def release(self) -> None:
-        _unregister_then_free(self._client.unregister_system_shared_memory, self.name,
-                              lambda: system_shm.destroy_shared_memory_region(self._handle))
+        _unregister_then_free(
+            self._client.unregister_system_shared_memory,
+            self.name,
+            lambda: system_shm.destroy_shared_memory_region(self._handle),
+        )
 
 
 def cuda_utils() -> ModuleType:
@@ -109,7 +113,8 @@ def cuda_utils() -> ModuleType:
         raise SharedMemoryUnavailable(
             "GPU (CUDA) shared memory needs tritonclient's CUDA utils with cuda-python 12 "
             "(pip install -e '.[gpu]', which pins cuda-python>=12,<13): "
-            f"{type(err).__name__}: {err}") from err
+            f"{type(err).__name__}: {err}"
+        ) from err
     return cuda_shm
 
 
@@ -122,17 +127,20 @@ def require_gpu(device_id: int = 0) -> None:
     if err != cudart.cudaError_t.cudaSuccess:
         raise SharedMemoryUnavailable(
             f"GPU (CUDA) shared memory needs an NVIDIA GPU and driver: cudaGetDeviceCount "
-            f"returned {err.name}")
+            f"returned {err.name}"
+        )
     if not 0 <= device_id < count:
         raise SharedMemoryUnavailable(
-            f"GPU (CUDA) shared memory on device {device_id}, but this machine has {count}")
+            f"GPU (CUDA) shared memory on device {device_id}, but this machine has {count}"
+        )
 
 
 class CudaRegion:
     """One CUDA allocation on `device_id`, shared with the server by its IPC handle."""
 
-    def __init__(self, client: grpcclient.InferenceServerClient, byte_size: int,
-                 device_id: int = 0) -> None:
+    def __init__(
+        self, client: grpcclient.InferenceServerClient, byte_size: int, device_id: int = 0
+    ) -> None:
         self._cuda = cuda_utils()
         self.name = ownership.client_region_name()
         self.byte_size = byte_size
@@ -142,7 +150,8 @@ class CudaRegion:
             self._handle = self._cuda.create_shared_memory_region(self.name, byte_size, device_id)
         try:
             client.register_cuda_shared_memory(
-                self.name, self._cuda.get_raw_handle(self._handle), device_id, byte_size)
+                self.name, self._cuda.get_raw_handle(self._handle), device_id, byte_size
+            )
         except BaseException:
             with _CUDA_LOCK:
                 self._cuda.destroy_shared_memory_region(self._handle)
@@ -165,8 +174,9 @@ class CudaRegion:
         _unregister_then_free(self._client.unregister_cuda_shared_memory, self.name, free)
 
 
-def open_region(client: grpcclient.InferenceServerClient, memory: Memory, byte_size: int,
-                device_id: int = 0) -> Region:
+def open_region(
+    client: grpcclient.InferenceServerClient, memory: Memory, byte_size: int, device_id: int = 0
+) -> Region:
     """A registered region of `byte_size` bytes in system or GPU memory."""
     if memory is Memory.SYSTEM:
         return SystemRegion(client, byte_size)

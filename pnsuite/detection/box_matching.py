@@ -30,8 +30,8 @@ SCORE_TOLERANCE = 0.05
 #: decoder's coverage threshold: those may fairly come and go with tiny numeric changes.
 BORDERLINE_SCORE = detectnet.COVERAGE_THRESHOLD + SCORE_TOLERANCE
 
-EXPECTED_COLOUR = (255, 96, 0)   # BGR: blue
-GOT_COLOUR = (0, 220, 0)         # BGR: green
+EXPECTED_COLOUR = (255, 96, 0)  # BGR: blue
+GOT_COLOUR = (0, 220, 0)  # BGR: green
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,11 @@ class Tolerances:
     borderline_score: float = BORDERLINE_SCORE
 
     def describe(self) -> str:
-        return (f"IoU >= {self.iou}, edges within max({self.edge_min_px:g} px, "
-                f"{self.edge_fraction:.0%} of the box), score within {self.score}, "
-                f"unmatched boxes allowed only below score {self.borderline_score:.2f}")
+        return (
+            f"IoU >= {self.iou}, edges within max({self.edge_min_px:g} px, "
+            f"{self.edge_fraction:.0%} of the box), score within {self.score}, "
+            f"unmatched boxes allowed only below score {self.borderline_score:.2f}"
+        )
 
 
 #: For results that should be the same numbers (same server, same input).
@@ -75,8 +77,8 @@ class MatchReport:
 
     tolerances: Tolerances
     pairs: list[Pair] = field(default_factory=list)
-    missing: list[Detection] = field(default_factory=list)   # expected, not found
-    extra: list[Detection] = field(default_factory=list)     # found, not expected
+    missing: list[Detection] = field(default_factory=list)  # expected, not found
+    extra: list[Detection] = field(default_factory=list)  # found, not expected
 
     def _counts(self, det: Detection) -> bool:
         return det.score >= self.tolerances.borderline_score
@@ -87,32 +89,45 @@ class MatchReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.off_pairs or any(map(self._counts, self.missing))
-                    or any(map(self._counts, self.extra)))
+        return not (
+            self.off_pairs
+            or any(map(self._counts, self.missing))
+            or any(map(self._counts, self.extra))
+        )
 
     def summary(self) -> str:
         """One line: how many matched, were off, missing, extra."""
-        return (f"{len(self.pairs)} matched ({len(self.off_pairs)} out of tolerance), "
-                f"{len(self.missing)} missing, {len(self.extra)} extra")
+        return (
+            f"{len(self.pairs)} matched ({len(self.off_pairs)} out of tolerance), "
+            f"{len(self.missing)} missing, {len(self.extra)} extra"
+        )
 
     def describe(self) -> str:
         """Every box, expected against got, with what is wrong with it."""
-        lines = [f"tolerances: {self.tolerances.describe()}",
-                 f"result: {self.summary()}",
-                 f"{'':5}{'expected':<34}{'got':<34}note"]
+        lines = [
+            f"tolerances: {self.tolerances.describe()}",
+            f"result: {self.summary()}",
+            f"{'':5}{'expected':<34}{'got':<34}note",
+        ]
         for p in sorted(self.pairs, key=lambda p: (p.expected.label, p.expected.x1)):
-            note = (f"IoU {p.iou:.2f}, edge off {p.edge_error_px:.1f}/{p.edge_limit_px:.1f} px, "
-                    f"score off {p.score_error:.3f}")
+            note = (
+                f"IoU {p.iou:.2f}, edge off {p.edge_error_px:.1f}/{p.edge_limit_px:.1f} px, "
+                f"score off {p.score_error:.3f}"
+            )
             flag = "ok" if p.within(self.tolerances) else "OFF"
             lines.append(f"{flag:<5}{str(p.expected):<34}{str(p.got):<34}{note}")
         for det in self.missing:
             flag = "MISS" if self._counts(det) else "~"
-            lines.append(f"{flag:<5}{str(det):<34}{'-':<34}"
-                         f"not found{'' if self._counts(det) else ' (borderline score)'}")
+            lines.append(
+                f"{flag:<5}{str(det):<34}{'-':<34}"
+                f"not found{'' if self._counts(det) else ' (borderline score)'}"
+            )
         for det in self.extra:
             flag = "XTRA" if self._counts(det) else "~"
-            lines.append(f"{flag:<5}{'-':<34}{str(det):<34}"
-                         f"not expected{'' if self._counts(det) else ' (borderline score)'}")
+            lines.append(
+                f"{flag:<5}{'-':<34}{str(det):<34}"
+                f"not expected{'' if self._counts(det) else ' (borderline score)'}"
+            )
         return "\n".join(lines)
 
 
@@ -129,17 +144,23 @@ def _edge_error(expected: Detection, got: Detection, tol: Tolerances) -> tuple[f
     return dy, limit_y
 
 
-def match(expected: Sequence[Detection], got: Sequence[Detection],
-          tolerances: Tolerances = Tolerances()) -> MatchReport:
+def match(
+    expected: Sequence[Detection], got: Sequence[Detection], tolerances: Tolerances = Tolerances()
+) -> MatchReport:
     """Greedy IoU matching per class: the pair with the highest IoU is taken first, then
     the next among boxes still free, down to the IoU threshold."""
     report = MatchReport(tolerances)
     for label in sorted({d.label for d in expected} | {d.label for d in got}):
         exp = [d for d in expected if d.label == label]
         found = [d for d in got if d.label == label]
-        candidates = sorted(((detectnet.iou(e.box, g.box), i, j)
-                             for i, e in enumerate(exp) for j, g in enumerate(found)),
-                            reverse=True)
+        candidates = sorted(
+            (
+                (detectnet.iou(e.box, g.box), i, j)
+                for i, e in enumerate(exp)
+                for j, g in enumerate(found)
+            ),
+            reverse=True,
+        )
         used_e: set[int] = set()
         used_g: set[int] = set()
         for overlap, i, j in candidates:
@@ -150,8 +171,9 @@ def match(expected: Sequence[Detection], got: Sequence[Detection],
             used_e.add(i)
             used_g.add(j)
             err, limit = _edge_error(exp[i], found[j], tolerances)
-            report.pairs.append(Pair(exp[i], found[j], overlap, err, limit,
-                                     abs(exp[i].score - found[j].score)))
+            report.pairs.append(
+                Pair(exp[i], found[j], overlap, err, limit, abs(exp[i].score - found[j].score))
+            )
         report.missing += [d for i, d in enumerate(exp) if i not in used_e]
         report.extra += [d for j, d in enumerate(found) if j not in used_g]
     return report
@@ -174,8 +196,9 @@ def write_overlay(image: np.ndarray, report: MatchReport, path: Path) -> Path:
     # The legend goes at the bottom: boxes near the top keep their labels visible.
     h = canvas.shape[0]
     cv2.rectangle(canvas, (0, h - 22), (canvas.shape[1], h), (0, 0, 0), -1)
-    cv2.putText(canvas, legend, (4, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255),
-                1, cv2.LINE_AA)
+    cv2.putText(
+        canvas, legend, (4, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), canvas):
@@ -184,18 +207,26 @@ def write_overlay(image: np.ndarray, report: MatchReport, path: Path) -> Path:
 
 
 def _scaled(det: Detection, zoom: int) -> Detection:
-    return Detection(det.label, det.score, det.x1 * zoom, det.y1 * zoom,
-                     det.x2 * zoom, det.y2 * zoom)
+    return Detection(
+        det.label, det.score, det.x1 * zoom, det.y1 * zoom, det.x2 * zoom, det.y2 * zoom
+    )
 
 
-def assert_same_detections(expected: Sequence[Detection], got: Sequence[Detection],
-                           image: np.ndarray, overlay_path: Path, what: str,
-                           tolerances: Tolerances = Tolerances()) -> MatchReport:
+def assert_same_detections(
+    expected: Sequence[Detection],
+    got: Sequence[Detection],
+    image: np.ndarray,
+    overlay_path: Path,
+    what: str,
+    tolerances: Tolerances = Tolerances(),
+) -> MatchReport:
     """Match and raise AssertionError (listing every box, with an overlay PNG) on a
     mismatch; return the report when the detections agree."""
     report = match(expected, got, tolerances)
     if report.ok:
         return report
     written = write_overlay(image, report, overlay_path)
-    raise AssertionError(f"{what}: detections differ\n{report.describe()}\n"
-                         f"overlay (expected blue, got green): {written}")
+    raise AssertionError(
+        f"{what}: detections differ\n{report.describe()}\n"
+        f"overlay (expected blue, got green): {written}"
+    )

@@ -65,8 +65,9 @@ class ImageChange:
     report: MatchReport | None
 
     @classmethod
-    def between(cls, image: str, old: Sequence[Detection] | None,
-                new: Sequence[Detection]) -> ImageChange:
+    def between(
+        cls, image: str, old: Sequence[Detection] | None, new: Sequence[Detection]
+    ) -> ImageChange:
         return cls(image, old, new, None if old is None else box_matching.match(old, new))
 
     def _confident(self, det: Detection) -> bool:
@@ -98,14 +99,17 @@ class ImageChange:
             return f"new, {len(self.new)} boxes"
         if self.unchanged:
             return f"unchanged within tolerances ({len(self.old or [])} boxes kept as they were)"
-        return (f"{len(self.old or [])} -> {len(self.new)} boxes: {len(self.lost)} confident "
-                f"lost, {len(self.moved)} moved or rescored beyond tolerance, "
-                f"{len(self.added)} confident added")
+        return (
+            f"{len(self.old or [])} -> {len(self.new)} boxes: {len(self.lost)} confident "
+            f"lost, {len(self.moved)} moved or rescored beyond tolerance, "
+            f"{len(self.added)} confident added"
+        )
 
     def describe(self) -> str:
         head = f"{self.image}: {self.summary()}"
-        return head if self.report is None or self.unchanged else \
-            f"{head}\n{self.report.describe()}"
+        return (
+            head if self.report is None or self.unchanged else f"{head}\n{self.report.describe()}"
+        )
 
 
 @dataclass
@@ -127,15 +131,18 @@ class Observation:
             out.append(
                 f"{self.change.image}: {self.change.summary()} against the goldens; if this "
                 f"is intended, accept it with {ACCEPT_OPTION} {self.change.image}\n"
-                f"{self.change.report.describe() if self.change.report else ''}")
+                f"{self.change.report.describe() if self.change.report else ''}"
+            )
         return out
 
     def line(self) -> str:
         """One line for the run's summary."""
         note = " (accepted)" if self.accepted and self.change.needs_acceptance else ""
         keyed = f"; goldens re-keyed: {'; '.join(self.rekeyed)}" if self.rekeyed else ""
-        return (f"{self.model.file_name} {self.change.image} from {self.repository}: "
-                f"{self.change.summary()}{note}{keyed}")
+        return (
+            f"{self.model.file_name} {self.change.image} from {self.repository}: "
+            f"{self.change.summary()}{note}{keyed}"
+        )
 
 
 @contextmanager
@@ -158,15 +165,25 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _model_json(model: ModelUnderTest) -> dict[str, Any]:
-    return {"identity": model.identity, "config_digest": model.config_digest,
-            "triton_version": model.triton_version, "platform": model.platform,
-            "engine": model.engine.to_json(), "batch_invariant": model.batch_invariant}
+    return {
+        "identity": model.identity,
+        "config_digest": model.config_digest,
+        "triton_version": model.triton_version,
+        "platform": model.platform,
+        "engine": model.engine.to_json(),
+        "batch_invariant": model.batch_invariant,
+    }
 
 
 def _model_from_json(data: dict[str, Any]) -> ModelUnderTest:
-    return ModelUnderTest(data["identity"], data["config_digest"], data["triton_version"],
-                          data["platform"], EngineIdentity.from_json(data.get("engine")),
-                          bool(data.get("batch_invariant")))
+    return ModelUnderTest(
+        data["identity"],
+        data["config_digest"],
+        data["triton_version"],
+        data["platform"],
+        EngineIdentity.from_json(data.get("engine")),
+        bool(data.get("batch_invariant")),
+    )
 
 
 def _header_changes(golden: GoldenFile, model: ModelUnderTest) -> list[str]:
@@ -183,37 +200,50 @@ def _old_golden(model: ModelUnderTest, directory: Path) -> GoldenFile | None:
         return None
     golden = GoldenFile.read(path)
     if golden.model_identity != model.identity:
-        raise GoldenError(f"{path} holds goldens of {golden.model_identity!r}, not of "
-                          f"{model.identity!r}", "give the two models different identities")
+        raise GoldenError(
+            f"{path} holds goldens of {golden.model_identity!r}, not of {model.identity!r}",
+            "give the two models different identities",
+        )
     return golden
 
 
-def observe(model: ModelUnderTest, repository: str, image: str,
-            detections: Sequence[Detection], directory: Path = DETECTIONS_DIR,
-            accepted: Collection[str] = ()) -> Observation:
+def observe(
+    model: ModelUnderTest,
+    repository: str,
+    image: str,
+    detections: Sequence[Detection],
+    directory: Path = DETECTIONS_DIR,
+    accepted: Collection[str] = (),
+) -> Observation:
     """Add one repository's boxes on `image` to the model's candidate and judge them.
 
     `accepted` names the images whose lost or moved boxes the user accepts. The caller
     fails the test when the returned observation has problems.
     """
     if model.engine.unreadable:
-        raise GoldenError(f"cannot record goldens for {model.identity}: the engine the "
-                          f"server runs cannot be identified ({model.engine.unreadable})",
-                          "record from a server the suite starts (--triton-launcher release "
-                          "or docker), so that the goldens name the plan that answered")
+        raise GoldenError(
+            f"cannot record goldens for {model.identity}: the engine the "
+            f"server runs cannot be identified ({model.engine.unreadable})",
+            "record from a server the suite starts (--triton-launcher release "
+            "or docker), so that the goldens name the plan that answered",
+        )
     tolerances = box_matching.EXACT if model.batch_invariant else Tolerances()
     with _locked(directory):
         old = _old_golden(model, directory)
         path = candidate_path(model.identity, directory)
-        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else \
-            {"format": CANDIDATE_FORMAT, "models": {}, "repositories": {}}
+        data: dict[str, Any] = (
+            json.loads(path.read_text())
+            if path.is_file()
+            else {"format": CANDIDATE_FORMAT, "models": {}, "repositories": {}}
+        )
         disagreements = []
         for other_repo, other in sorted(data["models"].items()):
             if other_repo != repository and other["config_digest"] != model.config_digest:
                 disagreements.append(
                     f"{repository} and {other_repo} both serve {model.identity} but with "
                     f"different answer digests ({model.config_digest} vs "
-                    f"{other['config_digest']}): one identity must answer alike")
+                    f"{other['config_digest']}): one identity must answer alike"
+                )
         for other_repo, images in sorted(data["repositories"].items()):
             if other_repo == repository or image not in images:
                 continue
@@ -223,14 +253,22 @@ def observe(model: ModelUnderTest, repository: str, image: str,
                 disagreements.append(
                     f"{image}: {repository} (got) and {other_repo} (expected) disagree, so "
                     f"batching or instances change this model's boxes: no golden can stand "
-                    f"for both\n{report.describe()}")
+                    f"for both\n{report.describe()}"
+                )
         data["models"][repository] = _model_json(model)
-        data["repositories"].setdefault(repository, {})[image] = \
-            [detection_json(d, rounded=False) for d in detections]
+        data["repositories"].setdefault(repository, {})[image] = [
+            detection_json(d, rounded=False) for d in detections
+        ]
         _write_atomically(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
     change = ImageChange.between(image, old.images.get(image) if old else None, detections)
-    return Observation(model, repository, change, image in accepted, disagreements,
-                       _header_changes(old, model) if old else [])
+    return Observation(
+        model,
+        repository,
+        change,
+        image in accepted,
+        disagreements,
+        _header_changes(old, model) if old else [],
+    )
 
 
 def _merged(change: ImageChange) -> list[Detection]:
@@ -263,8 +301,11 @@ class Review:
 
     def lines(self) -> list[str]:
         """The diff, one entry per image (each lists its boxes when it changed)."""
-        head = [f"re-keyed to the model that answered: {'; '.join(self.rekeyed)}"] \
-            if self.rekeyed else []
+        head = (
+            [f"re-keyed to the model that answered: {'; '.join(self.rekeyed)}"]
+            if self.rekeyed
+            else []
+        )
         return head + [c.describe() for c in self.changes]
 
 
@@ -280,11 +321,19 @@ def _review(identity: str, directory: Path) -> Review:
         for image, dets in sorted(data["repositories"][repo].items()):
             observed.setdefault(image, [detection_from_json(d) for d in dets])
     old = _old_golden(model, directory)
-    changes = [ImageChange.between(image, old.images.get(image) if old else None, dets)
-               for image, dets in sorted(observed.items())]
-    return Review(identity, path, model, old, changes,
-                  _header_changes(old, model) if old else [],
-                  sorted(set(old.images) - set(observed)) if old else [])
+    changes = [
+        ImageChange.between(image, old.images.get(image) if old else None, dets)
+        for image, dets in sorted(observed.items())
+    ]
+    return Review(
+        identity,
+        path,
+        model,
+        old,
+        changes,
+        _header_changes(old, model) if old else [],
+        sorted(set(old.images) - set(observed)) if old else [],
+    )
 
 
 def review(identity: str, directory: Path = DETECTIONS_DIR) -> Review:
@@ -293,29 +342,32 @@ def review(identity: str, directory: Path = DETECTIONS_DIR) -> Review:
         return _review(identity, directory)
 
 
-def promote(identity: str, directory: Path = DETECTIONS_DIR,
-            accepted: Collection[str] = ()) -> Review:
+def promote(
+    identity: str, directory: Path = DETECTIONS_DIR, accepted: Collection[str] = ()
+) -> Review:
     """Write one model's candidate into its golden file and remove the candidate. Raises
     GoldenError, changing nothing, where an image needs acceptance it was not given or a
     changed model would leave old entries unchecked."""
     with _locked(directory):
         result = _review(identity, directory)
-        blocked = [c.image for c in result.changes
-                   if c.needs_acceptance and c.image not in accepted]
+        blocked = [
+            c.image for c in result.changes if c.needs_acceptance and c.image not in accepted
+        ]
         if blocked:
-            raise GoldenError(f"goldens of {identity} not updated: {', '.join(blocked)} lost "
-                              f"or moved confident boxes",
-                              f"review {result.candidate}, then accept with "
-                              f"{ACCEPT_OPTION} IMAGE")
+            raise GoldenError(
+                f"goldens of {identity} not updated: {', '.join(blocked)} lost "
+                f"or moved confident boxes",
+                f"review {result.candidate}, then accept with {ACCEPT_OPTION} IMAGE",
+            )
         if result.rekeyed and result.unchecked:
             raise GoldenError(
                 f"goldens of {identity} not updated: the model changed "
                 f"({'; '.join(result.rekeyed)}) but {', '.join(result.unchecked)} were not "
                 f"measured with it",
                 "run the update over every golden image (no -k), so that no entry of the "
-                "old engine is kept under the new one")
-        golden = GoldenFile.for_model(result.model,
-                                      dict(result.old.images) if result.old else {})
+                "old engine is kept under the new one",
+            )
+        golden = GoldenFile.for_model(result.model, dict(result.old.images) if result.old else {})
         for change in result.changes:
             if change.report is None:
                 golden.images[change.image] = list(change.new)
@@ -335,8 +387,9 @@ def record_rebuilds(directory: Path, run_passed: bool) -> list[str]:
     lines = []
     for identity in pending(directory):
         if not run_passed:
-            lines.append(f"{identity}: the rebuilt plan's goldens were NOT recorded: the run "
-                         f"did not pass")
+            lines.append(
+                f"{identity}: the rebuilt plan's goldens were NOT recorded: the run did not pass"
+            )
             discard_candidates(directory)
             continue
         try:
@@ -345,10 +398,12 @@ def record_rebuilds(directory: Path, run_passed: bool) -> list[str]:
             lines.append(f"{identity}: the rebuilt plan's goldens were NOT recorded: {err}")
             discard_candidates(directory)
             continue
-        lines.append(f"{identity}: recorded the rebuilt plan's goldens in "
-                     f"{golden_path(result.model, directory)} "
-                     f"({'; '.join(result.rekeyed) or 'same engine'}; every box within "
-                     f"the previous plan's tolerance)")
+        lines.append(
+            f"{identity}: recorded the rebuilt plan's goldens in "
+            f"{golden_path(result.model, directory)} "
+            f"({'; '.join(result.rekeyed) or 'same engine'}; every box within "
+            f"the previous plan's tolerance)"
+        )
     return lines
 
 

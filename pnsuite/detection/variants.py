@@ -53,11 +53,13 @@ def centre_crop(bgr: np.ndarray) -> np.ndarray:
     h, w = bgr.shape[:2]
     scale = min(NET_W / w, NET_H / h)
     if scale > 1:
-        raise ImageError(f"a {w}x{h} image is enlarged to fit the network input: "
-                         f"no full-resolution crop fills it alike")
+        raise ImageError(
+            f"a {w}x{h} image is enlarged to fit the network input: "
+            f"no full-resolution crop fills it alike"
+        )
     crop_w, crop_h = min(NET_W, max(1, round(w * scale))), min(NET_H, max(1, round(h * scale)))
     x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
-    return np.ascontiguousarray(bgr[y0:y0 + crop_h, x0:x0 + crop_w])
+    return np.ascontiguousarray(bgr[y0 : y0 + crop_h, x0 : x0 + crop_w])
 
 
 def centre_name(name: str) -> str:

@@ -57,8 +57,9 @@ class ChangePoint:
         return self.mean_after / self.mean_before - 1.0
 
 
-def split_statistics(values: Sequence[float] | np.ndarray, min_size: int = DEFAULT_MIN_SIZE
-                     ) -> np.ndarray:
+def split_statistics(
+    values: Sequence[float] | np.ndarray, min_size: int = DEFAULT_MIN_SIZE
+) -> np.ndarray:
     """The scaled energy distance Q(tau) for each split tau = min_size .. n - min_size.
 
     Q(tau) = m k / (m + k) * (2 mean|x_i - y_j| - mean|x_i - x_i'| - mean|y_j - y_j'|) with
@@ -93,8 +94,9 @@ def _statistics(batch: np.ndarray, min_size: int) -> np.ndarray:
     return m * k / n * energy
 
 
-def _best_split(segment: np.ndarray, min_size: int, alpha: float, permutations: int,
-                rng: np.random.Generator) -> tuple[int, float]:
+def _best_split(
+    segment: np.ndarray, min_size: int, alpha: float, permutations: int, rng: np.random.Generator
+) -> tuple[int, float]:
     """(tau, p-value) of the segment's best split.
 
     The permutations stop once enough of them reached the observed statistic for p to be
@@ -119,9 +121,13 @@ def _best_split(segment: np.ndarray, min_size: int, alpha: float, permutations: 
     return tau, (as_large + 1) / (permutations + 1)
 
 
-def e_divisive(values: Sequence[float] | np.ndarray, alpha: float = DEFAULT_ALPHA,
-               permutations: int = DEFAULT_PERMUTATIONS, min_size: int = DEFAULT_MIN_SIZE,
-               seed: int | None = 0) -> list[ChangePoint]:
+def e_divisive(
+    values: Sequence[float] | np.ndarray,
+    alpha: float = DEFAULT_ALPHA,
+    permutations: int = DEFAULT_PERMUTATIONS,
+    min_size: int = DEFAULT_MIN_SIZE,
+    seed: int | None = 0,
+) -> list[ChangePoint]:
     """The significant change points of `values`, sorted by index.
 
     A split is accepted when its permutation p-value is below `alpha`; with `permutations`
@@ -139,8 +145,10 @@ def e_divisive(values: Sequence[float] | np.ndarray, alpha: float = DEFAULT_ALPH
     if permutations < 1:
         raise ValueError(f"permutations must be at least 1, got {permutations}")
     if not 1.0 / (permutations + 1) < alpha <= 1.0:
-        raise ValueError(f"alpha {alpha} cannot be reached with {permutations} permutations "
-                         f"(the smallest p-value is {1.0 / (permutations + 1):.4f})")
+        raise ValueError(
+            f"alpha {alpha} cannot be reached with {permutations} permutations "
+            f"(the smallest p-value is {1.0 / (permutations + 1):.4f})"
+        )
     rng = np.random.default_rng(seed)
     found: dict[int, float] = {}
     pending = [(0, x.size)]
@@ -153,5 +161,7 @@ def e_divisive(values: Sequence[float] | np.ndarray, alpha: float = DEFAULT_ALPH
             found[start + tau] = p
             pending += [(start + tau, stop), (start, start + tau)]
     bounds = [0, *sorted(found), x.size]
-    return [ChangePoint(index, found[index], float(x[lo:index].mean()), float(x[index:hi].mean()))
-            for lo, index, hi in zip(bounds, bounds[1:-1], bounds[2:])]
+    return [
+        ChangePoint(index, found[index], float(x[lo:index].mean()), float(x[index:hi].mean()))
+        for lo, index, hi in zip(bounds, bounds[1:-1], bounds[2:])
+    ]

@@ -40,14 +40,22 @@ from pnsuite.measure.runsets import RunFileError, benchmark_of, benchmark_runs, 
 #: clocks, the GPU and EMC clock settings); pnsuite.platform.jetson.machine_identity's keys,
 #: and pnsuite.platform.jetson.comparable refuses to compare runs where they differ. Each
 #: counts only where a run has it, so runs saved before a key was recorded keep their series.
-JETSON_IDENTITY_KEYS = ("jetson_model", "nvpmodel_mode", "nvpmodel_id", "jetson_clocks",
-                        "jetson_gpu_clock", "jetson_emc_clock")
+JETSON_IDENTITY_KEYS = (
+    "jetson_model",
+    "nvpmodel_mode",
+    "nvpmodel_id",
+    "jetson_clocks",
+    "jetson_gpu_clock",
+    "jetson_emc_clock",
+)
 #: the key load_runs adds to each run: the file it was read from
 SOURCE_KEY = "source_file"
 
-_SAVE_HINT = ("record runs with `peoplenet-gate record NAME` (or a pytest run with "
-              "`--benchmark-save=NAME`; both save to .benchmarks/), or give the folders or "
-              "JSON files that hold them")
+_SAVE_HINT = (
+    "record runs with `peoplenet-gate record NAME` (or a pytest run with "
+    "`--benchmark-save=NAME`; both save to .benchmarks/), or give the folders or "
+    "JSON files that hold them"
+)
 
 
 class HistoryError(SuiteError):
@@ -58,6 +66,7 @@ class HistoryError(SuiteError):
 
 # --------------------------------------------------------------------------- runs
 
+
 def load_runs(paths_or_storage: str | Path | Iterable[str | Path]) -> list[dict[str, Any]]:
     """The pytest-benchmark runs in the given files and folders (searched recursively).
 
@@ -66,8 +75,9 @@ def load_runs(paths_or_storage: str | Path | Iterable[str | Path]) -> list[dict[
     readable pytest-benchmark run raises a RunFileError naming it, and finding no run at all
     raises a HistoryError.
     """
-    given = ([paths_or_storage] if isinstance(paths_or_storage, (str, Path))
-             else list(paths_or_storage))
+    given = (
+        [paths_or_storage] if isinstance(paths_or_storage, (str, Path)) else list(paths_or_storage)
+    )
     runs: list[dict[str, Any]] = []
     seen: set[Path] = set()
     for entry in map(Path, given):
@@ -112,6 +122,7 @@ def _is_other_json(path: Path) -> bool:
 
 # --------------------------------------------------------------------------- metrics
 
+
 def metric_value(run: MeasuredRun, metric: str) -> float | None:
     """The metric of a benchmark's run (`runsets.benchmark_runs`); None where the record
     did not keep it, or it is not positive or not finite (nothing to take the log of)."""
@@ -128,6 +139,7 @@ def machine_identity(machine_info: Mapping[str, Any]) -> tuple[tuple[str, Any], 
 
 
 # --------------------------------------------------------------------------- series
+
 
 @dataclass(frozen=True)
 class Point:
@@ -151,10 +163,17 @@ class Point:
 
     def to_json(self) -> dict[str, Any]:
         """The point as JSON-ready values (time in ISO 8601)."""
-        return {"time": self.time.isoformat(), "commit": self.commit, "dirty": self.dirty,
-                "triton_version": self.triton_version, "triton_image": self.triton_image,
-                "jetson_release": self.jetson_release, "value": self.value,
-                "source": self.source, "foreign_cores": self.foreign_cores}
+        return {
+            "time": self.time.isoformat(),
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "triton_version": self.triton_version,
+            "triton_image": self.triton_image,
+            "jetson_release": self.jetson_release,
+            "value": self.value,
+            "source": self.source,
+            "foreign_cores": self.foreign_cores,
+        }
 
 
 @dataclass(frozen=True)
@@ -182,8 +201,10 @@ def _run_time(run: Mapping[str, Any]) -> datetime:
     try:
         when = datetime.fromisoformat(str(raw))
     except ValueError:
-        raise HistoryError(f"{run.get(SOURCE_KEY, 'a run')}: no valid \"datetime\" ({raw!r})",
-                           "give runs as pytest-benchmark saves them") from None
+        raise HistoryError(
+            f'{run.get(SOURCE_KEY, "a run")}: no valid "datetime" ({raw!r})',
+            "give runs as pytest-benchmark saves them",
+        ) from None
     # Runs are compared across machines' clocks: naive times are taken as UTC.
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
@@ -193,8 +214,9 @@ def _short_commit(commit_info: Mapping[str, Any]) -> str:
     return commit[:8] if commit != "unknown" else commit
 
 
-def series(runs: Iterable[Mapping[str, Any]], metric: str = "round_s",
-           include_disturbed: bool = False) -> list[Series]:
+def series(
+    runs: Iterable[Mapping[str, Any]], metric: str = "round_s", include_disturbed: bool = False
+) -> list[Series]:
     """The series of `metric`, one per benchmark fullname and machine identity.
 
     Sorted by benchmark, then machine; points by run time (then file). A benchmark record
@@ -215,9 +237,17 @@ def series(runs: Iterable[Mapping[str, Any]], metric: str = "round_s",
             value = metric_value(bench, metric)
             if value is None:
                 continue
-            point = Point(when, _short_commit(commit_info), value, info.get("triton_version"),
-                          info.get("jetson_release"), info.get("triton_image"),
-                          bool(commit_info.get("dirty")), source, bench.peak_foreign_cores)
+            point = Point(
+                when,
+                _short_commit(commit_info),
+                value,
+                info.get("triton_version"),
+                info.get("jetson_release"),
+                info.get("triton_image"),
+                bool(commit_info.get("dirty")),
+                source,
+                bench.peak_foreign_cores,
+            )
             into = left_out if bench.disturbed and not include_disturbed else kept
             into.setdefault((benchmark_of(bench), identity), []).append(point)
             kept.setdefault((benchmark_of(bench), identity), [])
@@ -225,13 +255,18 @@ def series(runs: Iterable[Mapping[str, Any]], metric: str = "round_s",
     def in_order(points: list[Point]) -> tuple[Point, ...]:
         return tuple(sorted(points, key=lambda p: (p.time, p.source)))
 
-    return [Series(name, identity, metric, in_order(points),
-                   in_order(left_out.get((name, identity), [])))
-            for (name, identity), points in sorted(kept.items(),
-                                                   key=lambda kv: (kv[0][0], repr(kv[0][1])))]
+    return [
+        Series(
+            name, identity, metric, in_order(points), in_order(left_out.get((name, identity), []))
+        )
+        for (name, identity), points in sorted(
+            kept.items(), key=lambda kv: (kv[0][0], repr(kv[0][1]))
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- analysis
+
 
 @dataclass(frozen=True)
 class KnownStep:
@@ -269,8 +304,9 @@ class History:
 
     def regressions_in_last_segment(self) -> list[Change]:
         """The regressions since the last known step: what the current release brought."""
-        return [c for c in self.changes
-                if c.kind == "regression" and c.index >= self.last_segment_start]
+        return [
+            c for c in self.changes if c.kind == "regression" and c.index >= self.last_segment_start
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The series, known steps and changes as JSON-ready values."""
@@ -280,17 +316,30 @@ class History:
             "machine": dict(self.series.identity),
             "metric": self.series.metric,
             "points": [p.to_json() for p in points],
-            "known_steps": [{"index": s.index, "time": points[s.index].time.isoformat(),
-                             "commit_before": points[s.index - 1].commit,
-                             "commit_after": points[s.index].commit,
-                             "changes": list(s.changes), "relative_change": s.relative_change}
-                            for s in self.known_steps],
-            "changes": [{"index": c.index, "time": points[c.index].time.isoformat(),
-                         "kind": c.kind, "p_value": c.p_value,
-                         "relative_change": c.relative_change, "commit_before": c.commit_before,
-                         "commit_after": c.commit_after,
-                         "in_last_segment": c.index >= self.last_segment_start}
-                        for c in self.changes],
+            "known_steps": [
+                {
+                    "index": s.index,
+                    "time": points[s.index].time.isoformat(),
+                    "commit_before": points[s.index - 1].commit,
+                    "commit_after": points[s.index].commit,
+                    "changes": list(s.changes),
+                    "relative_change": s.relative_change,
+                }
+                for s in self.known_steps
+            ],
+            "changes": [
+                {
+                    "index": c.index,
+                    "time": points[c.index].time.isoformat(),
+                    "kind": c.kind,
+                    "p_value": c.p_value,
+                    "relative_change": c.relative_change,
+                    "commit_before": c.commit_before,
+                    "commit_after": c.commit_after,
+                    "in_last_segment": c.index >= self.last_segment_start,
+                }
+                for c in self.changes
+            ],
         }
 
 
@@ -303,8 +352,9 @@ def release_starts(points: tuple[Point, ...] | list[Point]) -> list[int]:
     return [i for i in range(1, len(points)) if points[i].release != points[i - 1].release]
 
 
-def known_steps(points: tuple[Point, ...] | list[Point],
-                change_indices: Iterable[int] = ()) -> list[KnownStep]:
+def known_steps(
+    points: tuple[Point, ...] | list[Point], change_indices: Iterable[int] = ()
+) -> list[KnownStep]:
     """The release changes between consecutive points, each with the change of the medians
     of the segments either side; a segment ends at the next release change or change point,
     so a regression earlier in a release is not put down to the next one."""
@@ -316,15 +366,22 @@ def known_steps(points: tuple[Point, ...] | list[Point],
         if index not in starts:
             continue
         old, new = points[index - 1], points[index]
-        changes = tuple(f"{key} {getattr(old, key) or '?'} -> {getattr(new, key) or '?'}"
-                        for key in RELEASE_KEYS if getattr(old, key) != getattr(new, key))
+        changes = tuple(
+            f"{key} {getattr(old, key) or '?'} -> {getattr(new, key) or '?'}"
+            for key in RELEASE_KEYS
+            if getattr(old, key) != getattr(new, key)
+        )
         steps.append(KnownStep(index, changes, _relative(values[lo:index], values[index:hi])))
     return steps
 
 
-def analyse(s: Series, alpha: float = changepoints.DEFAULT_ALPHA,
-            permutations: int = changepoints.DEFAULT_PERMUTATIONS,
-            min_size: int = changepoints.DEFAULT_MIN_SIZE, seed: int | None = 0) -> History:
+def analyse(
+    s: Series,
+    alpha: float = changepoints.DEFAULT_ALPHA,
+    permutations: int = changepoints.DEFAULT_PERMUTATIONS,
+    min_size: int = changepoints.DEFAULT_MIN_SIZE,
+    seed: int | None = 0,
+) -> History:
     """The known steps of a series and the change points within its release segments.
 
     Each release segment is searched on its own (log values, `e_divisive` with these
@@ -339,8 +396,15 @@ def analyse(s: Series, alpha: float = changepoints.DEFAULT_ALPHA,
             change = _relative(values[start:index], values[index:stop])
             # A change of spread can leave the medians equal: then the log means decide.
             later_higher = change > 0 or (change == 0 and cp.mean_after > cp.mean_before)
-            changes.append(Change(index, "regression" if later_higher else "improvement",
-                                  cp.p_value, change, s.points[index - 1].commit,
-                                  s.points[index].commit))
+            changes.append(
+                Change(
+                    index,
+                    "regression" if later_higher else "improvement",
+                    cp.p_value,
+                    change,
+                    s.points[index - 1].commit,
+                    s.points[index].commit,
+                )
+            )
     steps = known_steps(s.points, (c.index for c in changes))
     return History(s, tuple(steps), tuple(changes))

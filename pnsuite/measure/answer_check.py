@@ -26,14 +26,20 @@ from pnsuite.paths import CAPTURE_IMAGE
 class WrongAnswers(SuiteError):
     """The model under load answers what no working PeopleNet would."""
 
-    default_hint = ("run the functional suite (tests/functional) against this repository: it "
-                    "names what differs from the goldens, box by box")
+    default_hint = (
+        "run the functional suite (tests/functional) against this repository: it "
+        "names what differs from the goldens, box by box"
+    )
 
 
-def check_answers(url: str, identity: str, directory: Path = goldens.DETECTIONS_DIR,
-                  image: Path = CAPTURE_IMAGE, model: str = "peoplenet",
-                  on_answer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None
-                  ) -> str:
+def check_answers(
+    url: str,
+    identity: str,
+    directory: Path = goldens.DETECTIONS_DIR,
+    image: Path = CAPTURE_IMAGE,
+    model: str = "peoplenet",
+    on_answer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+) -> str:
     """Send `image` once and check its boxes' count; return what was checked, for the
     benchmark record. Raises WrongAnswers (or detectnet.NonFiniteOutput). `on_answer`
     is given the request's tensor and its (cov, bbox), an answer alone (the check under
@@ -49,14 +55,18 @@ def check_answers(url: str, identity: str, directory: Path = goldens.DETECTIONS_
     expected = goldens.GoldenFile.read(path).images.get(image.name) if path.is_file() else None
     if expected is None:
         if np.ptp(cov) == 0:
-            raise WrongAnswers(f"{identity} answered the same coverage ({float(cov.flat[0])}) "
-                               f"in every cell for {image.name} (and there are no goldens of "
-                               f"it at {path} to count against): its answers are empty")
+            raise WrongAnswers(
+                f"{identity} answered the same coverage ({float(cov.flat[0])}) "
+                f"in every cell for {image.name} (and there are no goldens of "
+                f"it at {path} to count against): its answers are empty"
+            )
         return f"{len(found)} boxes on {image.name} (no goldens to count against)"
     sure = [d for d in expected if d.score >= BORDERLINE_SCORE]
     # Borderline boxes may come and go, as in the golden comparison itself.
     if not len(sure) <= len(found) or len(confident) > len(expected):
-        raise WrongAnswers(f"{identity} found {len(found)} boxes ({len(confident)} confident) "
-                           f"in {image.name}; its goldens {path} have {len(expected)} "
-                           f"({len(sure)} confident)")
+        raise WrongAnswers(
+            f"{identity} found {len(found)} boxes ({len(confident)} confident) "
+            f"in {image.name}; its goldens {path} have {len(expected)} "
+            f"({len(sure)} confident)"
+        )
     return f"{len(found)} boxes on {image.name}, as its goldens ({len(expected)})"

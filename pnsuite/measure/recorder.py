@@ -35,14 +35,30 @@ class RecordError(SuiteError):
 def pytest_command(label: str, storage: Path, pytest_args: Sequence[str]) -> list[str]:
     # Every recorded benchmark, whatever test tier the caller's environment asks for: a run
     # set is comparable only if each run measured the same benchmarks.
-    return [sys.executable, "-m", "pytest", "-m", MARKER, "--tier=all", "-q",
-            "-p", "no:cacheprovider",
-            f"--benchmark-storage=file://{Path(storage).resolve()}",
-            f"--benchmark-save={label}", "--benchmark-save-data", *pytest_args]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        MARKER,
+        "--tier=all",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-storage=file://{Path(storage).resolve()}",
+        f"--benchmark-save={label}",
+        "--benchmark-save-data",
+        *pytest_args,
+    ]
 
 
-def record_run(label: str, storage: Path, pytest_args: Sequence[str] = (),
-               timeout_s: float = 900.0, store: str | None = None) -> Path:
+def record_run(
+    label: str,
+    storage: Path,
+    pytest_args: Sequence[str] = (),
+    timeout_s: float = 900.0,
+    store: str | None = None,
+) -> Path:
     """Run the benchmarks once in a pytest session of their own; the file it saved. With
     `store` (a results store URL) the session writes the run there too."""
     before = set(saved_runs(label, storage))
@@ -51,20 +67,27 @@ def record_run(label: str, storage: Path, pytest_args: Sequence[str] = (),
     # command is printed when the session fails.
     env = {**os.environ, "TRITON_SUITE_RESULTS_STORE": store} if store else None
     try:
-        done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=timeout_s, env=env)
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_s, env=env
+        )
     except subprocess.TimeoutExpired as err:
-        raise RecordError(f"the benchmark session ran past {timeout_s:.0f} s: {' '.join(command)}",
-                          "look for a hung server in the session's output; run it by hand") from err
+        raise RecordError(
+            f"the benchmark session ran past {timeout_s:.0f} s: {' '.join(command)}",
+            "look for a hung server in the session's output; run it by hand",
+        ) from err
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
     if done.returncode != 0:
-        raise RecordError(f"the benchmark session failed (exit code {done.returncode}): "
-                          f"{' '.join(command)}\n{tail}",
-                          "fix the failing benchmark; its output is above")
+        raise RecordError(
+            f"the benchmark session failed (exit code {done.returncode}): "
+            f"{' '.join(command)}\n{tail}",
+            "fix the failing benchmark; its output is above",
+        )
     new = [p for p in saved_runs(label, storage) if p not in before]
     if len(new) != 1:
-        raise RecordError(f"the benchmark session saved {len(new)} runs named {label!r} in "
-                          f"{storage}, not one: {' '.join(command)}\n{tail}",
-                          "check that the pytest arguments select at least one benchmark "
-                          "and that nothing else writes there meanwhile")
+        raise RecordError(
+            f"the benchmark session saved {len(new)} runs named {label!r} in "
+            f"{storage}, not one: {' '.join(command)}\n{tail}",
+            "check that the pytest arguments select at least one benchmark "
+            "and that nothing else writes there meanwhile",
+        )
     return new[0]

@@ -57,9 +57,12 @@ def server_identity(server: TritonServer, model: str = "peoplenet") -> dict[str,
         version = client.get_server_metadata().version
         config = model_config.loaded_config(client, model)
     info = server.describe()
-    return {"triton_version": version, **info,
-            "model_config_digest": model_config.config_digest(config),
-            "model_identity": model_config.model_identity(config)}
+    return {
+        "triton_version": version,
+        **info,
+        "model_config_digest": model_config.config_digest(config),
+        "model_identity": model_config.model_identity(config),
+    }
 
 
 def repository_name(server: TritonServer) -> str:
@@ -67,9 +70,13 @@ def repository_name(server: TritonServer) -> str:
     return server.model_repository.name if server.model_repository else "external"
 
 
-def extra_info(run: MeasuredRun, config: model_config.ModelConfig, repo: str,
-               memory: Memory, monitor: tegrastats.TegrastatsSampler | None = None
-               ) -> dict[str, Any]:
+def extra_info(
+    run: MeasuredRun,
+    config: model_config.ModelConfig,
+    repo: str,
+    memory: Memory,
+    monitor: tegrastats.TegrastatsSampler | None = None,
+) -> dict[str, Any]:
     """The figures a benchmark keeps beside its round times, from the run measured on a
     server that loaded `config` from `repo` (`memory`: where the requests' tensors
     travelled, recorded as its transport; `monitor`: tegrastats sampled on a Jetson
@@ -80,8 +87,10 @@ def extra_info(run: MeasuredRun, config: model_config.ModelConfig, repo: str,
         "latency_p50_ms": _figure(run.latency_p50_ms),
         "latency_p90_ms": _figure(run.latency_p90_ms),
         LATENCY_P99: _figure(run.latency_p99_ms),
-        **{f"server_{phase}_ms": float(stats.get(f"{phase}_ms_per_inference", 0.0))
-           for phase in _PHASES},
+        **{
+            f"server_{phase}_ms": float(stats.get(f"{phase}_ms_per_inference", 0.0))
+            for phase in _PHASES
+        },
         COMPUTE_INFER: _figure(run.compute_infer_ms),  # as the run has it, not rounded to a µs
         "inference_count": int(stats.get("inference_count", 0)),
         "execution_count": int(stats.get("execution_count", 0)),
@@ -108,8 +117,7 @@ def extra_info(run: MeasuredRun, config: model_config.ModelConfig, repo: str,
 
 def _number(value: Any) -> float | None:
     """A figure as read back; None where the record has none (stores keep NaN as null)."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _positive(value: Any) -> float:
@@ -118,8 +126,9 @@ def _positive(value: Any) -> float:
     return number if number is not None and number > 0 else 0.0
 
 
-def measured_run(entry: dict[str, Any], cores: int, started: float = 0.0,
-                 labels: dict[str, Any] | None = None) -> MeasuredRun:
+def measured_run(
+    entry: dict[str, Any], cores: int, started: float = 0.0, labels: dict[str, Any] | None = None
+) -> MeasuredRun:
     """A pytest-benchmark entry (`stats` and the `extra_info` above) read back as the run it
     recorded, on a machine of `cores` cores, saved at `started`.
 
@@ -143,44 +152,61 @@ def measured_run(entry: dict[str, Any], cores: int, started: float = 0.0,
         foreign = [peak] * len(rounds)
     inferences = int(_positive(extra.get("inference_count")))
     share = round(inferences / int(_positive(extra.get("windows_counted")) or len(rounds)))
-    phases = {f"{phase}_ms_per_inference": _number(extra.get(f"server_{phase}_ms"))
-              for phase in _PHASES}
+    phases = {
+        f"{phase}_ms_per_inference": _number(extra.get(f"server_{phase}_ms")) for phase in _PHASES
+    }
     server_stats: dict[str, Any] = {
         "inference_count": inferences,
         "execution_count": int(_positive(extra.get("execution_count"))),
         "batch_sizes": dict(extra.get("batch_size_histogram") or {}),
-        **{key: value for key, value in phases.items() if value is not None}}
+        **{key: value for key, value in phases.items() if value is not None},
+    }
     throughput = _positive(extra.get(THROUGHPUT))
     return MeasuredRun(
         concurrency=int(_positive(extra.get("concurrency"))),
-        windows=[Window(requests=share, seconds=s, latency_p99_ms=0.0, foreign_cores=f)
-                 for s, f in zip(rounds, foreign)],
-        counted=len(rounds), stable=extra.get("stable") is True,
+        windows=[
+            Window(requests=share, seconds=s, latency_p99_ms=0.0, foreign_cores=f)
+            for s, f in zip(rounds, foreign)
+        ],
+        counted=len(rounds),
+        stable=extra.get("stable") is True,
         inference_ms=1e3 / throughput if throughput else 0.0,
         latency_p99_ms=_positive(extra.get(LATENCY_P99)),
         compute_infer_ms=_positive(extra.get(COMPUTE_INFER)),
-        server_stats=server_stats, cores=cores, started=started,
-        probe_ms=_positive(extra.get(RUNNER_PROBE)) or None, labels=dict(labels or {}),
+        server_stats=server_stats,
+        cores=cores,
+        started=started,
+        probe_ms=_positive(extra.get(RUNNER_PROBE)) or None,
+        labels=dict(labels or {}),
         latency_p50_ms=_positive(extra.get("latency_p50_ms")),
         latency_p90_ms=_positive(extra.get("latency_p90_ms")),
-        answer_check=str(extra.get("answer_check") or ""))
+        answer_check=str(extra.get("answer_check") or ""),
+    )
 
 
-def update_machine_info(machine_info: dict[str, Any], servers: Sequence[dict[str, Any]],
-                        platform: dict[str, Any]) -> None:
+def update_machine_info(
+    machine_info: dict[str, Any], servers: Sequence[dict[str, Any]], platform: dict[str, Any]
+) -> None:
     """Add what identifies the server side of a run to pytest-benchmark's machine_info."""
     if servers:
         first = servers[0]
         machine_info["triton_version"] = first.get("triton_version", "")
         machine_info["launcher"] = first.get("launcher", "")
-        machine_info["server"] = (first.get("image") or first.get("install_dir")
-                                  or first.get("server_binary") or first.get("url", ""))
+        machine_info["server"] = (
+            first.get("image")
+            or first.get("install_dir")
+            or first.get("server_binary")
+            or first.get("url", "")
+        )
         if first.get("image"):
             machine_info["triton_image"] = first["image"]
         machine_info["model_configs"] = {
-            s.get("model_repository", "?"): {"digest": s.get("model_config_digest"),
-                                             "identity": s.get("model_identity")}
-            for s in servers}
+            s.get("model_repository", "?"): {
+                "digest": s.get("model_config_digest"),
+                "identity": s.get("model_identity"),
+            }
+            for s in servers
+        }
     cpu = machine_info.get("cpu") or {}
     machine_info["cpu_model"] = cpu.get("brand_raw", "") if isinstance(cpu, dict) else str(cpu)
     machine_info.update(platform)

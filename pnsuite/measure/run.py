@@ -137,7 +137,7 @@ class MeasuredRun:
 
     @property
     def counted_windows(self) -> list[Window]:
-        return self.windows[-self.counted:]
+        return self.windows[-self.counted :]
 
     @property
     def client_cpu_s(self) -> float:
@@ -220,10 +220,17 @@ class Measurement:
     `result()` measures the runner-speed probe, with the server up and idle.
     `overlay_dir`: where a mismatch under load draws its overlay (none drawn if None)."""
 
-    def __init__(self, server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(), *,
-                 model: str = "peoplenet", probe: bool = False,
-                 goldens_dir: Path = goldens.DETECTIONS_DIR,
-                 overlay_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        server: TritonServer,
+        load: Load,
+        plan: WindowPlan = WindowPlan(),
+        *,
+        model: str = "peoplenet",
+        probe: bool = False,
+        goldens_dir: Path = goldens.DETECTIONS_DIR,
+        overlay_dir: Path | None = None,
+    ) -> None:
         self.server, self.load, self.plan, self.model = server, load, plan, model
         self.probe, self.goldens_dir, self.overlay_dir = probe, goldens_dir, overlay_dir
         #: the server's answer for each of the load's images sent alone (set by the warm-up)
@@ -277,13 +284,18 @@ class Measurement:
         # A model that answers nothing must not be measured as if it worked.
         self.config = loaded_config(client, self.model)
         alone: list[answers_under_load.Alone] = []  # capture.jpg's answer: a reference
-        self.answers = check_answers(self.server.grpc_url, model_identity(self.config),
-                                     self.goldens_dir, model=self.model,
-                                     on_answer=lambda *answer: alone.append(answer))
+        self.answers = check_answers(
+            self.server.grpc_url,
+            model_identity(self.config),
+            self.goldens_dir,
+            model=self.model,
+            on_answer=lambda *answer: alone.append(answer),
+        )
         images = getattr(self.load, "images", None)  # a unit test's fake load sends none
         if images is not None:
-            self.references = answers_under_load.references_for(self.server, images,
-                                                                self.model, alone)
+            self.references = answers_under_load.references_for(
+                self.server, images, self.model, alone
+            )
         start = triton_stats.snapshot(client, self.model)
         rate, sent, samples = _warm_up(self.load, self.plan)
         self._check(samples, "warm-up")
@@ -296,9 +308,11 @@ class Measurement:
         if not samples or not self.references:
             return
         tolerances = answers_under_load.tolerances_for(
-            self.config is not None and answers_batch_invariant(self.config))
+            self.config is not None and answers_batch_invariant(self.config)
+        )
         self.checked += answers_under_load.check_samples(
-            samples, self.references, self.load.images, tolerances, where, self.overlay_dir)
+            samples, self.references, self.load.images, tolerances, where, self.overlay_dir
+        )
 
     def settle(self) -> bool:
         """Windows until the last `plan.stable` agree or `plan.max_windows` are measured
@@ -340,22 +354,36 @@ class Measurement:
         self._neighbours = self._sent = None
         if done is None:
             return None
-        window = Window(done.requests, done.total_s, done.latency_ms(99),
-                        round(neighbours.cores, 3), round(done.cpu_s, 4))
+        window = Window(
+            done.requests,
+            done.total_s,
+            done.latency_ms(99),
+            round(neighbours.cores, 3),
+            round(done.cpu_s, 4),
+        )
         self._check(done.samples, f"window {len(self.windows) + 1}")
         self.windows.append(window)
         self._latencies.append(np.asarray(done.latencies_s))
-        self._edges.append(self._edges[-1] + triton_stats.wait_for_delta(
-            self._stats_client(), self.model, self._edges[-1], done.requests))
+        self._edges.append(
+            self._edges[-1]
+            + triton_stats.wait_for_delta(
+                self._stats_client(), self.model, self._edges[-1], done.requests
+            )
+        )
         return window
 
     def benchmark_rounds(self) -> dict[str, Any]:
         """Keyword arguments of pytest-benchmark's `benchmark.pedantic` for the counted
         windows: `plan.stable` rounds of one window each, no warm-up rounds (the warm-up
         is done), only the window's requests timed."""
-        return {"target": self.send, "setup": self.open_window,
-                "teardown": self.close_window, "rounds": self.plan.stable,
-                "iterations": 1, "warmup_rounds": 0}
+        return {
+            "target": self.send,
+            "setup": self.open_window,
+            "teardown": self.close_window,
+            "rounds": self.plan.stable,
+            "iterations": 1,
+            "warmup_rounds": 0,
+        }
 
     def result(self) -> MeasuredRun:
         """The run over the last `plan.stable` windows (all, if fewer were measured):
@@ -373,13 +401,23 @@ class Measurement:
         if self.probe and self._probe_ms is None:
             self._probe_ms = runner_speed.probe_ms()
         return MeasuredRun(
-            concurrency=self.load.concurrency, windows=list(self.windows), counted=counted,
-            stable=self.stable, inference_ms=seconds / served * 1e3, latency_p99_ms=p99,
+            concurrency=self.load.concurrency,
+            windows=list(self.windows),
+            counted=counted,
+            stable=self.stable,
+            inference_ms=seconds / served * 1e3,
+            latency_p99_ms=p99,
             compute_infer_ms=delta.per_inference_ms("compute_infer"),
-            server_stats=delta.summary(), started=self._began, probe_ms=self._probe_ms,
-            latency_p50_ms=p50, latency_p90_ms=p90, answer_check=self._answer_summary(),
-            answers_checked_under_load=self.checked, load_images=self._image_names(),
-            batch_stats=delta.batch_table())
+            server_stats=delta.summary(),
+            started=self._began,
+            probe_ms=self._probe_ms,
+            latency_p50_ms=p50,
+            latency_p90_ms=p90,
+            answer_check=self._answer_summary(),
+            answers_checked_under_load=self.checked,
+            load_images=self._image_names(),
+            batch_stats=delta.batch_table(),
+        )
 
     def _image_names(self) -> list[str]:
         images = getattr(self.load, "images", None)  # a unit test's fake load sends none
@@ -388,21 +426,35 @@ class Measurement:
     def _answer_summary(self) -> str:
         if not self.references:
             return self.answers
-        return (f"{self.answers}; under load, {self.checked} sampled responses agreed with "
-                f"their images alone ({len(self.references)} distinct)")
+        return (
+            f"{self.answers}; under load, {self.checked} sampled responses agreed with "
+            f"their images alone ({len(self.references)} distinct)"
+        )
 
 
-def measure(server: TritonServer, load: Load, plan: WindowPlan = WindowPlan(),
-            model: str = "peoplenet", probe: bool = False,
-            goldens_dir: Path = goldens.DETECTIONS_DIR,
-            overlay_dir: Path | None = None) -> MeasuredRun:
+def measure(
+    server: TritonServer,
+    load: Load,
+    plan: WindowPlan = WindowPlan(),
+    model: str = "peoplenet",
+    probe: bool = False,
+    goldens_dir: Path = goldens.DETECTIONS_DIR,
+    overlay_dir: Path | None = None,
+) -> MeasuredRun:
     """Measure one run of `load` (a closed loop against `server`): answers checked once,
     a warm-up, then windows until `plan` says they are stable, with Triton's statistics
     over the counted windows and sampled answers under load checked against each image
     alone. `probe`: measure the runner-speed probe after the windows, with the server up
     and idle."""
-    with Measurement(server, load, plan, model=model, probe=probe,
-                     goldens_dir=goldens_dir, overlay_dir=overlay_dir) as measurement:
+    with Measurement(
+        server,
+        load,
+        plan,
+        model=model,
+        probe=probe,
+        goldens_dir=goldens_dir,
+        overlay_dir=overlay_dir,
+    ) as measurement:
         measurement.warm_up()
         measurement.settle()
     return measurement.result()

@@ -34,8 +34,10 @@ SERIES_METRICS = (ROUND_S, INFERENCE_MS, COMPUTE_INFER_MS, LATENCY_P99_MS)
 BENCHMARK = "benchmark"
 SOURCE = "source"
 
-_RECORD_HINT = ("re-record it: `peoplenet-gate record NAME` (or a pytest run with "
-                "`--benchmark-save=NAME --benchmark-save-data`)")
+_RECORD_HINT = (
+    "re-record it: `peoplenet-gate record NAME` (or a pytest run with "
+    "`--benchmark-save=NAME --benchmark-save-data`)"
+)
 
 
 class RunFileError(SuiteError):
@@ -51,20 +53,25 @@ def read_run(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise RunFileError(f"{path}: not a text file, so not a pytest-benchmark run") from None
     except OSError as err:
-        raise RunFileError(f"{path}: cannot be read ({err.strerror or err})",
-                           "check the path and its permissions") from None
+        raise RunFileError(
+            f"{path}: cannot be read ({err.strerror or err})", "check the path and its permissions"
+        ) from None
     if not text.strip():
         raise RunFileError(f"{path}: empty (a run interrupted while saving?)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise RunFileError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: "
-                           f"{err.msg}); truncated? a run interrupted while saving leaves part "
-                           "of a file") from None
+        raise RunFileError(
+            f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: "
+            f"{err.msg}); truncated? a run interrupted while saving leaves part "
+            "of a file"
+        ) from None
     problem = _run_problem(data)
     if problem:
-        raise RunFileError(f"{path}: JSON, but not a pytest-benchmark run ({problem})",
-                           "give a file written by --benchmark-json or saved by --benchmark-save")
+        raise RunFileError(
+            f"{path}: JSON, but not a pytest-benchmark run ({problem})",
+            "give a file written by --benchmark-json or saved by --benchmark-save",
+        )
     return data
 
 
@@ -87,8 +94,11 @@ def saved_runs(name: str, storage: Path) -> list[Path]:
     root = Path(storage)
     if not root.is_dir():
         return []
-    found = [p for p in root.glob(f"*/[0-9]*_{name}.json")
-             if p.stem.split("_", 1)[1] == name and p.stem.split("_", 1)[0].isdigit()]
+    found = [
+        p
+        for p in root.glob(f"*/[0-9]*_{name}.json")
+        if p.stem.split("_", 1)[1] == name and p.stem.split("_", 1)[0].isdigit()
+    ]
     return sorted(found, key=lambda p: (p.name, str(p.parent)))
 
 
@@ -103,13 +113,16 @@ def resolve(ref: str, storage: Path) -> list[Path]:
             raise RunFileError(f"{path}: a directory without run files (*.json)")
         return files
     if ref.endswith(".json"):
-        raise RunFileError(f"no such file: {ref}",
-                           "record the runs first: `peoplenet-gate record NAME`")
+        raise RunFileError(
+            f"no such file: {ref}", "record the runs first: `peoplenet-gate record NAME`"
+        )
     found = saved_runs(ref, storage)
     if not found:
-        raise RunFileError(f"no benchmark run {ref!r} in {storage}",
-                           f"record some with `peoplenet-gate record {ref}` (or save pytest runs "
-                           f"with --benchmark-save={ref} --benchmark-save-data), or give files")
+        raise RunFileError(
+            f"no benchmark run {ref!r} in {storage}",
+            f"record some with `peoplenet-gate record {ref}` (or save pytest runs "
+            f"with --benchmark-save={ref} --benchmark-save-data), or give files",
+        )
     return found
 
 
@@ -137,12 +150,16 @@ def benchmark_runs(run: dict[str, Any], source: Path) -> list[MeasuredRun]:
     """Every benchmark of one pytest-benchmark run, read back as the MeasuredRun it
     recorded and labelled with its BENCHMARK and SOURCE."""
     info = run.get("machine_info", {})
-    cores = int(info.get("cpu_count") or (info.get("cpu") or {}).get("count") or os.cpu_count()
-                or 1)
+    cores = int(
+        info.get("cpu_count") or (info.get("cpu") or {}).get("count") or os.cpu_count() or 1
+    )
     started = _saved_at(run)
-    return [records.measured_run(bench, cores, started,
-                                 {BENCHMARK: bench["fullname"], SOURCE: str(source)})
-            for bench in run["benchmarks"]]
+    return [
+        records.measured_run(
+            bench, cores, started, {BENCHMARK: bench["fullname"], SOURCE: str(source)}
+        )
+        for bench in run["benchmarks"]
+    ]
 
 
 @dataclass

@@ -36,14 +36,18 @@ class WindowPlan:
 
     def __post_init__(self) -> None:
         if not self.seconds > 0 or not self.warmup_s >= 0:
-            raise WindowPlanError(f"window seconds must be > 0 and warm-up >= 0, got "
-                                  f"{self.seconds} and {self.warmup_s}")
+            raise WindowPlanError(
+                f"window seconds must be > 0 and warm-up >= 0, got "
+                f"{self.seconds} and {self.warmup_s}"
+            )
         if self.stable < 1 or self.max_windows < self.stable:
-            raise WindowPlanError(f"need 1 <= stable ({self.stable}) <= max_windows "
-                                  f"({self.max_windows})")
+            raise WindowPlanError(
+                f"need 1 <= stable ({self.stable}) <= max_windows ({self.max_windows})"
+            )
         if not 0 < self.tolerance < 1:
-            raise WindowPlanError(f"tolerance must be a fraction between 0 and 1, got "
-                                  f"{self.tolerance}")
+            raise WindowPlanError(
+                f"tolerance must be a fraction between 0 and 1, got {self.tolerance}"
+            )
 
     def requests_per_window(self, rate_per_s: float, concurrency: int) -> int:
         """Requests that take about `seconds` at `rate_per_s` (at least one per worker)."""
@@ -56,6 +60,6 @@ def stable_tail(throughputs: Sequence[float], plan: WindowPlan) -> bool:
     """Whether the last `plan.stable` windows agree within `plan.tolerance`."""
     if len(throughputs) < plan.stable:
         return False
-    tail = throughputs[-plan.stable:]
+    tail = throughputs[-plan.stable :]
     low, high = min(tail), max(tail)
     return low > 0 and high / low - 1 <= plan.tolerance

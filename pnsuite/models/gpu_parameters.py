@@ -20,6 +20,8 @@ def choice(params: dict[str, str], key: str) -> str:
     default; anything else is refused, naming the parameter and what it may be."""
     value = params.get(key, CHOICES[key][0])
     if value not in CHOICES[key]:
-        raise ValueError(f"config parameter {key!r} is {value!r}: it must be one of "
-                         f"{', '.join(CHOICES[key])} (config.pbtxt's parameters)")
+        raise ValueError(
+            f"config parameter {key!r} is {value!r}: it must be one of "
+            f"{', '.join(CHOICES[key])} (config.pbtxt's parameters)"
+        )
     return value

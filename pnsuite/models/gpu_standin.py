@@ -60,9 +60,11 @@ class _BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                         nn.BatchNorm2d(cout))
-                           if stride != 1 or cin != cout else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -97,6 +99,7 @@ def resnet34_backbone(source: str = "torchvision") -> nn.Sequential:
     """
     if source == "torchvision":
         from torchvision.models import resnet34
+
         net: nn.Module = resnet34(weights=None)
     elif source == "builtin":
         net = _BuiltinResNet34()
@@ -107,8 +110,9 @@ def resnet34_backbone(source: str = "torchvision") -> nn.Sequential:
     first = net.layer4[0]
     first.conv1.stride = (1, 1)
     first.downsample[0].stride = (1, 1)
-    return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
-                         net.layer1, net.layer2, net.layer3, net.layer4)
+    return nn.Sequential(
+        net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4
+    )
 
 
 class DetectNetV2(nn.Module):
@@ -164,8 +168,13 @@ def _calibrate_batchnorm(net: nn.Module, seed: int) -> None:
     net.eval()
 
 
-def build_network(device: str | torch.device = "cuda", *, seed: int = DEFAULT_SEED,
-                  source: str = "torchvision", dtype: torch.dtype | None = None) -> DetectNetV2:
+def build_network(
+    device: str | torch.device = "cuda",
+    *,
+    seed: int = DEFAULT_SEED,
+    source: str = "torchvision",
+    dtype: torch.dtype | None = None,
+) -> DetectNetV2:
     """The stand-in network, ready for inference on `device`: fp16 and channels-last on
     a GPU (what tensor cores want), fp32 on a CPU."""
     device = torch.device(device)
@@ -204,8 +213,11 @@ class TritonPythonModel:
         self._configure_process(config, params)
         self.max_batch = max(1, int(config.get("max_batch_size", 0)))
         began = time.perf_counter()
-        self.net = build_network(self.device, seed=int(params.get("weights_seed", DEFAULT_SEED)),
-                                 source=params.get("backbone_source", "torchvision"))
+        self.net = build_network(
+            self.device,
+            seed=int(params.get("weights_seed", DEFAULT_SEED)),
+            source=params.get("backbone_source", "torchvision"),
+        )
         on_gpu = self.device.type == "cuda"
         # Outputs as GPU tensors: the backend copies them device to device into the
         # response (a CUDA shm client's region); "host" goes through pinned memory.
@@ -244,7 +256,8 @@ class TritonPythonModel:
             # takes the workspace it can get): enough to starve the next server on the
             # GPU. With a cap, torch falls back to plans whose workspace fits.
             torch.cuda.set_per_process_memory_fraction(
-                float(params.get("gpu_memory_fraction", "0.12")), self.device)
+                float(params.get("gpu_memory_fraction", "0.12")), self.device
+            )
 
     def _allocate_buffers(self) -> None:
         """The device batch, and the staging and output buffers (pinned on a GPU)."""
@@ -252,15 +265,18 @@ class TritonPythonModel:
         grid = (NET_H // STRIDE, NET_W // STRIDE)
         on_gpu = self.device.type == "cuda"
         self.batch_in = torch.empty(shape, dtype=torch.float32, device=self.device)
-        self.staging = (torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu)
-                        if on_gpu else None)
+        self.staging = (
+            torch.empty(shape, dtype=torch.float32, pin_memory=on_gpu) if on_gpu else None
+        )
         # Host outputs only: device outputs are each execution's own tensors.
         self.cov_out = self.bbox_out = None
         if not self._outputs_on_device:
-            self.cov_out = torch.empty((self.max_batch, CLASSES, *grid), dtype=torch.float32,
-                                       pin_memory=on_gpu)
-            self.bbox_out = torch.empty((self.max_batch, 4 * CLASSES, *grid),
-                                        dtype=torch.float32, pin_memory=on_gpu)
+            self.cov_out = torch.empty(
+                (self.max_batch, CLASSES, *grid), dtype=torch.float32, pin_memory=on_gpu
+            )
+            self.bbox_out = torch.empty(
+                (self.max_batch, 4 * CLASSES, *grid), dtype=torch.float32, pin_memory=on_gpu
+            )
 
     def _warm_up_or_explain(self, which: str) -> list[int]:
         """The warm-up on a GPU (none on a CPU); a failure is logged with the free memory."""
@@ -270,8 +286,10 @@ class TritonPythonModel:
         except Exception as err:
             # Say why in one line: the server's own report keeps only the traceback's end.
             free = torch.cuda.mem_get_info(self.device) if on_gpu else (0, 0)
-            self._pb.Logger.log_error(f"{IDENTITY}: warm-up failed ({free[0] / 2**30:.1f} of "
-                                      f"{free[1] / 2**30:.1f} GiB free): {err}")
+            self._pb.Logger.log_error(
+                f"{IDENTITY}: warm-up failed ({free[0] / 2**30:.1f} of "
+                f"{free[1] / 2**30:.1f} GiB free): {err}"
+            )
             raise
 
     def _release_warm_up_cache(self) -> float:
@@ -294,7 +312,8 @@ class TritonPythonModel:
             f"{len(warmed)} batch sizes warmed (peak {peak:.1f} GiB reserved), outputs in "
             f"{'device' if self._outputs_on_device else 'host'} memory, malloc tuned "
             f"{self._malloc_tuned}, ready in "
-            f"{time.perf_counter() - began:.1f} s")
+            f"{time.perf_counter() - began:.1f} s"
+        )
 
     @staticmethod
     def _check_contract(config: dict[str, Any]) -> None:
@@ -304,14 +323,19 @@ class TritonPythonModel:
         expected_in = {INPUT_NAME: [3, NET_H, NET_W]}
         expected_out = {COV_NAME: [CLASSES, *grid], BBOX_NAME: [4 * CLASSES, *grid]}
         if inputs != expected_in or outputs != expected_out:
-            raise ValueError(f"config does not have PeopleNet's tensor contract: inputs "
-                             f"{inputs} (want {expected_in}), outputs {outputs} "
-                             f"(want {expected_out})")
+            raise ValueError(
+                f"config does not have PeopleNet's tensor contract: inputs "
+                f"{inputs} (want {expected_in}), outputs {outputs} "
+                f"(want {expected_out})"
+            )
 
     def _warm_up(self, which: str) -> list[int]:
         """Run every batch size once (cuDNN picks and loads its kernels per shape)."""
-        sizes = list(range(1, self.max_batch + 1)) if which == "all" else \
-            [int(s) for s in which.split(",") if s.strip()]
+        sizes = (
+            list(range(1, self.max_batch + 1))
+            if which == "all"
+            else [int(s) for s in which.split(",") if s.strip()]
+        )
         self.batch_in.uniform_()  # not zeros: real-looking data for the first runs
         with torch.inference_mode():
             for n in sizes:
@@ -327,10 +351,15 @@ class TritonPythonModel:
     def _report_profile(self) -> None:
         count = self._profile.get("executions", 0.0)
         images = self._profile.get("images", 0.0)
-        parts = ", ".join(f"{k} {v / count * 1e3:.3f}" for k, v in self._profile.items()
-                          if k not in ("executions", "images"))
-        self._pb.Logger.log_info(f"{IDENTITY} profile: {count:.0f} executions, "
-                                 f"{images / count:.2f} images each; ms per execution: {parts}")
+        parts = ", ".join(
+            f"{k} {v / count * 1e3:.3f}"
+            for k, v in self._profile.items()
+            if k not in ("executions", "images")
+        )
+        self._pb.Logger.log_info(
+            f"{IDENTITY} profile: {count:.0f} executions, "
+            f"{images / count:.2f} images each; ms per execution: {parts}"
+        )
         self._profile = {}
 
     def execute(self, requests: list[Any]) -> list[Any]:
@@ -340,8 +369,10 @@ class TritonPythonModel:
             # Between two executions: the stub's own work (loading the next requests from
             # shared memory, writing the last responses) and waiting for the server.
             self._profile["between"] = self._profile.get("between", 0.0) + (t0 - self._last_end)
-        inputs = [torch.utils.dlpack.from_dlpack(
-            pb.get_input_tensor_by_name(r, INPUT_NAME).to_dlpack()) for r in requests]
+        inputs = [
+            torch.utils.dlpack.from_dlpack(pb.get_input_tensor_by_name(r, INPUT_NAME).to_dlpack())
+            for r in requests
+        ]
         t = self._lap("inputs", t0) if self._profile_every else t0
         total = sum(int(x.shape[0]) for x in inputs)
         if total > self.max_batch:  # the batcher never forms this; a guard, not a path
@@ -350,13 +381,14 @@ class TritonPythonModel:
         for x in inputs:
             n = int(x.shape[0])
             if x.device.type == "cuda" or self.staging is None:
-                self.batch_in[offset:offset + n].copy_(x, non_blocking=True)
+                self.batch_in[offset : offset + n].copy_(x, non_blocking=True)
             else:
                 # Shared memory -> pinned (CPU threads), then an async DMA into the device
                 # batch: the DMA of one request overlaps the CPU copy of the next.
-                self.staging[offset:offset + n].copy_(x)
-                self.batch_in[offset:offset + n].copy_(self.staging[offset:offset + n],
-                                                       non_blocking=True)
+                self.staging[offset : offset + n].copy_(x)
+                self.batch_in[offset : offset + n].copy_(
+                    self.staging[offset : offset + n], non_blocking=True
+                )
             offset += n
         t = self._lap("copy_in", t) if self._profile_every else t
         with torch.inference_mode():
@@ -374,9 +406,14 @@ class TritonPythonModel:
             # The stub copies these when execute() returns (host: into its shared memory,
             # before the next execute() can overwrite the pinned buffers; device: the
             # capsule keeps this execution's tensor alive until the backend has copied it).
-            responses.append(pb.InferenceResponse(output_tensors=[
-                pb.Tensor.from_dlpack(COV_NAME, _to_capsule(cov[offset:offset + n])),
-                pb.Tensor.from_dlpack(BBOX_NAME, _to_capsule(bbox[offset:offset + n]))]))
+            responses.append(
+                pb.InferenceResponse(
+                    output_tensors=[
+                        pb.Tensor.from_dlpack(COV_NAME, _to_capsule(cov[offset : offset + n])),
+                        pb.Tensor.from_dlpack(BBOX_NAME, _to_capsule(bbox[offset : offset + n])),
+                    ]
+                )
+            )
             offset += n
         if self._profile_every:
             self._last_end = self._lap("responses", t)

@@ -18,8 +18,8 @@ import ctypes
 KEEP_FREED = {
     # glibc's largest mmap threshold (4 * 1024 * 1024 * sizeof(long)): 6.3 MB stays on the heap
     (-3, "MALLOC_MMAP_THRESHOLD_"): 32 * 2**20,
-    (-1, "MALLOC_TRIM_THRESHOLD_"): 2**31 - 1,   # never trim freed heap back
-    (-2, "MALLOC_TOP_PAD_"): 256 * 2**20,        # grow the heap in big steps
+    (-1, "MALLOC_TRIM_THRESHOLD_"): 2**31 - 1,  # never trim freed heap back
+    (-2, "MALLOC_TOP_PAD_"): 256 * 2**20,  # grow the heap in big steps
 }
 
 

@@ -40,11 +40,15 @@ class CommandSampler:
 
     def start(self) -> CommandSampler:
         # Own process group: stopping it must not reach the measuring process.
-        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True, bufsize=1,
-                                      start_new_session=True)
-        self._reader = threading.Thread(target=self._read, name=type(self).__name__,
-                                        daemon=True)
+        self._proc = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, name=type(self).__name__, daemon=True)
         self._reader.start()
         return self
 

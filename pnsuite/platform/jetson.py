@@ -39,6 +39,8 @@ def platform_root() -> Path:
     """The root the machine's files are read under: / unless SUITE_PLATFORM_ROOT names
     another (./suite reads the same variable)."""
     return Path(os.environ.get(ROOT_VARIABLE) or "/")
+
+
 #: the hwmon names of the Jetson fan's PWM driver (`pwm1` there is the duty, 0-255)
 FAN_HWMON_NAMES = ("pwmfan", "pwm-fan", "pwm_fan")
 # nvpmodel lives in /usr/sbin, which is not on a non-root user's PATH on Ubuntu.
@@ -48,7 +50,8 @@ TOOL_DIRS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")
 # --------------------------------------------------------------------------- releases
 
 _RELEASE_RE = re.compile(
-    r"^#\s*R(?P<major>\d+)\s*\(release\),\s*REVISION:\s*(?P<rev>[\d.]+)(?P<rest>.*)$")
+    r"^#\s*R(?P<major>\d+)\s*\(release\),\s*REVISION:\s*(?P<rev>[\d.]+)(?P<rest>.*)$"
+)
 
 
 def parse_nv_tegra_release(text: str) -> dict[str, Any] | None:
@@ -66,9 +69,13 @@ def parse_nv_tegra_release(text: str) -> dict[str, Any] | None:
             key, sep, value = part.partition(":")
             if sep:
                 fields[key.strip().lower()] = value.strip()
-        return {"l4t": f"{m.group('major')}.{m.group('rev')}", "l4t_major": int(m.group("major")),
-                "board": fields.get("board", ""), "gcid": fields.get("gcid", ""),
-                "date": fields.get("date", "")}
+        return {
+            "l4t": f"{m.group('major')}.{m.group('rev')}",
+            "l4t_major": int(m.group("major")),
+            "board": fields.get("board", ""),
+            "gcid": fields.get("gcid", ""),
+            "date": fields.get("date", ""),
+        }
     return None
 
 
@@ -98,14 +105,16 @@ def parse_device_model(raw: bytes | str) -> str:
 
 # --------------------------------------------------------------------------- power, clocks
 
+
 def parse_nvpmodel_query(text: str) -> dict[str, Any] | None:
     """Power mode from `nvpmodel -q`: `NV Power Mode: MAXN` then the mode id on its own line.
 
     Returns `{"name": "MAXN", "id": 0}` (id None if the line is missing), or None.
     NVPM WARN/ERROR lines that some releases print first are skipped.
     """
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.strip().startswith("NVPM ")]
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("NVPM ")
+    ]
     for i, line in enumerate(lines):
         m = re.match(r"NV Power Mode:\s*(\S.*)$", line)
         if not m:
@@ -116,8 +125,10 @@ def parse_nvpmodel_query(text: str) -> dict[str, Any] | None:
 
 
 def _freqs(line: str) -> dict[str, int]:
-    return {k.lower(): int(v)
-            for k, v in re.findall(r"(MinFreq|MaxFreq|CurrentFreq|FreqOverride)=(\d+)", line)}
+    return {
+        k.lower(): int(v)
+        for k, v in re.findall(r"(MinFreq|MaxFreq|CurrentFreq|FreqOverride)=(\d+)", line)
+    }
 
 
 def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
@@ -130,8 +141,15 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
     `fan_pwm` is the fan's duty (0-255) from its line (`FAN Dynamic Speed control=active
     hwmon4_pwm=45` on JetPack 5/6, `Fan: PWM=255` before), None without one.
     """
-    out: dict[str, Any] = {"soc": "", "machine": "", "cpus": {}, "gpu": None, "emc": None,
-                           "nvpmodel": None, "fan_pwm": None}
+    out: dict[str, Any] = {
+        "soc": "",
+        "machine": "",
+        "cpus": {},
+        "gpu": None,
+        "emc": None,
+        "nvpmodel": None,
+        "fan_pwm": None,
+    }
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("SOC family:"):
@@ -146,8 +164,11 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
             out["emc"] = _freqs(line)
         elif m := re.match(r"NV Power Mode:\s*(\S.*)$", line):
             out["nvpmodel"] = m.group(1).strip()
-        elif (line.lower().startswith("fan") and out["fan_pwm"] is None
-              and (m := re.search(r"(?:pwm|speed)=(\d+)\b", line, re.IGNORECASE))):
+        elif (
+            line.lower().startswith("fan")
+            and out["fan_pwm"] is None
+            and (m := re.search(r"(?:pwm|speed)=(\d+)\b", line, re.IGNORECASE))
+        ):
             out["fan_pwm"] = int(m.group(1))
     online = [c for c in out["cpus"].values() if c["online"] and "minfreq" in c]
     if not online or not out["gpu"]:
@@ -157,8 +178,9 @@ def parse_jetson_clocks_show(text: str) -> dict[str, Any]:
     pinned = pinned and out["gpu"].get("minfreq") == out["gpu"].get("maxfreq")
     if out["emc"]:
         emc = out["emc"]
-        pinned = pinned and (emc.get("freqoverride") == 1
-                             or emc.get("minfreq") == emc.get("maxfreq"))
+        pinned = pinned and (
+            emc.get("freqoverride") == 1 or emc.get("minfreq") == emc.get("maxfreq")
+        )
     out["clocks_pinned"] = pinned
     return out
 
@@ -176,9 +198,11 @@ def clock_freqs_mhz(freqs: Mapping[str, int] | None) -> dict[str, Any] | None:
     (and `"override"` for the EMC, True when its frequency is pinned); None without a line."""
     if not freqs or "minfreq" not in freqs or "maxfreq" not in freqs:
         return None
-    out: dict[str, Any] = {"min": _mhz(freqs["minfreq"]), "max": _mhz(freqs["maxfreq"]),
-                           "current": (_mhz(freqs["currentfreq"])
-                                       if "currentfreq" in freqs else None)}
+    out: dict[str, Any] = {
+        "min": _mhz(freqs["minfreq"]),
+        "max": _mhz(freqs["maxfreq"]),
+        "current": (_mhz(freqs["currentfreq"]) if "currentfreq" in freqs else None),
+    }
     if "freqoverride" in freqs:
         out["override"] = freqs["freqoverride"] == 1
     return out
@@ -241,6 +265,7 @@ def parse_fan_pwm(text: str | None) -> int | None:
 
 # --------------------------------------------------------------------------- identity
 
+
 @dataclass(frozen=True)
 class RawIdentity:
     """What the identity is read from; None where a file or command was not available."""
@@ -275,8 +300,9 @@ def identity_from(raw: RawIdentity) -> dict[str, Any]:
         "l4t_release": release["l4t"],
         "jetpack_release": jp,
         "jetpack_package": jetpack["jetpack_package"] if jetpack else "",
-        "jetson_release": (f"JetPack {jp} (L4T R{release['l4t']})" if jp
-                           else f"L4T R{release['l4t']}"),
+        "jetson_release": (
+            f"JetPack {jp} (L4T R{release['l4t']})" if jp else f"L4T R{release['l4t']}"
+        ),
         "nvpmodel_mode": mode["name"] if mode else None,
         "nvpmodel_id": mode["id"] if mode else None,
         "jetson_clocks": clocks["clocks_pinned"] if clocks else None,
@@ -325,9 +351,11 @@ def _tool_output(name: str, args: Sequence[str], problems: list[str]) -> str | N
         if rc2 == 0 and out2.strip():
             return out2
         err = err2 or err
-    problems.append(f"`{name} {' '.join(args)}` failed ({err.strip()[:200] or f'exit {rc}'}); "
-                    "allow it without a password: "
-                    f"'<runner user> ALL=(root) NOPASSWD: {tool} {' '.join(args)}'")
+    problems.append(
+        f"`{name} {' '.join(args)}` failed ({err.strip()[:200] or f'exit {rc}'}); "
+        "allow it without a password: "
+        f"'<runner user> ALL=(root) NOPASSWD: {tool} {' '.join(args)}'"
+    )
     return None
 
 
@@ -341,8 +369,7 @@ def _read_text(path: Path) -> str | None:
 def read_thermal_zones(root: Path | None = None) -> tuple[tuple[str, str], ...]:
     """(type, temp) of each readable thermal zone under `root`, in zone order."""
     root = platform_root() / THERMAL_ZONES if root is None else root
-    zones = sorted(root.glob("thermal_zone*"),
-                   key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+    zones = sorted(root.glob("thermal_zone*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
     read = ((_read_text(z / "type"), _read_text(z / "temp")) for z in zones)
     return tuple((t, v) for t, v in read if t is not None and v is not None)
 
@@ -372,11 +399,16 @@ def read_raw_identity() -> RawIdentity:
     dpkg = None
     if find_tool("dpkg-query"):
         _, dpkg, _ = _run(["dpkg-query", "-W", "nvidia-jetpack"])
-    return RawIdentity(nv_tegra_release=release, dpkg_jetpack=dpkg, device_model=model,
-                       nvpmodel_q=_tool_output("nvpmodel", ["-q"], problems),
-                       jetson_clocks_show=_tool_output("jetson_clocks", ["--show"], problems),
-                       thermal_zones=read_thermal_zones(), fan_hwmon_pwm=read_fan_hwmon_pwm(),
-                       problems=tuple(problems))
+    return RawIdentity(
+        nv_tegra_release=release,
+        dpkg_jetpack=dpkg,
+        device_model=model,
+        nvpmodel_q=_tool_output("nvpmodel", ["-q"], problems),
+        jetson_clocks_show=_tool_output("jetson_clocks", ["--show"], problems),
+        thermal_zones=read_thermal_zones(),
+        fan_hwmon_pwm=read_fan_hwmon_pwm(),
+        problems=tuple(problems),
+    )
 
 
 def machine_identity() -> dict[str, Any]:
@@ -393,6 +425,7 @@ def machine_identity() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- comparability
+
 
 @dataclass(frozen=True)
 class Comparability:
@@ -423,8 +456,9 @@ def _clocks(identity: Mapping[str, Any]) -> str:
     return "off" if value is False else "unknown"
 
 
-def _state_refusal(what: str, baseline: str, current: str, unreadable: str,
-                   differs: str) -> list[str]:
+def _state_refusal(
+    what: str, baseline: str, current: str, unreadable: str, differs: str
+) -> list[str]:
     """Why a power state refuses a comparison: unknown on either side, or different."""
     if "unknown" in (baseline, current):
         return [f"{what} unknown: baseline {baseline}, this run {current} ({unreadable})"]
@@ -435,11 +469,14 @@ def _state_refusal(what: str, baseline: str, current: str, unreadable: str,
 BOARD_CLOCKS = (("jetson_gpu_clock", "GPU clock"), ("jetson_emc_clock", "EMC clock"))
 
 
-def _clock_refusal(baseline: Mapping[str, Any], current: Mapping[str, Any], key: str,
-                   label: str) -> list[str]:
+def _clock_refusal(
+    baseline: Mapping[str, Any], current: Mapping[str, Any], key: str, label: str
+) -> list[str]:
     """Why a clock setting refuses a comparison: different, or known on one side only."""
-    sides = [("not recorded" if key not in side else side[key] or "unknown")
-             for side in (baseline, current)]
+    sides = [
+        ("not recorded" if key not in side else side[key] or "unknown")
+        for side in (baseline, current)
+    ]
     b_clock, c_clock = sides
     # Alike on both sides passes, unknown too: two runs saved before the suite read the
     # clocks are as comparable as they were, and a board whose --show has no EMC line
@@ -447,11 +484,18 @@ def _clock_refusal(baseline: Mapping[str, Any], current: Mapping[str, Any], key:
     if b_clock == c_clock:
         return []
     if {"unknown", "not recorded"} & set(sides):
-        why = ("the baseline was recorded before its clocks were: record it again"
-               if key not in baseline else "`jetson_clocks --show` must list it on the runner")
+        why = (
+            "the baseline was recorded before its clocks were: record it again"
+            if key not in baseline
+            else "`jetson_clocks --show` must list it on the runner"
+        )
         return [f"{label} unknown: baseline {b_clock}, this run {c_clock} ({why})"]
-    return [(f"{label} differs: baseline {b_clock}, this run {c_clock} (set the board as the "
-             f"baseline's was, e.g. with ci/jetson-board.sh set)")]
+    return [
+        (
+            f"{label} differs: baseline {b_clock}, this run {c_clock} (set the board as the "
+            f"baseline's was, e.g. with ci/jetson-board.sh set)"
+        )
+    ]
 
 
 def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Comparability:
@@ -473,18 +517,27 @@ def comparable(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Compa
     refusals: list[str] = []
     notes: list[str] = []
     if baseline.get("jetson_model") != current.get("jetson_model"):
-        refusals.append(f"board differs: baseline {baseline.get('jetson_model')!r}, "
-                        f"this run {current.get('jetson_model')!r}")
+        refusals.append(
+            f"board differs: baseline {baseline.get('jetson_model')!r}, "
+            f"this run {current.get('jetson_model')!r}"
+        )
     b_mode, c_mode = _mode(baseline), _mode(current)
     refusals += _state_refusal(
-        "power mode", b_mode, c_mode, "`nvpmodel -q` must be readable on the runner",
+        "power mode",
+        b_mode,
+        c_mode,
+        "`nvpmodel -q` must be readable on the runner",
         f"power mode differs: baseline nvpmodel {b_mode}, this run nvpmodel {c_mode} "
-        f"(set it with `sudo nvpmodel -m {baseline.get('nvpmodel_id')}` to match)")
+        f"(set it with `sudo nvpmodel -m {baseline.get('nvpmodel_id')}` to match)",
+    )
     b_clk, c_clk = _clocks(baseline), _clocks(current)
     refusals += _state_refusal(
-        "jetson_clocks state", b_clk, c_clk,
+        "jetson_clocks state",
+        b_clk,
+        c_clk,
         "`jetson_clocks --show` must be readable on the runner",
-        f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}")
+        f"clocks differ: baseline jetson_clocks {b_clk}, this run jetson_clocks {c_clk}",
+    )
     for key, label in BOARD_CLOCKS:
         refusals += _clock_refusal(baseline, current, key, label)
     for key, label in (("jetpack_release", "JetPack"), ("l4t_release", "L4T")):

@@ -19,8 +19,13 @@ def nvidia_smi_command(interval_ms: int, gpu: int = 0) -> list[str] | None:
     tool = shutil.which("nvidia-smi")
     if tool is None:
         return None
-    return [tool, f"--query-gpu={','.join(QUERY)}", "--format=csv,noheader,nounits",
-            f"-lms={interval_ms}", f"--id={gpu}"]
+    return [
+        tool,
+        f"--query-gpu={','.join(QUERY)}",
+        "--format=csv,noheader,nounits",
+        f"-lms={interval_ms}",
+        f"--id={gpu}",
+    ]
 
 
 def parse_nvidia_smi_line(line: str) -> dict[str, float | None] | None:
@@ -42,23 +47,27 @@ def parse_nvidia_smi_line(line: str) -> dict[str, float | None] | None:
 
 def summarize_nvidia_smi(samples: Sequence[dict[str, float | None]]) -> dict[str, Any]:
     """Means of clock and power, the highest temperature and max clock, over the samples."""
+
     def values(name: str) -> list[float]:
         return [v for s in samples if (v := s.get(name)) is not None]
 
     clock, max_clock = values("clocks.sm"), values("clocks.max.sm")
     temp, power = values("temperature.gpu"), values("power.draw")
-    return {"samples": len(samples),
-            "gpu_clock_mhz": fmean(clock) if clock else None,
-            "gpu_clock_max_mhz": max(max_clock) if max_clock else None,
-            "temperature_c_max": max(temp) if temp else None,
-            "power_w": fmean(power) if power else None}
+    return {
+        "samples": len(samples),
+        "gpu_clock_mhz": fmean(clock) if clock else None,
+        "gpu_clock_max_mhz": max(max_clock) if max_clock else None,
+        "temperature_c_max": max(temp) if temp else None,
+        "power_w": fmean(power) if power else None,
+    }
 
 
 class NvidiaSmiSampler(CommandSampler):
     """nvidia-smi's query loop in the background; `summary()` as summarize_nvidia_smi."""
 
-    def __init__(self, interval_ms: int = 200, gpu: int = 0,
-                 command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, interval_ms: int = 200, gpu: int = 0, command: Sequence[str] | None = None
+    ) -> None:
         argv = list(command) if command else nvidia_smi_command(interval_ms, gpu)
         if argv is None:
             raise FileNotFoundError("nvidia-smi not found (it ships with the NVIDIA driver)")

@@ -43,11 +43,17 @@ def parse_tegrastats_line(line: str) -> dict[str, Any] | None:
     ts = _TIMESTAMP_RE.match(line)
     sample: dict[str, Any] = {
         "timestamp": ts.group(1) if ts else None,
-        "ram_used_mb": mem["RAM"][0], "ram_total_mb": mem["RAM"][1],
+        "ram_used_mb": mem["RAM"][0],
+        "ram_total_mb": mem["RAM"][1],
         "swap_used_mb": mem["SWAP"][0] if "SWAP" in mem else None,
-        "cpu_load_pct": [], "cpu_freq_mhz": [],
-        "emc_load_pct": None, "emc_freq_mhz": None, "gpu_load_pct": None, "gpu_freq_mhz": None,
-        "power_mw": {}, "temp_c": {},
+        "cpu_load_pct": [],
+        "cpu_freq_mhz": [],
+        "emc_load_pct": None,
+        "emc_freq_mhz": None,
+        "gpu_load_pct": None,
+        "gpu_freq_mhz": None,
+        "power_mw": {},
+        "temp_c": {},
     }
     cpu = _CPU_RE.search(line)
     if cpu:
@@ -91,8 +97,10 @@ def summarize_tegrastats(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]
         stat = _stat(s.get(key) for s in samples)
         if stat:
             out[key] = stat
-    cpu = _stat(fmean(loads) if (loads := [v for v in s.get("cpu_load_pct", []) if v is not None])
-                else None for s in samples)
+    cpu = _stat(
+        fmean(loads) if (loads := [v for v in s.get("cpu_load_pct", []) if v is not None]) else None
+        for s in samples
+    )
     if cpu:
         out["cpu_load_pct"] = cpu
     rails = sorted({r for s in samples for r in s.get("power_mw", {})})

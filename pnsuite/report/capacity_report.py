@@ -15,22 +15,40 @@ TEMPLATE = "capacity.html.j2"
 
 #: what the tables' words and columns mean
 CODES = (
-    ("streams", "camera streams at once, each sending one frame every 1/fps seconds and "
-                "holding at most one frame in flight"),
-    ("rule", "when a run meets the deadline: the frames' latency at the percentile within "
-             "the deadline, and at most that share of frames late or dropped"),
-    ("search", "a run of the search: streams doubled until the rule failed, then the gap "
-               "halved, on one server"),
+    (
+        "streams",
+        "camera streams at once, each sending one frame every 1/fps seconds and "
+        "holding at most one frame in flight",
+    ),
+    (
+        "rule",
+        "when a run meets the deadline: the frames' latency at the percentile within "
+        "the deadline, and at most that share of frames late or dropped",
+    ),
+    (
+        "search",
+        "a run of the search: streams doubled until the rule failed, then the gap "
+        "halved, on one server",
+    ),
     ("confirm", "a confirmation of the answer on a server started afresh"),
-    ("met yes / no", "whether the run met the rule; \"why\" says what failed"),
-    ("p50, p99", "the frames' latency from when each was due to its answer (waiting behind "
-                 "the stream's previous frame counts)"),
+    ("met yes / no", 'whether the run met the rule; "why" says what failed'),
+    (
+        "p50, p99",
+        "the frames' latency from when each was due to its answer (waiting behind "
+        "the stream's previous frame counts)",
+    ),
     ("frames due", "frames the streams' cameras produced in the counted seconds"),
     ("dropped", "frames never sent: a newer frame arrived while they waited"),
-    ("send lateness p99", "how late the client sent frames it owed no wait (its own "
-                          "schedule's slack; large values mean the client fell behind)"),
-    ("Triton queue, halves", "Triton's queue time per inference in the first and second "
-                             "half of the run (a queue that grows shows in the second)"),
+    (
+        "send lateness p99",
+        "how late the client sent frames it owed no wait (its own "
+        "schedule's slack; large values mean the client fell behind)",
+    ),
+    (
+        "Triton queue, halves",
+        "Triton's queue time per inference in the first and second "
+        "half of the run (a queue that grows shows in the second)",
+    ),
     ("fps", "frames per second each stream's camera produces"),
     ("power (W)", "the mean power during the runs at the answer, where a monitor read it"),
     ("W per stream", "that power over the answer's streams"),
@@ -54,12 +72,15 @@ def _answer(doc: dict[str, Any]) -> str:
     # the search may have stepped down to the answer without trying it (its confirmations
     # of more streams failed): then only the confirmations met it
     searched = any(not r["confirming"] for r in at_answer)
-    text = (f"{short_name(doc['repo'])}: {n} stream{'s' if n != 1 else ''} met the rule "
-            + (f"in the search and in {runs}" if searched else f"in {runs}"))
+    text = f"{short_name(doc['repo'])}: {n} stream{'s' if n != 1 else ''} met the rule " + (
+        f"in the search and in {runs}" if searched else f"in {runs}"
+    )
     if p99 is not None:
         text += f" (frames' p99 at most {p99:.0f} ms)"
-    failed = sorted((r for r in doc["runs"] if r["streams"] > n and not r["met"]),
-                    key=lambda r: (r["streams"], r["confirming"]))
+    failed = sorted(
+        (r for r in doc["runs"] if r["streams"] > n and not r["met"]),
+        key=lambda r: (r["streams"], r["confirming"]),
+    )
     if doc.get("capped"):
         text += "; it is the most streams tried, so it may serve more"
     elif failed:
@@ -89,13 +110,17 @@ def why_best(configurations: Sequence[dict[str, Any]]) -> str | None:
     if len(best) == 1:
         text = f"{names[0]} serves the most streams: {n} at {fps:g} fps each"
     else:
-        text = (f"{' and '.join(names)} tie for the most streams: {n} at {fps:g} fps each "
-                "(choose between them by what else matters, e.g. latency or power)")
+        text = (
+            f"{' and '.join(names)} tie for the most streams: {n} at {fps:g} fps each "
+            "(choose between them by what else matters, e.g. latency or power)"
+        )
     text += f", within the rule ({best[0]['rule']}). " + " ".join(_answer(d) for d in best)
     others = sorted((d for d in configurations if d not in best), key=lambda d: -d["streams"])
     if others:
-        text += (f" Next: {short_name(others[0]['repo'])} with {others[0]['streams']} "
-                 f"stream{'s' if others[0]['streams'] != 1 else ''}.")
+        text += (
+            f" Next: {short_name(others[0]['repo'])} with {others[0]['streams']} "
+            f"stream{'s' if others[0]['streams'] != 1 else ''}."
+        )
     return text
 
 
@@ -107,15 +132,22 @@ def write_capacity_report(configurations: Sequence[dict[str, Any]], out_dir: str
     # Documents written before the times were recorded have none: the page says so.
     starts = [d["started"] for d in configurations if d.get("started")]
     ends = [d["finished"] for d in configurations if d.get("finished")]
-    context = {"configurations": configurations, "best": best,
-               "most": "most streams" if len(best) == 1 else "most streams, tied",
-               "why_best": why_best(configurations), "codes": CODES,
-               "short": {d["repo"]: short_name(d["repo"]) for d in configurations},
-               "when_measured": span(min(starts, default=None), max(ends, default=None)),
-               "plot": {"name": "latency-by-streams", "title": "Latency against streams",
-                        "caption": "p99 of the frames' due-to-answer latency in each run of "
-                                   "the search and its confirmations (filled: the run met "
-                                   "the rule); the dashed line is the deadline; a star marks "
-                                   "the answer of the configuration serving most (each, when "
-                                   "tied)."}}
+    context = {
+        "configurations": configurations,
+        "best": best,
+        "most": "most streams" if len(best) == 1 else "most streams, tied",
+        "why_best": why_best(configurations),
+        "codes": CODES,
+        "short": {d["repo"]: short_name(d["repo"]) for d in configurations},
+        "when_measured": span(min(starts, default=None), max(ends, default=None)),
+        "plot": {
+            "name": "latency-by-streams",
+            "title": "Latency against streams",
+            "caption": "p99 of the frames' due-to-answer latency in each run of "
+            "the search and its confirmations (filled: the run met "
+            "the rule); the dashed line is the deadline; a star marks "
+            "the answer of the configuration serving most (each, when "
+            "tied).",
+        },
+    }
     return write_report(out_dir, TEMPLATE, context, pngs)

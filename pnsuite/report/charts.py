@@ -22,8 +22,12 @@ from pnsuite.sweep.points import PHASES, SweepPoint
 from pnsuite.verdict import verdicts
 
 DPI = 100
-VERDICT_COLOURS = {verdicts.REGRESSION: "#c0392b", verdicts.OK: "#2e86c1",
-                   verdicts.IMPROVED: "#27ae60", verdicts.INCONCLUSIVE: "#b7950b"}
+VERDICT_COLOURS = {
+    verdicts.REGRESSION: "#c0392b",
+    verdicts.OK: "#2e86c1",
+    verdicts.IMPROVED: "#27ae60",
+    verdicts.INCONCLUSIVE: "#b7950b",
+}
 PHASE_COLOURS = dict(zip(PHASES, ("#95a5a6", "#5dade2", "#2874a6", "#48c9b0")))
 
 
@@ -42,8 +46,9 @@ def _png(figure: Figure) -> bytes:
 
 def _by_variant(points: Sequence[SweepPoint]) -> dict[str, list[SweepPoint]]:
     groups: dict[str, list[SweepPoint]] = defaultdict(list)
-    for p in sorted(points, key=lambda p: (p.key.variant.instances, p.key.variant.name,
-                                           p.key.concurrency)):
+    for p in sorted(
+        points, key=lambda p: (p.key.variant.instances, p.key.variant.name, p.key.concurrency)
+    ):
         groups[p.key.variant.name].append(p)
     return dict(groups)
 
@@ -66,8 +71,7 @@ BEST_COLOUR = "#27ae60"
 
 def _star(ax, x: float, y: float, label: str) -> None:
     """The best point: a large green star above everything else, in the legend."""
-    ax.scatter([x], [y], marker="*", s=320, color=BEST_COLOUR, edgecolor="k", zorder=6,
-               label=label)
+    ax.scatter([x], [y], marker="*", s=320, color=BEST_COLOUR, edgecolor="k", zorder=6, label=label)
 
 
 def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = None) -> Figure:
@@ -76,12 +80,23 @@ def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = No
     figure = _figure()
     ax = figure.add_subplot()
     for name, group in _by_variant(points).items():
-        ax.plot([p.key.concurrency for p in group], [p.throughput for p in group],
-                marker="o", label=name)
+        ax.plot(
+            [p.key.concurrency for p in group],
+            [p.throughput for p in group],
+            marker="o",
+            label=name,
+        )
     throttled = [p for p in points if p.platform.throttled]
     if throttled:
-        ax.scatter([p.key.concurrency for p in throttled], [p.throughput for p in throttled],
-                   marker="x", s=90, color="#c0392b", zorder=5, label="throttled")
+        ax.scatter(
+            [p.key.concurrency for p in throttled],
+            [p.throughput for p in throttled],
+            marker="x",
+            s=90,
+            color="#c0392b",
+            zorder=5,
+            label="throttled",
+        )
     if best is not None:
         _star(ax, best.key.concurrency, best.throughput, f"best: {best.key.label}")
     _concurrency_axis(ax, [p.key.concurrency for p in points])
@@ -94,13 +109,15 @@ def throughput_figure(points: Sequence[SweepPoint], best: SweepPoint | None = No
     return figure
 
 
-def throughput_by_concurrency(points: Sequence[SweepPoint],
-                              best: SweepPoint | None = None) -> bytes:
+def throughput_by_concurrency(
+    points: Sequence[SweepPoint], best: SweepPoint | None = None
+) -> bytes:
     return _png(throughput_figure(points, best))
 
 
-def latency_breakdown_figure(groups: Mapping[int, Sequence[SweepPoint]],
-                             best: SweepPoint | None = None) -> Figure:
+def latency_breakdown_figure(
+    groups: Mapping[int, Sequence[SweepPoint]], best: SweepPoint | None = None
+) -> Figure:
     """Triton's time per inference in each phase, stacked: one panel per client
     concurrency, one bar per configuration, so that bars side by side were measured
     under the same load. The panels share their y axis; the best point's bar is outlined
@@ -124,8 +141,7 @@ def latency_breakdown_figure(groups: Mapping[int, Sequence[SweepPoint]],
             at = points.index(best)
             names[at] = f"\u2605 {names[at]}"
             ax.bar([at], [bottom[at]], fill=False, edgecolor=BEST_COLOUR, linewidth=2.5)
-        ax.set_xticks(x, names, rotation=40, ha="right", rotation_mode="anchor",
-                      fontsize="small")
+        ax.set_xticks(x, names, rotation=40, ha="right", rotation_mode="anchor", fontsize="small")
         for tick, p in zip(ax.get_xticklabels(), points):
             if p is best:
                 tick.set_color(BEST_COLOUR)
@@ -133,18 +149,25 @@ def latency_breakdown_figure(groups: Mapping[int, Sequence[SweepPoint]],
         ax.set_title(f"client concurrency {concurrency}", fontsize="medium")
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel("ms per inference")
-    for ax in axes[len(concurrencies):]:
+    for ax in axes[len(concurrencies) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     # The legend where a title would be: the page's heading titles the figure, and a
     # suptitle and a legend both "outside upper center" are drawn over each other.
-    figure.legend(handles, labels, loc="outside upper center", ncols=len(PHASES),
-                  fontsize="small", frameon=False)
+    figure.legend(
+        handles,
+        labels,
+        loc="outside upper center",
+        ncols=len(PHASES),
+        fontsize="small",
+        frameon=False,
+    )
     return figure
 
 
-def latency_breakdown(groups: Mapping[int, Sequence[SweepPoint]],
-                      best: SweepPoint | None = None) -> bytes:
+def latency_breakdown(
+    groups: Mapping[int, Sequence[SweepPoint]], best: SweepPoint | None = None
+) -> bytes:
     return _png(latency_breakdown_figure(groups, best))
 
 
@@ -162,8 +185,20 @@ def batch_sizes(point: SweepPoint) -> bytes:
 
 
 #: where a point's label may go, in points from the point, tried in this order
-_LABEL_OFFSETS = ((6, -12), (6, 6), (-6, 6), (-6, -12), (6, -24), (6, 18), (-6, 18),
-                  (-6, -24), (12, -36), (12, 30), (-12, 30), (-12, -36))
+_LABEL_OFFSETS = (
+    (6, -12),
+    (6, 6),
+    (-6, 6),
+    (-6, -12),
+    (6, -24),
+    (6, 18),
+    (-6, 18),
+    (-6, -24),
+    (12, -36),
+    (12, 30),
+    (-12, 30),
+    (-12, -36),
+)
 
 
 def _label_apart(figure: Figure, ax, labelled: Sequence[tuple[float, float, str]]) -> None:
@@ -175,30 +210,48 @@ def _label_apart(figure: Figure, ax, labelled: Sequence[tuple[float, float, str]
     markers = [ax.transData.transform((x, y)) for x, y, _ in labelled]
     for x, y, text in labelled:
         for dx, dy in _LABEL_OFFSETS:
-            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
-                               ha="left" if dx > 0 else "right", fontsize="x-small")
+            note = ax.annotate(
+                text,
+                (x, y),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                ha="left" if dx > 0 else "right",
+                fontsize="x-small",
+            )
             box = note.get_window_extent(renderer).expanded(1.05, 1.15)
             clear = not any(box.overlaps(t) for t in taken) and not any(
                 box.x0 - 5 <= mx <= box.x1 + 5 and box.y0 - 5 <= my <= box.y1 + 5
-                for mx, my in markers)
+                for mx, my in markers
+            )
             if clear or (dx, dy) == _LABEL_OFFSETS[-1]:
                 taken.append(box)
                 break
             note.remove()
 
 
-def pareto_figure(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
-                  best: SweepPoint | None = None) -> Figure:
+def pareto_figure(
+    points: Sequence[SweepPoint], front: Sequence[SweepPoint], best: SweepPoint | None = None
+) -> Figure:
     """Throughput against p99 latency of every point; the Pareto front (no other point is
     both faster and quicker) highlighted, joined and labelled apart; the best a star."""
     figure = _figure()
     ax = figure.add_subplot()
-    ax.scatter([p.latency_p99_ms for p in points], [p.throughput for p in points],
-               color="#aab7b8", label="measured points")
+    ax.scatter(
+        [p.latency_p99_ms for p in points],
+        [p.throughput for p in points],
+        color="#aab7b8",
+        label="measured points",
+    )
     ordered = sorted(front, key=lambda p: p.latency_p99_ms)
-    ax.plot([p.latency_p99_ms for p in ordered], [p.throughput for p in ordered],
-            color="#c0392b", marker="o", markersize=8, drawstyle="steps-post",
-            label="Pareto front")
+    ax.plot(
+        [p.latency_p99_ms for p in ordered],
+        [p.throughput for p in ordered],
+        color="#c0392b",
+        marker="o",
+        markersize=8,
+        drawstyle="steps-post",
+        label="Pareto front",
+    )
     if best is not None:
         _star(ax, best.latency_p99_ms, best.throughput, f"best: {best.key.label}")
     ax.set_xlabel("client p99 latency (ms)")
@@ -210,8 +263,9 @@ def pareto_figure(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
     return figure
 
 
-def pareto_front(points: Sequence[SweepPoint], front: Sequence[SweepPoint],
-                 best: SweepPoint | None = None) -> bytes:
+def pareto_front(
+    points: Sequence[SweepPoint], front: Sequence[SweepPoint], best: SweepPoint | None = None
+) -> bytes:
     return _png(pareto_figure(points, front, best))
 
 
@@ -221,8 +275,11 @@ def energy_by_throughput(points: Sequence[SweepPoint]) -> bytes:
     figure = _figure()
     ax = figure.add_subplot()
     for name, group in _by_variant(points).items():
-        measured = [(p.throughput, p.energy_mj_per_inference) for p in group
-                    if p.energy_mj_per_inference is not None]
+        measured = [
+            (p.throughput, p.energy_mj_per_inference)
+            for p in group
+            if p.energy_mj_per_inference is not None
+        ]
         if measured:
             ax.scatter([x for x, _ in measured], [y for _, y in measured], label=name)
     ax.set_xlabel("throughput (inferences/s)")
@@ -241,7 +298,7 @@ def short_benchmark(name: str, width: int = 60) -> str:
     if len(short) <= width:
         return short
     head = (width - 1) // 2
-    return short[:head] + "\u2026" + short[len(short) - (width - 1 - head):]
+    return short[:head] + "\u2026" + short[len(short) - (width - 1 - head) :]
 
 
 def benchmark_labels(names: Sequence[str], width: int = 45) -> list[str]:
@@ -255,8 +312,7 @@ def benchmark_labels(names: Sequence[str], width: int = 45) -> list[str]:
     return [short_benchmark(name, width) for name in bare]
 
 
-def comparison_figure(rows: Sequence[verdicts.Row],
-                      units: dict[str, tuple[float, str]]) -> Figure:
+def comparison_figure(rows: Sequence[verdicts.Row], units: dict[str, tuple[float, str]]) -> Figure:
     """Per metric: each benchmark's baseline and current geometric means with every run's
     value, and the change with the gate's interval, coloured by verdict. One legend for
     the figure, above the panels: inside a panel it covered the bars."""
@@ -267,22 +323,31 @@ def comparison_figure(rows: Sequence[verdicts.Row],
     per_metric = {m: [r for r in rows if r.comparison.metric == m] for m in metrics}
     height = sum(1.2 + 0.55 * len(per_metric[m]) for m in metrics)
     figure = _figure(11.0, max(3.0, height))
-    axes = figure.subplots(len(metrics), 2, squeeze=False,
-                           gridspec_kw={"height_ratios": [len(per_metric[m]) + 1
-                                                          for m in metrics]})
+    axes = figure.subplots(
+        len(metrics),
+        2,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [len(per_metric[m]) + 1 for m in metrics]},
+    )
     for (values_ax, change_ax), metric in zip(axes, metrics):
         metric_rows = per_metric[metric]
         scale, unit = units.get(metric, (1.0, ""))
         y = list(range(len(metric_rows)))
         for offset, side, colour in ((-0.18, "old", "#7f8c8d"), (0.18, "new", "#2874a6")):
-            means = [verdicts.geometric_mean(getattr(r.comparison, side)) * scale
-                     for r in metric_rows]
-            values_ax.barh([i + offset for i in y], means, height=0.34, color=colour,
-                           alpha=0.55, label="baseline" if side == "old" else "current")
+            means = [
+                verdicts.geometric_mean(getattr(r.comparison, side)) * scale for r in metric_rows
+            ]
+            values_ax.barh(
+                [i + offset for i in y],
+                means,
+                height=0.34,
+                color=colour,
+                alpha=0.55,
+                label="baseline" if side == "old" else "current",
+            )
             for i, r in zip(y, metric_rows):
                 runs = [v * scale for v in getattr(r.comparison, side)]
-                values_ax.scatter(runs, [i + offset] * len(runs), color=colour, s=12,
-                                  zorder=3)
+                values_ax.scatter(runs, [i + offset] * len(runs), color=colour, s=12, zorder=3)
         labels = [label_of[r.comparison.benchmark] for r in metric_rows]
         values_ax.set_yticks(y, labels, fontsize="x-small")
         values_ax.invert_yaxis()
@@ -291,24 +356,41 @@ def comparison_figure(rows: Sequence[verdicts.Row],
         values_ax.grid(axis="x", alpha=0.3)
         for i, r in zip(y, metric_rows):
             change = r.comparison.change * 100
-            change_ax.errorbar([change], [i], xerr=[[change - (r.low - 1) * 100],
-                                                    [(r.high - 1) * 100 - change]],
-                               fmt="o", capsize=4, color=VERDICT_COLOURS.get(r.verdict, "k"))
-            change_ax.annotate(r.verdict, (change, i), textcoords="offset points",
-                               xytext=(0, 7), ha="center", fontsize="x-small")
+            change_ax.errorbar(
+                [change],
+                [i],
+                xerr=[[change - (r.low - 1) * 100], [(r.high - 1) * 100 - change]],
+                fmt="o",
+                capsize=4,
+                color=VERDICT_COLOURS.get(r.verdict, "k"),
+            )
+            change_ax.annotate(
+                r.verdict,
+                (change, i),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize="x-small",
+            )
         threshold = metric_rows[0].threshold * 100
         change_ax.axvline(0, color="k", linewidth=0.8)
         change_ax.axvline(threshold, color="#c0392b", linestyle="--", linewidth=0.8)
         change_ax.set_yticks(y, [""] * len(y))
         change_ax.set_ylim(len(y) - 0.5, -0.7)
-        change_ax.set_title(f"{metric}: change and interval (dashed: +{threshold:.0f}% "
-                            "threshold)", fontsize="small")
+        change_ax.set_title(
+            f"{metric}: change and interval (dashed: +{threshold:.0f}% threshold)", fontsize="small"
+        )
         change_ax.set_xlabel("%")
         change_ax.grid(axis="x", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, [f"{label}: geometric mean (bar) and runs (dots)"
-                            for label in labels],
-                  loc="outside upper center", ncols=2, fontsize="small", frameon=False)
+    figure.legend(
+        handles,
+        [f"{label}: geometric mean (bar) and runs (dots)" for label in labels],
+        loc="outside upper center",
+        ncols=2,
+        fontsize="small",
+        frameon=False,
+    )
     return figure
 
 
@@ -323,18 +405,33 @@ def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
     figure = _figure(10.0, 4.2)
     ax = figure.add_subplot()
     values = [p.value * scale for p in s.points]
-    ax.plot(range(len(values)), values, marker="o", markersize=4, color="#2874a6",
-            label=s.metric)
+    ax.plot(range(len(values)), values, marker="o", markersize=4, color="#2874a6", label=s.metric)
     top = blended_transform_factory(ax.transData, ax.transAxes)
     for step in item.known_steps:
         ax.axvline(step.index - 0.5, color="#7f8c8d", linestyle="--", linewidth=1.2)
-        ax.text(step.index - 0.4, 0.98, f"release {step.relative_change:+.1%}",
-                transform=top, rotation=90, va="top", fontsize="small", color="#566573")
+        ax.text(
+            step.index - 0.4,
+            0.98,
+            f"release {step.relative_change:+.1%}",
+            transform=top,
+            rotation=90,
+            va="top",
+            fontsize="small",
+            color="#566573",
+        )
     for change in item.changes:
         colour = "#c0392b" if change.kind == "regression" else "#27ae60"
         ax.axvline(change.index - 0.5, color=colour, linewidth=1.6)
-        ax.text(change.index - 0.4, 0.02, f"{change.kind} {change.relative_change:+.1%}",
-                transform=top, rotation=90, va="bottom", fontsize="small", color=colour)
+        ax.text(
+            change.index - 0.4,
+            0.02,
+            f"{change.kind} {change.relative_change:+.1%}",
+            transform=top,
+            rotation=90,
+            va="bottom",
+            fontsize="small",
+            color=colour,
+        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("run #")
     ax.set_ylabel(f"{s.metric} ({unit})" if unit else s.metric)
@@ -348,9 +445,9 @@ def history(item: History, scale: float = 1.0, unit: str = "") -> bytes:
     return _png(figure)
 
 
-
-def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
-                    best: Sequence[str] = ()) -> Figure:
+def capacity_figure(
+    configurations: Sequence[dict], percentile: str = "p99", best: Sequence[str] = ()
+) -> Figure:
     """Each configuration's frame latency (at `percentile`) against its number of streams,
     from a capacity document's runs: filled markers met the rule, hollow ones did not; the
     deadline as a dashed line; the answers of `best` (repositories, several when tied)
@@ -363,25 +460,41 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
         search = [r for r in runs if not r["confirming"]]
         name = doc["repo"].rstrip("/").rsplit("/", 1)[-1]
         # the line joins the search's runs; confirmations stand beside them as markers
-        line, = ax.plot([r["streams"] for r in search],
-                        [r["latency_ms"][percentile] for r in search],
-                        alpha=0.9 if doc["repo"] in best else 0.4,
-                        linewidth=2.5 if doc["repo"] in best else 1.5,
-                        label=f"{name}: {doc['streams']} stream"
-                              + ("" if doc["streams"] == 1 else "s"))
+        (line,) = ax.plot(
+            [r["streams"] for r in search],
+            [r["latency_ms"][percentile] for r in search],
+            alpha=0.9 if doc["repo"] in best else 0.4,
+            linewidth=2.5 if doc["repo"] in best else 1.5,
+            label=f"{name}: {doc['streams']} stream" + ("" if doc["streams"] == 1 else "s"),
+        )
         for r in runs:
-            ax.plot(r["streams"], r["latency_ms"][percentile], "o", color=line.get_color(),
-                    markerfacecolor=line.get_color() if r["met"] else "none")
+            ax.plot(
+                r["streams"],
+                r["latency_ms"][percentile],
+                "o",
+                color=line.get_color(),
+                markerfacecolor=line.get_color() if r["met"] else "none",
+            )
         deadlines.add(doc["deadline_ms"])
         answer = [r for r in runs if r["streams"] == doc["streams"] and r["met"]]
         if doc["repo"] in best and answer:
-            _star(ax, doc["streams"], max(r["latency_ms"][percentile] for r in answer),
-                  f"most streams: {name}, {doc['streams']}")
+            _star(
+                ax,
+                doc["streams"],
+                max(r["latency_ms"][percentile] for r in answer),
+                f"most streams: {name}, {doc['streams']}",
+            )
     for deadline in deadlines:
         ax.axhline(deadline, linestyle="--", color="#c0392b", linewidth=1)
-        ax.annotate(f"deadline {deadline:g} ms", (0.01, deadline), color="#c0392b",
-                    xycoords=blended_transform_factory(ax.transAxes, ax.transData),
-                    textcoords="offset points", xytext=(0, 3), fontsize="small")
+        ax.annotate(
+            f"deadline {deadline:g} ms",
+            (0.01, deadline),
+            color="#c0392b",
+            xycoords=blended_transform_factory(ax.transAxes, ax.transData),
+            textcoords="offset points",
+            xytext=(0, 3),
+            fontsize="small",
+        )
     ax.set_xlabel("camera streams")
     ax.set_ylabel(f"frame latency {percentile} (ms, due to answer)")
     ax.set_yscale("log")
@@ -394,6 +507,7 @@ def capacity_figure(configurations: Sequence[dict], percentile: str = "p99",
     return figure
 
 
-def capacity_curves(configurations: Sequence[dict], percentile: str = "p99",
-                    best: Sequence[str] = ()) -> bytes:
+def capacity_curves(
+    configurations: Sequence[dict], percentile: str = "p99", best: Sequence[str] = ()
+) -> bytes:
     return _png(capacity_figure(configurations, percentile, best))

@@ -20,27 +20,35 @@ TEMPLATE = "history.html.j2"
 #: what each metric's value of one run is (docs/history.md)
 METRIC_CODES = {
     "round_s": "one run's median round (a window of the load), shown in ms; the windows "
-               "are sized to last about a second, so inference_ms follows speed better",
+    "are sized to last about a second, so inference_ms follows speed better",
     "inference_ms": "one run's mean time per inference at the benchmark's concurrency "
-                    "(1000 / throughput; the gate's metric)",
+    "(1000 / throughput; the gate's metric)",
     "compute_infer_ms": "Triton's compute_infer time per inference in one run",
     "latency_p99_ms": "the client's 99th-percentile request latency in one run",
 }
 #: the table's words
 EVENT_CODES = (
-    ("regression", "a change point after which the values are higher (slower): found by "
-                   "E-divisive means, significant at p below alpha"),
+    (
+        "regression",
+        "a change point after which the values are higher (slower): found by "
+        "E-divisive means, significant at p below alpha",
+    ),
     ("improvement", "a change point after which the values are lower (faster)"),
-    ("known step", "a new Triton or JetPack release between two runs: a step is expected "
-                   "there and never called a regression (dashed in the plots)"),
-    ("#a and #b", "the two runs the change lies between, numbered as the plots' run # axis "
-                  "(0 is the oldest run)"),
+    (
+        "known step",
+        "a new Triton or JetPack release between two runs: a step is expected "
+        "there and never called a regression (dashed in the plots)",
+    ),
+    (
+        "#a and #b",
+        "the two runs the change lies between, numbered as the plots' run # axis "
+        "(0 is the oldest run)",
+    ),
     ("commits", "the commits of those two runs (before..after)"),
     ("relative change", "the change of the medians on either side"),
     ("p", "the permutation test's p-value of a change point (\u2013 for a known step)"),
     ("series", "one benchmark on one machine identity; its number is its plot's"),
-    ("run files", "the files of the two runs, as pytest-benchmark saved them "
-                  "(NNNN_LABEL.json)"),
+    ("run files", "the files of the two runs, as pytest-benchmark saved them (NNNN_LABEL.json)"),
 )
 
 
@@ -53,7 +61,8 @@ def _event(number: int, item: History, event: KnownStep | Change) -> dict[str, A
     else:
         kind, p_value, what = event.kind, event.p_value, ""
     return {
-        "series": number, "benchmark": item.series.benchmark,
+        "series": number,
+        "benchmark": item.series.benchmark,
         "short": charts.short_benchmark(item.series.benchmark),
         "kind": kind,
         "between": f"#{event.index - 1} and #{event.index}",
@@ -81,26 +90,38 @@ def write_history_report(histories: Sequence[History], out_dir: str | Path) -> P
         name = f"series-{number:02d}"
         pngs[name] = charts.history(item, scale, unit)
         first, last = (s.points[0].time, s.points[-1].time) if s.points else (None, None)
-        plots.append({"name": name, "title": f"{number}. {charts.short_benchmark(s.benchmark)}",
-                      "caption": f"{s.metric} of {len(s.points)} runs on {s.machine or '?'}, "
-                                 f"run #0 at {utc(first)}, run #{len(s.points) - 1} at "
-                                 f"{utc(last)}; solid lines: change points, dashed: release "
-                                 "steps"
-                                 + (f"; {len(s.disturbed)} disturbed run(s) left out"
-                                    if s.disturbed else "") + ".",
-                      "benchmark": s.benchmark, "changes": len(item.changes),
-                      "steps": len(item.known_steps)})
+        plots.append(
+            {
+                "name": name,
+                "title": f"{number}. {charts.short_benchmark(s.benchmark)}",
+                "caption": f"{s.metric} of {len(s.points)} runs on {s.machine or '?'}, "
+                f"run #0 at {utc(first)}, run #{len(s.points) - 1} at "
+                f"{utc(last)}; solid lines: change points, dashed: release "
+                "steps"
+                + (f"; {len(s.disturbed)} disturbed run(s) left out" if s.disturbed else "")
+                + ".",
+                "benchmark": s.benchmark,
+                "changes": len(item.changes),
+                "steps": len(item.known_steps),
+            }
+        )
         steps_and_changes: list[KnownStep | Change] = [*item.known_steps, *item.changes]
         ordered = sorted(steps_and_changes, key=lambda e: (e.index, isinstance(e, Change)))
         events += [_event(number, item, e) for e in ordered]
     metrics = sorted({h.series.metric for h in histories})
     times = [p.time for h in histories for p in h.series.points]
-    context = {"plots": plots, "events": events, "metrics": metrics,
-               "runs": sum(len(h.series.points) for h in histories),
-               "changes": sum(len(h.changes) for h in histories),
-               "steps": sum(len(h.known_steps) for h in histories),
-               "regressions": sum(len(h.regressions_in_last_segment()) for h in histories),
-               "when_measured": span(min(times, default=None), max(times, default=None)),
-               "codes": [*((m, METRIC_CODES.get(m, "the metric followed")) for m in metrics),
-                         *EVENT_CODES]}
+    context = {
+        "plots": plots,
+        "events": events,
+        "metrics": metrics,
+        "runs": sum(len(h.series.points) for h in histories),
+        "changes": sum(len(h.changes) for h in histories),
+        "steps": sum(len(h.known_steps) for h in histories),
+        "regressions": sum(len(h.regressions_in_last_segment()) for h in histories),
+        "when_measured": span(min(times, default=None), max(times, default=None)),
+        "codes": [
+            *((m, METRIC_CODES.get(m, "the metric followed")) for m in metrics),
+            *EVENT_CODES,
+        ],
+    }
     return write_report(out_dir, TEMPLATE, context, pngs)

@@ -131,16 +131,28 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def environment() -> Environment:
     """The report templates' environment: autoescaped, strict about undefined names (a
     misspelt name in a template fails the report, not shows an empty cell)."""
-    env = Environment(loader=PackageLoader("pnsuite.report", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
-    env.filters.update(data_uri=data_uri, number=number, percent=percent, sort_key=sort_key,
-                       display=display, utc=utc)
+    env = Environment(
+        loader=PackageLoader("pnsuite.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        data_uri=data_uri,
+        number=number,
+        percent=percent,
+        sort_key=sort_key,
+        display=display,
+        utc=utc,
+    )
     return env
 
 
-def write_report(out_dir: str | Path, template: str, context: Mapping[str, Any],
-                 pngs: Mapping[str, bytes]) -> Path:
+def write_report(
+    out_dir: str | Path, template: str, context: Mapping[str, Any], pngs: Mapping[str, bytes]
+) -> Path:
     """Render `template` with `context` (and `pngs`, the plots by name) into
     `out_dir/report.html`, and write each plot to `out_dir/NAME.png`; the page's path."""
     for name, png in pngs.items():
@@ -152,8 +164,11 @@ def write_report(out_dir: str | Path, template: str, context: Mapping[str, Any],
     # "when_measured": when the data on the page was measured (each report says it from its
     # input), shown in the header beside when the page was written: a page drawn again
     # later must not read as if its numbers were that new.
-    page = environment().get_template(template).render(
-        {"generated": generated, "when_measured": None, **context, "pngs": dict(pngs)})
+    page = (
+        environment()
+        .get_template(template)
+        .render({"generated": generated, "when_measured": None, **context, "pngs": dict(pngs)})
+    )
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +177,8 @@ def write_report(out_dir: str | Path, template: str, context: Mapping[str, Any],
         # The page last: a report.html in the folder means its plots are there too.
         (out / REPORT_FILE).write_text(page, encoding="utf-8")
     except OSError as err:
-        raise ReportError(f"cannot write the report into {out} ({err.strerror or err})",
-                          "give -o a folder this user can write") from None
+        raise ReportError(
+            f"cannot write the report into {out} ({err.strerror or err})",
+            "give -o a folder this user can write",
+        ) from None
     return out / REPORT_FILE

@@ -71,12 +71,18 @@ class TritonPythonModel(_Original):
 '''
 
 _TRANSFORMS = {
-    BatchFault.ROTATED: ("handed to the next request",
-                         "[_copy(r) for r in responses[1:] + responses[:1]]"),
-    BatchFault.FIRST_FOR_ALL: ("all the first request's",
-                               "[_copy(responses[0]) for _ in responses]"),
-    BatchFault.STALE: ("but the first's those of the previous such execution",
-                       "_stale(self, responses)"),
+    BatchFault.ROTATED: (
+        "handed to the next request",
+        "[_copy(r) for r in responses[1:] + responses[:1]]",
+    ),
+    BatchFault.FIRST_FOR_ALL: (
+        "all the first request's",
+        "[_copy(responses[0]) for _ in responses]",
+    ),
+    BatchFault.STALE: (
+        "but the first's those of the previous such execution",
+        "_stale(self, responses)",
+    ),
 }
 
 

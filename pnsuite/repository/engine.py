@@ -30,8 +30,10 @@ MANIFEST_FORMAT = 1
 class EngineManifestError(SuiteError):
     """An engine.json that does not describe the plan beside it."""
 
-    default_hint = ("rebuild the plan with tao/convert-etlt.sh or tao/convert-onnx.sh (they "
-                    "write engine.json beside it), or delete the stale engine.json")
+    default_hint = (
+        "rebuild the plan with tao/convert-etlt.sh or tao/convert-onnx.sh (they "
+        "write engine.json beside it), or delete the stale engine.json"
+    )
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,15 @@ class EngineIdentity:
         if not self.has_plan:
             return "no plan"
         parts = [f"plan sha256 {self.plan_sha256[:12]}"]
-        parts += [f"{label} {value}" for label, value in
-                  (("TensorRT", self.tensorrt_version), ("precision", self.precision),
-                   ("from", self.ngc_version)) if value]
+        parts += [
+            f"{label} {value}"
+            for label, value in (
+                ("TensorRT", self.tensorrt_version),
+                ("precision", self.precision),
+                ("from", self.ngc_version),
+            )
+            if value
+        ]
         return ", ".join(parts)
 
     def rebuild_of(self, recorded: EngineIdentity) -> bool:
@@ -75,10 +83,12 @@ class EngineIdentity:
         tactics by timing, so such a rebuild is not bit-identical, yet it answers within
         the goldens' tolerance unless something is wrong with it."""
         same = ("tensorrt_version", "precision", "source_model_sha256")
-        return (self.has_plan and recorded.has_plan
-                and self.plan_sha256 != recorded.plan_sha256
-                and all(getattr(self, f) and getattr(self, f) == getattr(recorded, f)
-                        for f in same))
+        return (
+            self.has_plan
+            and recorded.has_plan
+            and self.plan_sha256 != recorded.plan_sha256
+            and all(getattr(self, f) and getattr(self, f) == getattr(recorded, f) for f in same)
+        )
 
     def differences(self, other: EngineIdentity) -> list[str]:
         """What differs between this (recorded) engine and `other` (the one serving now):
@@ -107,15 +117,19 @@ def _version_dir(model_dir: Path) -> Path | None:
     return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
-def read_engine(repo: Path | None, config: ModelConfig, model: str = "peoplenet",
-                ) -> EngineIdentity:
+def read_engine(
+    repo: Path | None,
+    config: ModelConfig,
+    model: str = "peoplenet",
+) -> EngineIdentity:
     """The engine of `model` in the local repository `repo` (None: the server's files are
     not visible here). Raises EngineManifestError for a manifest of another plan."""
     if config.platform != "tensorrt_plan":
         return EngineIdentity()
     if repo is None:
-        return EngineIdentity(unreadable="an external server: its model files are not "
-                                         "visible to the suite")
+        return EngineIdentity(
+            unreadable="an external server: its model files are not visible to the suite"
+        )
     version = _version_dir(repo / model) if (repo / model).is_dir() else None
     plan = version / (config.default_model_filename or DEFAULT_PLAN_NAME) if version else None
     if plan is None or not plan.is_file():
@@ -132,13 +146,16 @@ def read_engine(repo: Path | None, config: ModelConfig, model: str = "peoplenet"
     if recorded != plan_sha:
         raise EngineManifestError(
             f"{manifest_path} describes a plan with sha256 {recorded[:12]}, but {plan} has "
-            f"sha256 {plan_sha[:12]}: the plan was replaced without its manifest")
+            f"sha256 {plan_sha[:12]}: the plan was replaced without its manifest"
+        )
     source = manifest.get("source_model") or {}
-    return EngineIdentity(plan_sha256=plan_sha,
-                          tensorrt_version=_known(manifest.get("tensorrt_version")),
-                          precision=_known(manifest.get("precision")),
-                          ngc_version=_known(source.get("ngc_version")),
-                          source_model_sha256=_known(source.get("sha256")))
+    return EngineIdentity(
+        plan_sha256=plan_sha,
+        tensorrt_version=_known(manifest.get("tensorrt_version")),
+        precision=_known(manifest.get("precision")),
+        ngc_version=_known(source.get("ngc_version")),
+        source_model_sha256=_known(source.get("sha256")),
+    )
 
 
 def _known(value: Any) -> str:

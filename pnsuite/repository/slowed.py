@@ -60,8 +60,10 @@ class TritonPythonModel(_Original):
 class NotSlowable(SuiteError):
     """The repository's model has no model.py whose execute() could be wrapped."""
 
-    default_hint = ("use a python-backend repository (the stand-ins); a TensorRT plan "
-                    "cannot be slowed without changing what the gate would see")
+    default_hint = (
+        "use a python-backend repository (the stand-ins); a TensorRT plan "
+        "cannot be slowed without changing what the gate would see"
+    )
 
 
 def slowable(repo: Path) -> bool:
@@ -69,8 +71,9 @@ def slowable(repo: Path) -> bool:
     return (Path(repo) / "peoplenet" / "1" / "model.py").is_file()
 
 
-def write_slowed(repo: Path, dest: Path, fraction: float,
-                 **changes: Unpack[model_config.ConfigChanges]) -> Path:
+def write_slowed(
+    repo: Path, dest: Path, fraction: float, **changes: Unpack[model_config.ConfigChanges]
+) -> Path:
     """`repo` at `dest` (config changes as model_config.write_variant takes them), its
     model's cycle slowed by `fraction` when it is above 0."""
     if fraction > 0 and not slowable(repo):
@@ -84,6 +87,5 @@ def write_slowed(repo: Path, dest: Path, fraction: float,
         else:
             (version / "model.py").unlink()
         version.mkdir(exist_ok=True)
-        (version / "model.py").write_text(
-            original + _WRAPPER.format(fraction=fraction))
+        (version / "model.py").write_text(original + _WRAPPER.format(fraction=fraction))
     return out

@@ -9,5 +9,14 @@ from pnsuite.server.errors import (
 from pnsuite.server.launcher import Launcher, LaunchSpec, Ports, ServerHandle
 from pnsuite.server.triton import TritonServer
 
-__all__ = ["LaunchSpec", "Launcher", "LauncherConfigError", "Ports", "ServerDiedError",
-           "ServerHandle", "ServerStartError", "TritonError", "TritonServer"]
+__all__ = [
+    "LaunchSpec",
+    "Launcher",
+    "LauncherConfigError",
+    "Ports",
+    "ServerDiedError",
+    "ServerHandle",
+    "ServerStartError",
+    "TritonError",
+    "TritonServer",
+]

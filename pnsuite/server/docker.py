@@ -97,20 +97,27 @@ def _describe_endpoint(base_url: str | None) -> str:
 def connect(base_url: str | None = None, timeout: float = 30.0) -> docker.DockerClient:
     """A client of a daemon that answers, or DockerUnavailableError saying what to do."""
     try:
-        client = (docker.DockerClient(base_url=base_url, timeout=int(timeout)) if base_url
-                  else docker.from_env(timeout=int(timeout)))
+        client = (
+            docker.DockerClient(base_url=base_url, timeout=int(timeout))
+            if base_url
+            else docker.from_env(timeout=int(timeout))
+        )
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
-        root_hint = ("as root, `docker/engine.sh start` runs a private engine; then "
-                     "`export DOCKER_HOST=$(docker/engine.sh host)`" if os.geteuid() == 0 else
-                     f"this user (uid {os.geteuid()}) is not root and cannot start one: "
-                     "use a daemon whose socket it may open (e.g. as a member of the docker "
-                     "group)")
+        root_hint = (
+            "as root, `docker/engine.sh start` runs a private engine; then "
+            "`export DOCKER_HOST=$(docker/engine.sh host)`"
+            if os.geteuid() == 0
+            else f"this user (uid {os.geteuid()}) is not root and cannot start one: "
+            "use a daemon whose socket it may open (e.g. as a member of the docker "
+            "group)"
+        )
         raise DockerUnavailableError(
             f"cannot reach a Docker daemon at {_describe_endpoint(base_url)}: "
             f"{_reason(base_url, err)}. Start one ({root_hint}), or point DOCKER_HOST at a "
-            "running daemon.") from None
+            "running daemon."
+        ) from None
 
 
 def _reason(base_url: str | None, err: BaseException) -> str:
@@ -164,8 +171,7 @@ def remove_own_containers() -> list[str]:
     me = ownership.owner_token()
     for client in _clients:
         try:
-            containers = client.containers.list(
-                all=True, filters={"label": f"{OWNER_LABEL}={me}"})
+            containers = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={me}"})
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             continue  # the daemon is gone, and its containers with it
         for container in containers:
@@ -250,8 +256,9 @@ class DockerLauncher(Launcher):
 
     name = "docker"
 
-    def __init__(self, image: str | None = None, *, base_url: str | None = None,
-                 gpu: str | None = None) -> None:
+    def __init__(
+        self, image: str | None = None, *, base_url: str | None = None, gpu: str | None = None
+    ) -> None:
         self.gpu = gpu or gpu_kind()
         self.image = image or default_image(self.gpu)
         self.client = connect(base_url)
@@ -264,20 +271,23 @@ class DockerLauncher(Launcher):
                 "the suite pulls nothing. Pull it where a registry is reachable "
                 f"(`docker pull {self.image}`; NGC needs `docker login nvcr.io`), or build "
                 f"the local CPU image {LOCAL_IMAGE} without a registry (as root: "
-                "`docker/build-image.sh`), then pass --triton-image.") from None
+                "`docker/build-image.sh`), then pass --triton-image."
+            ) from None
         if self.gpu == "jetson" and "nvidia" not in self.client.info().get("Runtimes", {}):
             raise LauncherConfigError(
                 f"this Jetson's Docker engine ({self.endpoint}) has no 'nvidia' runtime: "
                 "install nvidia-container-toolkit (JetPack's nvidia-container package) and "
-                "restart the daemon")
+                "restart the daemon"
+            )
         _clients.append(self.client)
 
     def _gpu_options(self) -> dict[str, Any]:
         if self.gpu == "jetson":
             return {"runtime": "nvidia"}
         if self.gpu == "nvidia":
-            return {"device_requests": [docker.types.DeviceRequest(count=-1,
-                                                                   capabilities=[["gpu"]])]}
+            return {
+                "device_requests": [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+            }
         return {}
 
     def launch(self, spec: LaunchSpec) -> DockerHandle:
@@ -293,12 +303,24 @@ class DockerLauncher(Launcher):
         # Named after the shm prefix: the owner's tag finds both.
         name = ownership.container_name(spec.shm_prefix, next(_launches))
         options: dict[str, Any] = dict(
-            name=name, command=command, environment=env, volumes=volumes, working_dir=project,
-            network_mode="host", ipc_mode="host", user=f"{os.getuid()}:{os.getgid()}",
-            init=True, detach=True,
-            labels={OWNER_LABEL: ownership.owner_token(), SESSION_LABEL: _SESSION, REPO_LABEL: repo,
-                    SHM_LABEL: spec.shm_prefix},
-            **self._gpu_options())
+            name=name,
+            command=command,
+            environment=env,
+            volumes=volumes,
+            working_dir=project,
+            network_mode="host",
+            ipc_mode="host",
+            user=f"{os.getuid()}:{os.getgid()}",
+            init=True,
+            detach=True,
+            labels={
+                OWNER_LABEL: ownership.owner_token(),
+                SESSION_LABEL: _SESSION,
+                REPO_LABEL: repo,
+                SHM_LABEL: spec.shm_prefix,
+            },
+            **self._gpu_options(),
+        )
         spec.workdir.mkdir(parents=True, exist_ok=True)
         display = self._docker_run_line(options)
         container = self.client.containers.create(self.image, **options)
@@ -308,14 +330,23 @@ class DockerLauncher(Launcher):
             container.remove(force=True)
             raise LauncherConfigError(
                 f"the Docker engine at {self.endpoint} could not start {self.image!r}: "
-                f"{_first_line(err)}\n  command: {shlex.join(display)}") from None
+                f"{_first_line(err)}\n  command: {shlex.join(display)}"
+            ) from None
         return DockerHandle(container, display, spec)
 
     def _docker_run_line(self, options: dict[str, Any]) -> list[str]:
         """The `docker run` command line equivalent to `options` (for error messages)."""
-        line = ["docker", "run", "--rm", f"--name={options['name']}", "--network=host",
-                "--ipc=host", f"--user={options['user']}", "--init",
-                f"--workdir={options['working_dir']}"]
+        line = [
+            "docker",
+            "run",
+            "--rm",
+            f"--name={options['name']}",
+            "--network=host",
+            "--ipc=host",
+            f"--user={options['user']}",
+            "--init",
+            f"--workdir={options['working_dir']}",
+        ]
         line += [f"--volume={src}:{v['bind']}:{v['mode']}" for src, v in options["volumes"].items()]
         line += [f"--env={k}={v}" for k, v in options["environment"].items()]
         if "runtime" in options:
@@ -325,5 +356,10 @@ class DockerLauncher(Launcher):
         return line + [self.image, *options["command"]]
 
     def describe(self) -> dict[str, str]:
-        return {"launcher": self.name, "image": self.image, "docker_host": self.endpoint,
-                "gpu": self.gpu, "platform": platform.machine()}
+        return {
+            "launcher": self.name,
+            "image": self.image,
+            "docker_host": self.endpoint,
+            "gpu": self.gpu,
+            "platform": platform.machine(),
+        }

@@ -29,7 +29,8 @@ def python_env(base: dict[str, str], lib_dirs: list[Path]) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         [str(d) for d in lib_dirs]
-        + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
+        + ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else [])
+    )
     return env
 
 
@@ -45,16 +46,21 @@ class EmbeddedLauncher(Launcher):
                 "the embedded launcher needs the nvidia-pytriton wheel (it ships the "
                 "tritonserver binary), which the project's `embedded` extra installs: "
                 "pip install -e '.[embedded]' (./suite installs it unless SUITE_EXTRAS "
-                "leaves it out)")
+                "leaves it out)"
+            )
         package = Path(list(spec.submodule_search_locations)[0])
         self.server_dir = package / "tritonserver"
         self.binary = self.server_dir / "bin" / "tritonserver"
         self.lib_dir = package.parent / "nvidia_pytriton.libs"
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        self.stub = (self.server_dir / "python_backend_stubs" / version
-                     / "triton_python_backend_stub")
-        for path, what in [(self.binary, "tritonserver binary"), (self.lib_dir, "library dir"),
-                           (self.stub, f"python backend stub for Python {version}")]:
+        self.stub = (
+            self.server_dir / "python_backend_stubs" / version / "triton_python_backend_stub"
+        )
+        for path, what in [
+            (self.binary, "tritonserver binary"),
+            (self.lib_dir, "library dir"),
+            (self.stub, f"python backend stub for Python {version}"),
+        ]:
             if not path.exists():
                 raise LauncherConfigError(f"nvidia-pytriton install is missing its {what}: {path}")
 

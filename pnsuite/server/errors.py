@@ -18,11 +18,20 @@ class TritonError(SuiteError):
 class ServerStartError(TritonError):
     """The server did not become ready: the command, its exit code and its last log lines."""
 
-    default_hint = ("the log lines above say why; a model that fails to load names its "
-                    "file or config, a taken port is retried on its own")
+    default_hint = (
+        "the log lines above say why; a model that fails to load names its "
+        "file or config, a taken port is retried on its own"
+    )
 
-    def __init__(self, reason: str, command: Sequence[str], exit_code: int | None,
-                 log_tail: str, hint: str | None = None, status: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        command: Sequence[str],
+        exit_code: int | None,
+        log_tail: str,
+        hint: str | None = None,
+        status: str | None = None,
+    ) -> None:
         self.reason = reason
         self.command = list(command)
         self.exit_code = exit_code
@@ -32,14 +41,18 @@ class ServerStartError(TritonError):
             f"Triton server failed to start: {reason}\n"
             f"  command: {_format_command(command)}\n"
             f"  status: {code}\n"
-            f"  last log lines:\n{_indent(log_tail)}", hint)
+            f"  last log lines:\n{_indent(log_tail)}",
+            hint,
+        )
 
 
 class ServerDiedError(TritonError):
     """The server exited while a test was using it."""
 
-    default_hint = ("the log tail above shows its last words; a negative exit code is the "
-                    "signal that killed it (-9: SIGKILL, e.g. the kernel's OOM killer)")
+    default_hint = (
+        "the log tail above shows its last words; a negative exit code is the "
+        "signal that killed it (-9: SIGKILL, e.g. the kernel's OOM killer)"
+    )
 
     def __init__(self, command: Sequence[str], exit_code: int | None, log_tail: str) -> None:
         self.command = list(command)
@@ -48,7 +61,8 @@ class ServerDiedError(TritonError):
         super().__init__(
             f"Triton server died (exit code {exit_code})\n"
             f"  command: {_format_command(command)}\n"
-            f"  last log lines:\n{_indent(log_tail)}")
+            f"  last log lines:\n{_indent(log_tail)}"
+        )
 
 
 class LauncherConfigError(TritonError):

@@ -41,20 +41,29 @@ class ExternalLauncher(Launcher):
     name = "external"
     manages_server = False
 
-    def __init__(self, url: str, http_port: int | None = None,
-                 metrics_port: int | None = None, wait_for_server: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        http_port: int | None = None,
+        metrics_port: int | None = None,
+        wait_for_server: bool = False,
+    ) -> None:
         parsed = urlsplit(url if "://" in url else f"grpc://{url}")
         if not parsed.hostname or not parsed.port:
             raise LauncherConfigError(
-                f"--triton-url must be host:port of the server's gRPC endpoint, got {url!r}")
+                f"--triton-url must be host:port of the server's gRPC endpoint, got {url!r}"
+            )
         self.url = f"{parsed.hostname}:{parsed.port}"
         #: wait up to the ready timeout for a server that refuses connections (one still
         #: starting); otherwise a refused connection fails in seconds (REFUSED_GRACE_S)
         self.wait_for_server = wait_for_server
         self.host = parsed.hostname
         # Triton's defaults put HTTP one below gRPC and metrics one above (8000/8001/8002).
-        self.ports = Ports(http=http_port or parsed.port - 1, grpc=parsed.port,
-                           metrics=metrics_port or parsed.port + 1)
+        self.ports = Ports(
+            http=http_port or parsed.port - 1,
+            grpc=parsed.port,
+            metrics=metrics_port or parsed.port + 1,
+        )
 
     def fixed_address(self) -> tuple[str, Ports]:
         return self.host, self.ports

@@ -13,8 +13,14 @@ LAUNCHERS = ("embedded", "release", "external", "docker")
 CHOICES = ("auto", *LAUNCHERS)
 
 
-def make_launcher(kind: str, *, install: Path | str | None = None, url: str | None = None,
-                  image: str | None = None, wait_for_server: bool = False) -> Launcher:
+def make_launcher(
+    kind: str,
+    *,
+    install: Path | str | None = None,
+    url: str | None = None,
+    image: str | None = None,
+    wait_for_server: bool = False,
+) -> Launcher:
     """The launcher `kind` names (auto: release on a Jetson, embedded elsewhere), built and
     checked now: a missing binary, install dir, URL, Docker daemon or image is a SuiteError
     that says what to do, before any test. The release launcher's install dir defaults to
@@ -23,18 +29,24 @@ def make_launcher(kind: str, *, install: Path | str | None = None, url: str | No
         kind = platform_defaults().launcher
     if kind == "embedded":
         from pnsuite.server.embedded import EmbeddedLauncher
+
         return EmbeddedLauncher()
     if kind == "release":
         from pnsuite.server.release import LocalReleaseLauncher
+
         return LocalReleaseLauncher(install or RELEASE_INSTALL)
     if kind == "external":
         if not url:
-            raise ConfigError("the external launcher needs the address of a running server",
-                              "pass --triton-url HOST:PORT (its gRPC endpoint; the demo: -u)")
+            raise ConfigError(
+                "the external launcher needs the address of a running server",
+                "pass --triton-url HOST:PORT (its gRPC endpoint; the demo: -u)",
+            )
         from pnsuite.server.external import ExternalLauncher
+
         return ExternalLauncher(url, wait_for_server=wait_for_server)
     if kind == "docker":
         # Imported here: the docker SDK is only needed by those who use it.
         from pnsuite.server.docker import DockerLauncher
+
         return DockerLauncher(image)
     raise ConfigError(f"unknown launcher {kind!r}", f"use one of {', '.join(LAUNCHERS)}")

@@ -32,9 +32,17 @@ class Ports:
 
 
 #: tritonserver options every launcher sets itself (LaunchSpec.server_args).
-OWN_SERVER_OPTIONS = ("--model-repository", "--http-address", "--http-port", "--grpc-address",
-                      "--grpc-port", "--metrics-address", "--metrics-port",
-                      "--exit-timeout-secs", "--backend-directory")
+OWN_SERVER_OPTIONS = (
+    "--model-repository",
+    "--http-address",
+    "--http-port",
+    "--grpc-address",
+    "--grpc-port",
+    "--metrics-address",
+    "--metrics-port",
+    "--exit-timeout-secs",
+    "--backend-directory",
+)
 
 
 def check_server_args(args: Sequence[str], source: str = "--triton-server-args") -> tuple[str, ...]:
@@ -43,14 +51,18 @@ def check_server_args(args: Sequence[str], source: str = "--triton-server-args")
     for arg in args:
         name = arg.split("=", 1)[0]
         if not arg.startswith("--") or "=" not in arg:
-            raise ConfigError(f"{source} {arg!r} is not a tritonserver option as --name=value",
-                              "write it whole, e.g. --triton-server-args="
-                              "--cuda-memory-pool-byte-size=0:1073741824 "
-                              "(tritonserver --help lists the options)")
+            raise ConfigError(
+                f"{source} {arg!r} is not a tritonserver option as --name=value",
+                "write it whole, e.g. --triton-server-args="
+                "--cuda-memory-pool-byte-size=0:1073741824 "
+                "(tritonserver --help lists the options)",
+            )
         if name in OWN_SERVER_OPTIONS:
-            raise ConfigError(f"{source} {arg!r}: the suite sets {name} itself for every "
-                              "server (its own repository variant, free ports, its workdir)",
-                              "leave it out; other tritonserver options pass through")
+            raise ConfigError(
+                f"{source} {arg!r}: the suite sets {name} itself for every "
+                "server (its own repository variant, free ports, its workdir)",
+                "leave it out; other tritonserver options pass through",
+            )
     return tuple(args)
 
 
@@ -78,9 +90,12 @@ class LaunchSpec:
         """Command-line arguments for `tritonserver`, the same for every launcher."""
         return [
             f"--model-repository={self.model_repository}",
-            f"--http-address={self.host}", f"--http-port={self.ports.http}",
-            f"--grpc-address={self.host}", f"--grpc-port={self.ports.grpc}",
-            f"--metrics-address={self.host}", f"--metrics-port={self.ports.metrics}",
+            f"--http-address={self.host}",
+            f"--http-port={self.ports.http}",
+            f"--grpc-address={self.host}",
+            f"--grpc-port={self.ports.grpc}",
+            f"--metrics-address={self.host}",
+            f"--metrics-port={self.ports.metrics}",
             # Each server its own python-backend shm regions: no cross-talk between
             # servers, and a census can find what a dead run left in /dev/shm.
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
@@ -146,8 +161,14 @@ class ProcessHandle(ServerHandle):
     the group reaches them even when the server itself died first.
     """
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str], spec: LaunchSpec,
-                 cleanup_paths: Sequence[Path] = (), cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        spec: LaunchSpec,
+        cleanup_paths: Sequence[Path] = (),
+        cwd: Path | None = None,
+    ) -> None:
         self.command = list(command)
         self._spec = spec
         self._cleanup_paths = list(cleanup_paths)
@@ -156,8 +177,14 @@ class ProcessHandle(ServerHandle):
         self._log = open(spec.log_path, "wb")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
-                self.command, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=cwd, **_own_process_group())
+                self.command,
+                env=dict(env),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                **_own_process_group(),
+            )
         except OSError:
             self._log.close()
             raise

@@ -19,10 +19,14 @@ class ServerPool:
     pytest layer); `started` hears of every server once it is ready.
     """
 
-    def __init__(self, launcher: Launcher, workdir: Callable[[str], Path],
-                 ready_timeout_s: float = 120.0,
-                 started: Callable[[TritonServer], None] | None = None,
-                 server_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        launcher: Launcher,
+        workdir: Callable[[str], Path],
+        ready_timeout_s: float = 120.0,
+        started: Callable[[TritonServer], None] | None = None,
+        server_args: Sequence[str] = (),
+    ) -> None:
         self.launcher = launcher
         #: tritonserver options every server of the pool gets (unless a start names its own)
         self.server_args = tuple(server_args)
@@ -40,8 +44,9 @@ class ServerPool:
             self._shared[key] = self.start(repo)
         return self._shared[key]
 
-    def start(self, repo: Path | str | None, launcher: Launcher | None = None,
-              **kwargs: Any) -> TritonServer:
+    def start(
+        self, repo: Path | str | None, launcher: Launcher | None = None, **kwargs: Any
+    ) -> TritonServer:
         """A new ready server for `repo` (TritonServer's keyword arguments pass through)."""
         launcher = launcher or self.launcher
         if repo is not None and launcher.manages_server:

@@ -31,11 +31,11 @@ class LocalReleaseLauncher(Launcher):
             raise LauncherConfigError(
                 f"{self.install_dir} is not a Triton install dir (expected bin/tritonserver, "
                 f"lib/ and backends/; missing: {', '.join(missing)}). Unpack the release "
-                "tarball there, e.g. tar -xf tritonserver<version>-igpu.tar -C $HOME/tritonserver")
+                "tarball there, e.g. tar -xf tritonserver<version>-igpu.tar -C $HOME/tritonserver"
+            )
 
     def launch(self, spec: LaunchSpec) -> ServerHandle:
-        command = [str(self.binary), *spec.server_args(),
-                   f"--backend-directory={self.backend_dir}"]
+        command = [str(self.binary), *spec.server_args(), f"--backend-directory={self.backend_dir}"]
         env = python_env({**os.environ, **spec.env}, [self.lib_dir])
         return ProcessHandle(command, env, spec, cwd=PROJECT_ROOT)
 

@@ -42,8 +42,9 @@ def stop_all_running() -> list[str]:
     gRPC URLs."""
     servers = list(_running)
     if servers:
-        with ThreadPoolExecutor(max_workers=len(servers),
-                                thread_name_prefix="triton-stop") as stopper:
+        with ThreadPoolExecutor(
+            max_workers=len(servers), thread_name_prefix="triton-stop"
+        ) as stopper:
             list(stopper.map(TritonServer.stop, servers))
     return [server.grpc_url for server in servers]
 
@@ -67,8 +68,13 @@ REFUSED_GRACE_S = 3.0
 def probe_failure(err: BaseException) -> str:
     """One line on why a readiness probe failed (gRPC hides it in a long debug string)."""
     text = str(err)
-    for known in ("Connection refused", "Deadline Exceeded", "Name or service not known",
-                  "No route to host", "Connection reset"):
+    for known in (
+        "Connection refused",
+        "Deadline Exceeded",
+        "Name or service not known",
+        "No route to host",
+        "Connection reset",
+    ):
         if known.lower() in text.lower():
             return known.lower()
     return (text.strip().splitlines() or [type(err).__name__])[0][:120]
@@ -87,16 +93,26 @@ class TritonServer:
     context manager it stops in every case, also when `start()` fails.
     """
 
-    def __init__(self, launcher: Launcher, model_repository: str | os.PathLike[str] | None,
-                 *, models: Sequence[str] = ("peoplenet",), workdir: Path | None = None,
-                 ready_timeout_s: float = 120.0, stop_timeout_s: float = 20.0,
-                 exit_timeout_s: int = 10, extra_args: Sequence[str] = (),
-                 env: Mapping[str, str] | None = None, port_attempts: int = 3,
-                 port_picker: Callable[[str], Ports] = pick_ports,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        launcher: Launcher,
+        model_repository: str | os.PathLike[str] | None,
+        *,
+        models: Sequence[str] = ("peoplenet",),
+        workdir: Path | None = None,
+        ready_timeout_s: float = 120.0,
+        stop_timeout_s: float = 20.0,
+        exit_timeout_s: int = 10,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        port_attempts: int = 3,
+        port_picker: Callable[[str], Ports] = pick_ports,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.launcher = launcher
-        self.model_repository = (Path(model_repository).resolve()
-                                 if model_repository is not None else None)
+        self.model_repository = (
+            Path(model_repository).resolve() if model_repository is not None else None
+        )
         self.models = tuple(models)
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
@@ -120,8 +136,11 @@ class TritonServer:
 
     def start(self) -> TritonServer:
         """Launch and wait until ready; on any failure, stop what was started and raise."""
-        if self.model_repository is not None and not self.model_repository.is_dir() \
-                and self.launcher.manages_server:
+        if (
+            self.model_repository is not None
+            and not self.model_repository.is_dir()
+            and self.launcher.manages_server
+        ):
             raise ModelRepositoryNotFound(f"model repository not found: {self.model_repository}")
         for attempt in range(1, self.port_attempts + 1):
             try:
@@ -141,11 +160,17 @@ class TritonServer:
         else:
             self.ports = self._pick_ports(self.host)
         self.shm_prefix = ownership.server_prefix()
-        spec = LaunchSpec(model_repository=self.model_repository or Path("."),
-                          ports=self.ports, workdir=self.workdir, shm_prefix=self.shm_prefix,
-                          host=self.host, exit_timeout_s=self.exit_timeout_s,
-                          extra_args=self.extra_args,
-                          env=ownership.owned_environment(self.env), attempt=attempt)
+        spec = LaunchSpec(
+            model_repository=self.model_repository or Path("."),
+            ports=self.ports,
+            workdir=self.workdir,
+            shm_prefix=self.shm_prefix,
+            host=self.host,
+            exit_timeout_s=self.exit_timeout_s,
+            extra_args=self.extra_args,
+            env=ownership.owned_environment(self.env),
+            attempt=attempt,
+        )
         began = time.monotonic()
         self.handle = self.launcher.launch(spec)
         _running.add(self)
@@ -165,29 +190,40 @@ class TritonServer:
                     return
                 now = time.monotonic()
                 refused_since = (refused_since or now) if why == REFUSED else None
-                if refused_since is not None and now - refused_since > REFUSED_GRACE_S \
-                        and not self.launcher.manages_server \
-                        and not getattr(self.launcher, "wait_for_server", False):
+                if (
+                    refused_since is not None
+                    and now - refused_since > REFUSED_GRACE_S
+                    and not self.launcher.manages_server
+                    and not getattr(self.launcher, "wait_for_server", False)
+                ):
                     raise ServerStartError(
                         f"nothing is listening at {self.grpc_url} (connection refused for "
-                        f"{now - refused_since:.0f} s)", self.handle.command, None,
+                        f"{now - refused_since:.0f} s)",
+                        self.handle.command,
+                        None,
                         self.log_tail(),
                         hint=f"start the server, or point --triton-url (the demo: -u) at its "
-                             f"gRPC port; to wait for one that is still starting, give "
-                             f"--triton-wait-for-server (pytest: --triton-wait-for-server 1) "
-                             f"and it waits up to the ready timeout "
-                             f"({self.ready_timeout_s:.0f} s)",
-                        status="not the suite's to run")
+                        f"gRPC port; to wait for one that is still starting, give "
+                        f"--triton-wait-for-server (pytest: --triton-wait-for-server 1) "
+                        f"and it waits up to the ready timeout "
+                        f"({self.ready_timeout_s:.0f} s)",
+                        status="not the suite's to run",
+                    )
                 if now > deadline:
                     raise ServerStartError(
                         f"{pending} not ready within {self.ready_timeout_s:.0f} s{why}",
-                        self.handle.command, self.handle.exit_code(), self.log_tail(),
+                        self.handle.command,
+                        self.handle.exit_code(),
+                        self.log_tail(),
                         hint=self._not_ready_hint(pending),
-                        status=None if self.launcher.manages_server else "not the suite's to run")
+                        status=None if self.launcher.manages_server else "not the suite's to run",
+                    )
                 if self.progress is not None and now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_S
-                    self.progress(f"waiting for {pending} at {self.grpc_url}{why} "
-                                  f"({now - began:.0f} s of {self.ready_timeout_s:.0f} s)")
+                    self.progress(
+                        f"waiting for {pending} at {self.grpc_url}{why} "
+                        f"({now - began:.0f} s of {self.ready_timeout_s:.0f} s)"
+                    )
                 time.sleep(0.1)
 
     def _fail_if_exited(self) -> None:
@@ -195,38 +231,49 @@ class TritonServer:
         assert self.handle is not None
         code = self.handle.exit_code()
         if code is not None:
-            raise ServerStartError("the server exited before it was ready",
-                                   self.handle.command, code, self.log_tail())
+            raise ServerStartError(
+                "the server exited before it was ready", self.handle.command, code, self.log_tail()
+            )
         fatal = fatal_log_line(self.handle.logs())
         if fatal:
             # Triton can take its exit timeout to leave after a failed bind: do not wait.
             self.handle.kill()
-            raise ServerStartError(fatal, self.handle.command, self.handle.wait(5.0),
-                                   self.log_tail())
+            raise ServerStartError(
+                fatal, self.handle.command, self.handle.wait(5.0), self.log_tail()
+            )
 
     def _probe(self, client: grpcclient.InferenceServerClient) -> tuple[str, str]:
         """(what is not ready yet, or '' when all is; why, from the last failed probe)."""
         try:
             # A short deadline per probe: a port held by something that is not Triton
             # accepts the connection and never answers.
-            if not (client.is_server_live(client_timeout=1.0)
-                    and client.is_server_ready(client_timeout=1.0)):
+            if not (
+                client.is_server_live(client_timeout=1.0)
+                and client.is_server_ready(client_timeout=1.0)
+            ):
                 return "server", ""
-            pending = next((m for m in self.models
-                            if not client.is_model_ready(m, client_timeout=1.0)), "")
+            pending = next(
+                (m for m in self.models if not client.is_model_ready(m, client_timeout=1.0)), ""
+            )
             return (f"model {pending!r}" if pending else ""), ""
         except Exception as err:  # noqa: BLE001 - not listening (yet)
             return "server", f" ({probe_failure(err)})"
 
     def _not_ready_hint(self, pending: str) -> str:
         if pending != "server":
-            return (f"check that {pending} is in {self.model_repository}; a slow load "
-                    "needs a longer --triton-ready-timeout")
+            return (
+                f"check that {pending} is in {self.model_repository}; a slow load "
+                "needs a longer --triton-ready-timeout"
+            )
         if not self.launcher.manages_server:
-            return (f"is a Triton server listening at {self.grpc_url}? Start it, or point "
-                    "--triton-url (the demo: -u) at its gRPC port")
-        return ("the log lines above say how far the server got; a slow start needs a "
-                "longer --triton-ready-timeout")
+            return (
+                f"is a Triton server listening at {self.grpc_url}? Start it, or point "
+                "--triton-url (the demo: -u) at its gRPC port"
+            )
+        return (
+            "the log lines above say how far the server got; a slow start needs a "
+            "longer --triton-ready-timeout"
+        )
 
     def stop(self) -> int | None:
         """Stop gracefully (SIGTERM), kill after `stop_timeout_s`; return the exit code."""
@@ -238,8 +285,11 @@ class TritonServer:
         try:
             if self.launcher.manages_server:
                 handle.terminate()
-                code = handle.wait(min(self.stop_timeout_s, INTERRUPTED_STOP_S)
-                                   if _interrupted else self.stop_timeout_s)
+                code = handle.wait(
+                    min(self.stop_timeout_s, INTERRUPTED_STOP_S)
+                    if _interrupted
+                    else self.stop_timeout_s
+                )
                 if code is None:
                     handle.kill()
                     code = handle.wait(5.0)
@@ -301,8 +351,7 @@ class TritonServer:
     def check_alive(self) -> None:
         """Raise ServerDiedError (with the log tail) if the server has exited."""
         if self.handle is not None and self.handle.exit_code() is not None:
-            raise ServerDiedError(self.handle.command, self.handle.exit_code(),
-                                  self.log_tail())
+            raise ServerDiedError(self.handle.command, self.handle.exit_code(), self.log_tail())
 
     def describe(self) -> dict[str, str]:
         """Launcher identity plus repository, for reports and benchmark machine info."""

@@ -39,8 +39,10 @@ def benchmark_files(paths: Sequence[str | Path]) -> list[Path]:
         elif given.is_file():
             candidates = [given]
         else:
-            raise StoreError(f"no such file or folder: {given}", "give pytest-benchmark's "
-                             "storage folder (.benchmarks) or its JSON files")
+            raise StoreError(
+                f"no such file or folder: {given}",
+                "give pytest-benchmark's storage folder (.benchmarks) or its JSON files",
+            )
         for path in candidates:
             data = _read(path)
             if isinstance(data, dict) and "benchmarks" in data and "machine_info" in data:

@@ -21,9 +21,11 @@ from pnsuite import ownership
 from pnsuite.errors import SuiteError
 from pnsuite.server.ports import free_port
 
-INSTALL_HINT = ("install PostgreSQL (Debian/Ubuntu: sudo apt-get install postgresql; .ci/run "
-                "does), or point PNSUITE_TEST_POSTGRES_URL at a server where the tests may "
-                "create and drop databases")
+INSTALL_HINT = (
+    "install PostgreSQL (Debian/Ubuntu: sudo apt-get install postgresql; .ci/run "
+    "does), or point PNSUITE_TEST_POSTGRES_URL at a server where the tests may "
+    "create and drop databases"
+)
 
 
 class PostgresUnavailable(SuiteError):
@@ -34,9 +36,12 @@ class PostgresUnavailable(SuiteError):
 
 def find_bin_dir() -> Path | None:
     """The newest Debian PostgreSQL bin dir with initdb, or initdb's dir on PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name) if
-                   Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
@@ -63,11 +68,19 @@ class LocalPostgres:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if self._user:
             command = ["runuser", "-u", self._user, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=ownership.owned_environment(), cwd="/")
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=ownership.owned_environment(),
+            cwd="/",
+        )
         if done.returncode != 0:
-            raise PostgresUnavailable(f"{' '.join(command)} exited {done.returncode}: "
-                                      f"{(done.stderr or done.stdout).strip()[-1500:]}")
+            raise PostgresUnavailable(
+                f"{' '.join(command)} exited {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()[-1500:]}"
+            )
         return done
 
     def start(self) -> LocalPostgres:
@@ -76,20 +89,33 @@ class LocalPostgres:
             try:
                 user = pwd.getpwnam("postgres")
             except KeyError:
-                raise PostgresUnavailable("running as root, and there is no postgres user "
-                                          "to run the server as") from None
+                raise PostgresUnavailable(
+                    "running as root, and there is no postgres user to run the server as"
+                ) from None
             self._user = "postgres"
             os.chown(self._dir, user.pw_uid, user.pw_gid)
         data, sockets = self._dir / "data", self._dir
-        self._run("initdb", "-D", str(data), "-U", "suite", "-A", "trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(
+            "initdb", "-D", str(data), "-U", "suite", "-A", "trust", "-E", "UTF8", "--no-sync"
+        )
         for _ in range(3):  # a port taken between choosing and binding: choose again
             self.port = free_port()
             try:
-                self._run("pg_ctl", "-D", str(data), "-l", str(self._dir / "server.log"),
-                          "-w", "-t", "60", "-o",
-                          f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
-                          f"-c fsync=off -c max_connections=60", "start", timeout=90)
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self._dir / "server.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1 "
+                    f"-c fsync=off -c max_connections=60",
+                    "start",
+                    timeout=90,
+                )
                 return self
             except PostgresUnavailable:
                 time.sleep(0.2)
@@ -106,8 +132,9 @@ class LocalPostgres:
             return
         try:
             if (self._dir / "data" / "postmaster.pid").exists():
-                self._run("pg_ctl", "-D", str(self._dir / "data"), "-m", "fast", "-w",
-                          "stop", timeout=60)
+                self._run(
+                    "pg_ctl", "-D", str(self._dir / "data"), "-m", "fast", "-w", "stop", timeout=60
+                )
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -18,9 +18,15 @@ from pnsuite.store.results_store import ResultsStore
 from pnsuite.store.rows import machine_key, recorded_at
 
 
-def baseline_runs(store: ResultsStore, label: str, node: str | None = None, *,
-                  max_runs: int | None = None, max_age: timedelta | None = None,
-                  now: datetime | None = None) -> list[dict[str, Any]]:
+def baseline_runs(
+    store: ResultsStore,
+    label: str,
+    node: str | None = None,
+    *,
+    max_runs: int | None = None,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """The undisturbed runs recorded under `label` for one machine identity, oldest first.
     A reimaged runner finds its baseline here, with no file.
 
@@ -39,22 +45,39 @@ def baseline_runs(store: ResultsStore, label: str, node: str | None = None, *,
         groups[key].append(doc)
     if len(groups) > 1:
         node = node or platform.node()
-        mine = [docs for docs in groups.values()
-                if any(d["machine_info"].get("node") == node for d in docs)]
+        mine = [
+            docs
+            for docs in groups.values()
+            if any(d["machine_info"].get("node") == node for d in docs)
+        ]
         if not mine:
-            machines = sorted({", ".join(f"{k}={v}" for k, v in history.machine_identity(
-                docs[0]["machine_info"]) if v not in (None, "")) for docs in groups.values()})
-            raise StoreError(f"label {label!r} holds runs of {len(groups)} machine identities "
-                             f"and none is this host's ({node}): " + "; ".join(machines),
-                             "record one label per runner identity (e.g. NAME-orin-nx), or "
-                             "gate on the runner that recorded it")
+            machines = sorted(
+                {
+                    ", ".join(
+                        f"{k}={v}"
+                        for k, v in history.machine_identity(docs[0]["machine_info"])
+                        if v not in (None, "")
+                    )
+                    for docs in groups.values()
+                }
+            )
+            raise StoreError(
+                f"label {label!r} holds runs of {len(groups)} machine identities "
+                f"and none is this host's ({node}): " + "; ".join(machines),
+                "record one label per runner identity (e.g. NAME-orin-nx), or "
+                "gate on the runner that recorded it",
+            )
         documents = max(mine, key=lambda docs: recorded_at(docs[-1]))
     return newest(documents, max_runs=max_runs, max_age=max_age, now=now)
 
 
-def newest(documents: list[dict[str, Any]], *, max_runs: int | None = None,
-           max_age: timedelta | None = None, now: datetime | None = None
-           ) -> list[dict[str, Any]]:
+def newest(
+    documents: list[dict[str, Any]],
+    *,
+    max_runs: int | None = None,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Of runs oldest first, the newest `max_runs` of those within `max_age` of `now`."""
     if max_age is not None:
         since = (now or datetime.now(timezone.utc)) - max_age
@@ -64,8 +87,9 @@ def newest(documents: list[dict[str, Any]], *, max_runs: int | None = None,
     return documents
 
 
-def board_series(store: ResultsStore, benchmark: str, board: str | None = None,
-                 metric: str = "round_s") -> list[history.Series]:
+def board_series(
+    store: ResultsStore, benchmark: str, board: str | None = None, metric: str = "round_s"
+) -> list[history.Series]:
     """One benchmark's series, one per machine identity on `board` (None: every board),
     over builds and releases in time order."""
     documents = store.documents(board=board, benchmark=benchmark)
@@ -85,15 +109,21 @@ class Regression:
 
     def line(self) -> str:
         p = self.series.points
-        return (f"{self.time:%Y-%m-%d %H:%M} {self.series.benchmark} [{self.series.machine}]: "
-                f"{self.change.relative_change:+.1%} between {self.change.commit_before} and "
-                f"{self.change.commit_after} (p={self.change.p_value:.3f}; "
-                f"{len(p)} runs in the series)")
+        return (
+            f"{self.time:%Y-%m-%d %H:%M} {self.series.benchmark} [{self.series.machine}]: "
+            f"{self.change.relative_change:+.1%} between {self.change.commit_before} and "
+            f"{self.change.commit_after} (p={self.change.p_value:.3f}; "
+            f"{len(p)} runs in the series)"
+        )
 
 
-def regressions_since(store: ResultsStore, since: datetime, metric: str = "round_s",
-                      board: str | None = None, alpha: float = changepoints.DEFAULT_ALPHA,
-                      ) -> list[Regression]:
+def regressions_since(
+    store: ResultsStore,
+    since: datetime,
+    metric: str = "round_s",
+    board: str | None = None,
+    alpha: float = changepoints.DEFAULT_ALPHA,
+) -> list[Regression]:
     """Every series' change points to slower values after `since` (the whole series is
     searched, so a step is seen against what came before the date). Release changes are
     known steps, never counted."""

@@ -35,6 +35,8 @@ SQLITE_BUSY_TIMEOUT_S = 120.0
 _MIGRATION_LOCK = 0x70E0_9E7E
 #: execution option of the connections that write (SQLite: they begin IMMEDIATE)
 _WRITE_OPTION = "pnsuite_write"
+
+
 def normalize_url(url_or_path: str) -> str:
     """A SQLAlchemy URL: a path becomes a SQLite file, postgresql:// uses psycopg 3."""
     text = str(url_or_path).strip()
@@ -91,8 +93,11 @@ def open_store(url_or_path: str, migrate: bool = True) -> ResultsStore:
     """Open (and by default bring up to the newest schema) the store at a path or URL."""
     url = normalize_url(url_or_path)
     try:
-        engine = _sqlite_engine(url) if url.startswith("sqlite") else \
-            create_engine(url, pool_pre_ping=True)
+        engine = (
+            _sqlite_engine(url)
+            if url.startswith("sqlite")
+            else create_engine(url, pool_pre_ping=True)
+        )
     except (ArgumentError, SQLAlchemyError, ImportError) as err:
         raise StoreError(f"cannot open results store {redacted(url)}: {err}") from None
     store = ResultsStore(engine)
@@ -161,16 +166,16 @@ class ResultsStore:
                 try:
                     with conn.begin():
                         if not sqlite:
-                            conn.exec_driver_sql(
-                                f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
                         self._upgrade(conn, revision)
                 finally:
                     if sqlite:
                         driver.execute("PRAGMA foreign_keys=ON")
         except (OperationalError, SQLAlchemyError) as err:
-            raise StoreError(f"cannot migrate results store {self.url}: "
-                             f"{type(err).__name__}: {err.orig if hasattr(err, 'orig') else err}"
-                             ) from None
+            raise StoreError(
+                f"cannot migrate results store {self.url}: "
+                f"{type(err).__name__}: {err.orig if hasattr(err, 'orig') else err}"
+            ) from None
 
     @staticmethod
     def _upgrade(conn: Connection, revision: str) -> None:
@@ -190,21 +195,29 @@ class ResultsStore:
 
     # ------------------------------------------------------------------ writing
 
-    def add_run(self, document: Mapping[str, Any], label: str = "", source: str = "",
-                disturbed: bool | None = None, suite_version: str | None = None) -> int | None:
+    def add_run(
+        self,
+        document: Mapping[str, Any],
+        label: str = "",
+        source: str = "",
+        disturbed: bool | None = None,
+        suite_version: str | None = None,
+    ) -> int | None:
         """Store one pytest-benchmark document with its benchmarks in one transaction; the
         run's id, or None when this very document is stored already."""
         run, benchmarks = rows.run_rows(document, label, source, disturbed, suite_version)
         try:
             with self._writing() as conn:
                 run_id = _inserted_id(conn.execute(schema.runs.insert().values(**run)))
-                conn.execute(schema.benchmarks.insert(),
-                             [{**b, "run_id": run_id} for b in benchmarks])
+                conn.execute(
+                    schema.benchmarks.insert(), [{**b, "run_id": run_id} for b in benchmarks]
+                )
         except IntegrityError as err:
             if self._stored(run["uid"]):
                 return None  # the same document, stored by an earlier import or another writer
-            raise StoreError(f"results store {self.url} refused the run: "
-                             f"{getattr(err, 'orig', err)}") from None
+            raise StoreError(
+                f"results store {self.url} refused the run: {getattr(err, 'orig', err)}"
+            ) from None
         except SQLAlchemyError as err:
             raise self._write_error(err) from None
         return int(run_id)
@@ -214,27 +227,45 @@ class ResultsStore:
         runs = schema.runs
         try:
             with self._writing() as conn:
-                return int(conn.execute(runs.update().where(runs.c.label == label)
-                                        .values(label=new_label)).rowcount)
+                return int(
+                    conn.execute(
+                        runs.update().where(runs.c.label == label).values(label=new_label)
+                    ).rowcount
+                )
         except SQLAlchemyError as err:
             raise self._write_error(err) from None
 
     def _write_error(self, err: SQLAlchemyError) -> StoreError:
-        return StoreError(f"cannot write to results store {self.url}: {type(err).__name__}: "
-                          f"{getattr(err, 'orig', err)}", WRITE_HINT)
+        return StoreError(
+            f"cannot write to results store {self.url}: {type(err).__name__}: "
+            f"{getattr(err, 'orig', err)}",
+            WRITE_HINT,
+        )
 
-    def add_golden_result(self, model_identity: str, engine: Mapping[str, Any], image: str,
-                          boxes: Sequence[Mapping[str, Any]], verdict: str,
-                          repository: str | None = None, when: datetime | None = None) -> int:
+    def add_golden_result(
+        self,
+        model_identity: str,
+        engine: Mapping[str, Any],
+        image: str,
+        boxes: Sequence[Mapping[str, Any]],
+        verdict: str,
+        repository: str | None = None,
+        when: datetime | None = None,
+    ) -> int:
         """Store one golden comparison: what a model and engine found on one image, and
         whether it matched the goldens ("match" or "differs")."""
-        row = {"model_identity": model_identity, "engine": dict(engine), "image": image,
-               "boxes": [dict(b) for b in boxes], "verdict": verdict, "repository": repository,
-               "recorded_at": rows.utc(when or datetime.now(timezone.utc))}
+        row = {
+            "model_identity": model_identity,
+            "engine": dict(engine),
+            "image": image,
+            "boxes": [dict(b) for b in boxes],
+            "verdict": verdict,
+            "repository": repository,
+            "recorded_at": rows.utc(when or datetime.now(timezone.utc)),
+        }
         try:
             with self._writing() as conn:
-                return int(_inserted_id(
-                    conn.execute(schema.golden_results.insert().values(**row))))
+                return int(_inserted_id(conn.execute(schema.golden_results.insert().values(**row))))
         except SQLAlchemyError as err:
             raise self._write_error(err) from None
 
@@ -249,22 +280,34 @@ class ResultsStore:
 
     def _stored(self, uid: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(schema.runs.c.id).where(schema.runs.c.uid == uid)
-                                ).first() is not None
+            return (
+                conn.execute(select(schema.runs.c.id).where(schema.runs.c.uid == uid)).first()
+                is not None
+            )
 
     # ------------------------------------------------------------------ reading
 
-    def documents(self, *, label: str | None = None, machine_key: str | None = None,
-                  board: str | None = None, benchmark: str | None = None,
-                  since: datetime | None = None, include_disturbed: bool = True,
-                  with_benchmarks: bool = True) -> list[dict[str, Any]]:
+    def documents(
+        self,
+        *,
+        label: str | None = None,
+        machine_key: str | None = None,
+        board: str | None = None,
+        benchmark: str | None = None,
+        since: datetime | None = None,
+        include_disturbed: bool = True,
+        with_benchmarks: bool = True,
+    ) -> list[dict[str, Any]]:
         """Stored runs as pytest-benchmark documents, oldest first (each names its store
         row under `history.SOURCE_KEY`). `benchmark` keeps only that benchmark's entries;
         without `with_benchmarks` the documents have none (their machine and commit only)."""
         runs, benches = schema.runs, schema.benchmarks
         query = select(runs).order_by(runs.c.recorded_at, runs.c.id)
-        for column, value in ((runs.c.label, label), (runs.c.machine_key, machine_key),
-                              (runs.c.board, board)):
+        for column, value in (
+            (runs.c.label, label),
+            (runs.c.machine_key, machine_key),
+            (runs.c.board, board),
+        ):
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
@@ -272,15 +315,19 @@ class ResultsStore:
         if not include_disturbed:
             query = query.where(runs.c.disturbed.is_(False))
         if benchmark is not None:
-            query = query.where(runs.c.id.in_(
-                select(benches.c.run_id).where(benches.c.fullname == benchmark)))
+            query = query.where(
+                runs.c.id.in_(select(benches.c.run_id).where(benches.c.fullname == benchmark))
+            )
         with self.engine.connect() as conn:
             found = conn.execute(query).mappings().all()
             by_run: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in found}
             ids = list(by_run) if with_benchmarks else []
-            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-                bench_query = select(benches).where(benches.c.run_id.in_(chunk)) \
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                bench_query = (
+                    select(benches)
+                    .where(benches.c.run_id.in_(chunk))
                     .order_by(benches.c.run_id, benches.c.position)
+                )
                 if benchmark is not None:
                     bench_query = bench_query.where(benches.c.fullname == benchmark)
                 for b in conn.execute(bench_query).mappings():
@@ -292,15 +339,17 @@ class ResultsStore:
         newest first."""
         runs = schema.runs
         found: dict[str, tuple[int, datetime]] = {}
-        query = select(runs.c.label, runs.c.recorded_at, runs.c.disturbed) \
-            .where(runs.c.machine_key == machine_key).order_by(runs.c.recorded_at)
+        query = (
+            select(runs.c.label, runs.c.recorded_at, runs.c.disturbed)
+            .where(runs.c.machine_key == machine_key)
+            .order_by(runs.c.recorded_at)
+        )
         with self.engine.connect() as conn:
             for label, when, disturbed in conn.execute(query):
                 when = rows.utc(when)
                 count, _ = found.get(label, (0, when))
                 found[label] = (count + (0 if disturbed else 1), when)
-        return sorted(((k, n, t) for k, (n, t) in found.items()), key=lambda x: x[2],
-                      reverse=True)
+        return sorted(((k, n, t) for k, (n, t) in found.items()), key=lambda x: x[2], reverse=True)
 
     def count_runs(self) -> int:
         with self.engine.connect() as conn:

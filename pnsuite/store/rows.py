@@ -22,11 +22,19 @@ from pnsuite.measure.runsets import benchmark_runs
 from pnsuite.store.errors import StoreError
 
 #: the run's columns taken from machine_info, by machine_info key
-_MACHINE_COLUMNS = {"machine": "machine", "board": "jetson_model",
-                    "module_sku": "jetson_module_sku", "jetpack": "jetpack_release",
-                    "l4t": "l4t_release", "tensorrt": "tensorrt_version",
-                    "triton": "triton_version", "power_mode": "nvpmodel_mode",
-                    "clocks": "jetson_clocks", "transport": "transport", "launcher": "launcher"}
+_MACHINE_COLUMNS = {
+    "machine": "machine",
+    "board": "jetson_model",
+    "module_sku": "jetson_module_sku",
+    "jetpack": "jetpack_release",
+    "l4t": "l4t_release",
+    "tensorrt": "tensorrt_version",
+    "triton": "triton_version",
+    "power_mode": "nvpmodel_mode",
+    "clocks": "jetson_clocks",
+    "transport": "transport",
+    "launcher": "launcher",
+}
 _DOCUMENT_PARTS = ("machine_info", "commit_info", "benchmarks", SOURCE_KEY)
 
 
@@ -61,8 +69,9 @@ def _recorded_at(text: Any) -> datetime:
     try:
         return utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
     except ValueError:
-        raise StoreError(f"a run's datetime {text!r} is not ISO 8601",
-                         "store pytest-benchmark's own documents") from None
+        raise StoreError(
+            f"a run's datetime {text!r} is not ISO 8601", "store pytest-benchmark's own documents"
+        ) from None
 
 
 def recorded_at(document: Mapping[str, Any]) -> datetime:
@@ -80,50 +89,75 @@ def _checked(document: Any, source: str) -> dict[str, Any]:
     elif not isinstance(document.get("benchmarks"), list):
         problem = "'benchmarks'"
     else:
-        bad = [i for i, e in enumerate(document["benchmarks"])
-               if not isinstance(e, dict) or not e.get("fullname")]
+        bad = [
+            i
+            for i, e in enumerate(document["benchmarks"])
+            if not isinstance(e, dict) or not e.get("fullname")
+        ]
         problem = f"'benchmarks[{bad[0]}].fullname'" if bad else None
     if problem:
-        raise StoreError(f"not a pytest-benchmark document ({source or 'given'}): missing "
-                         f"{problem}", "store the JSON pytest-benchmark saves")
+        raise StoreError(
+            f"not a pytest-benchmark document ({source or 'given'}): missing {problem}",
+            "store the JSON pytest-benchmark saves",
+        )
     return document
 
 
-def run_rows(document: Mapping[str, Any], label: str = "", source: str = "",
-             disturbed: bool | None = None, suite_version: str | None = None
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_rows(
+    document: Mapping[str, Any],
+    label: str = "",
+    source: str = "",
+    disturbed: bool | None = None,
+    suite_version: str | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The run's row and its benchmarks' rows (without run_id) for one document. The
     run is keyed by the sha256 of the document: one document is stored once."""
     doc = _checked(document, source)
     machine_info, commit_info = doc["machine_info"], dict(doc.get("commit_info") or {})
     measured = benchmark_runs(doc, Path(source or "store"))
-    run = {"uid": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
-           "label": label, "recorded_at": _recorded_at(doc.get("datetime")),
-           "machine_key": machine_key(machine_info),
-           **{column: _str(machine_info.get(key)) for column, key in _MACHINE_COLUMNS.items()},
-           "commit_id": _str(commit_info.get("id")), "branch": _str(commit_info.get("branch")),
-           "dirty": commit_info.get("dirty"),
-           "disturbed": bool(disturbed) if disturbed is not None
-           else any(m.disturbed for m in measured),
-           "source": source or None, "machine_info": machine_info, "commit_info": commit_info,
-           "document_header": {k: v for k, v in doc.items() if k not in _DOCUMENT_PARTS},
-           "suite_version": suite_version}
-    return run, [_benchmark_row(i, entry, m)
-                 for i, (entry, m) in enumerate(zip(doc["benchmarks"], measured))]
+    run = {
+        "uid": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
+        "label": label,
+        "recorded_at": _recorded_at(doc.get("datetime")),
+        "machine_key": machine_key(machine_info),
+        **{column: _str(machine_info.get(key)) for column, key in _MACHINE_COLUMNS.items()},
+        "commit_id": _str(commit_info.get("id")),
+        "branch": _str(commit_info.get("branch")),
+        "dirty": commit_info.get("dirty"),
+        "disturbed": bool(disturbed)
+        if disturbed is not None
+        else any(m.disturbed for m in measured),
+        "source": source or None,
+        "machine_info": machine_info,
+        "commit_info": commit_info,
+        "document_header": {k: v for k, v in doc.items() if k not in _DOCUMENT_PARTS},
+        "suite_version": suite_version,
+    }
+    return run, [
+        _benchmark_row(i, entry, m) for i, (entry, m) in enumerate(zip(doc["benchmarks"], measured))
+    ]
 
 
-def _benchmark_row(position: int, entry: Mapping[str, Any],
-                   measured: MeasuredRun) -> dict[str, Any]:
+def _benchmark_row(
+    position: int, entry: Mapping[str, Any], measured: MeasuredRun
+) -> dict[str, Any]:
     stats = dict(entry.get("stats") or {})
     rounds = stats.pop("data", None)
-    return {"position": position, "fullname": entry["fullname"],
-            "name": entry.get("name", entry["fullname"]), "group": entry.get("group"),
-            "entry": {k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
-            "stats": stats, "rounds": None if rounds is None else list(rounds),
-            "extra_info": dict(entry.get("extra_info") or {}),
-            # null where the record did not keep the figure (read back as 0.0)
-            **{metric: measured.metric(metric) or None
-               for metric in (ROUND_S, COMPUTE_INFER_MS, LATENCY_P99_MS)}}
+    return {
+        "position": position,
+        "fullname": entry["fullname"],
+        "name": entry.get("name", entry["fullname"]),
+        "group": entry.get("group"),
+        "entry": {k: v for k, v in entry.items() if k not in ("stats", "extra_info")},
+        "stats": stats,
+        "rounds": None if rounds is None else list(rounds),
+        "extra_info": dict(entry.get("extra_info") or {}),
+        # null where the record did not keep the figure (read back as 0.0)
+        **{
+            metric: measured.metric(metric) or None
+            for metric in (ROUND_S, COMPUTE_INFER_MS, LATENCY_P99_MS)
+        },
+    }
 
 
 def benchmark_entry(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -136,7 +170,12 @@ def benchmark_entry(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 def document(run: Mapping[Any, Any], entries: list[dict[str, Any]], url: str) -> dict[str, Any]:
     """A runs row and its entries back as the document, naming the row it came from."""
-    return {**run["document_header"], "machine_info": dict(run["machine_info"]),
-            "commit_info": dict(run["commit_info"]), "benchmarks": entries,
-            SOURCE_KEY: run["source"] or f"{url}#run-{run['id']}",
-            "store_label": run["label"], "store_run_id": run["id"]}
+    return {
+        **run["document_header"],
+        "machine_info": dict(run["machine_info"]),
+        "commit_info": dict(run["commit_info"]),
+        "benchmarks": entries,
+        SOURCE_KEY: run["source"] or f"{url}#run-{run['id']}",
+        "store_label": run["label"],
+        "store_run_id": run["id"],
+    }

@@ -25,7 +25,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 runs = Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     # sha256 of the document: importing one file twice stores it once
     Column("uid", String(64), nullable=False, unique=True),
@@ -57,10 +58,12 @@ runs = Table(
 )
 
 benchmarks = Table(
-    "benchmarks", metadata,
+    "benchmarks",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False,
-           index=True),
+    Column(
+        "run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("position", Integer, nullable=False),
     Column("fullname", Text, nullable=False, index=True),
     Column("name", Text, nullable=False),
@@ -78,10 +81,12 @@ benchmarks = Table(
 
 # Revision 0002: sweep points and golden results have a home next to the runs.
 sweep_points = Table(
-    "sweep_points", metadata,
+    "sweep_points",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False,
-           index=True),
+    Column(
+        "run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("repository", Text, nullable=False),
     Column("config", JSON, nullable=False),
     Column("concurrency", Integer, nullable=False),
@@ -92,7 +97,8 @@ sweep_points = Table(
 )
 
 golden_results = Table(
-    "golden_results", metadata,
+    "golden_results",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), index=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),

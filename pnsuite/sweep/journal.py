@@ -40,8 +40,13 @@ def _json(value: Any) -> str:
 class Journal:
     """An append-only JSON Lines file of a sweep's points (see the module's doc)."""
 
-    def __init__(self, path: Path, header: Mapping[str, Any],
-                 points: dict[PointKey, SweepPoint], torn_lines: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: Mapping[str, Any],
+        points: dict[PointKey, SweepPoint],
+        torn_lines: int = 0,
+    ) -> None:
         self.path = path
         self.header = dict(header)
         self._points = points
@@ -49,8 +54,9 @@ class Journal:
         self.torn_lines = torn_lines
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], header: Mapping[str, Any],
-             restart: bool = False) -> Journal:
+    def open(
+        cls, path: str | os.PathLike[str], header: Mapping[str, Any], restart: bool = False
+    ) -> Journal:
         """The journal at `path`: a new one holding `header`, or the existing one when its
         header equals `header` (compared as JSON). `restart` discards an existing one."""
         path = Path(path)
@@ -66,8 +72,10 @@ class Journal:
         """The journal at `path` as it is, whatever sweep wrote it (to summarise it)."""
         path = Path(path)
         if not path.is_file():
-            raise SweepError(f"no sweep journal at {path}",
-                             "give the --out folder of a sweep that measured points")
+            raise SweepError(
+                f"no sweep journal at {path}",
+                "give the --out folder of a sweep that measured points",
+            )
         return _read(path, None)
 
     def points(self) -> dict[PointKey, SweepPoint]:
@@ -123,17 +131,22 @@ def _read(path: Path, header: Mapping[str, Any] | None) -> Journal:
     tail = lines.pop()
     first = _parse(lines[0]) if lines else None
     if not isinstance(first, dict) or "journal" not in first or "header" not in first:
-        raise SweepError(f"{path} is not a sweep journal (its first line is no journal "
-                         "header)", _ELSEWHERE)
+        raise SweepError(
+            f"{path} is not a sweep journal (its first line is no journal header)", _ELSEWHERE
+        )
     version = first["journal"]
     if version == ROUNDS_FORMAT and header is not None:
-        raise SweepError(f"{path} holds points measured in timed rounds (journal format "
-                         f"{ROUNDS_FORMAT}); this suite measures points in time windows "
-                         f"(format {FORMAT}) and does not mix the two",
-                         f"{_ELSEWHERE}; --summarize still reads it as it is")
+        raise SweepError(
+            f"{path} holds points measured in timed rounds (journal format "
+            f"{ROUNDS_FORMAT}); this suite measures points in time windows "
+            f"(format {FORMAT}) and does not mix the two",
+            f"{_ELSEWHERE}; --summarize still reads it as it is",
+        )
     if version not in (FORMAT, ROUNDS_FORMAT):
-        raise SweepError(f"{path} is a sweep journal of format {version!r}; this "
-                         f"suite writes format {FORMAT}", _ELSEWHERE)
+        raise SweepError(
+            f"{path} is a sweep journal of format {version!r}; this suite writes format {FORMAT}",
+            _ELSEWHERE,
+        )
     if header is None:
         header = first["header"]
     else:
@@ -149,9 +162,11 @@ def _read(path: Path, header: Mapping[str, Any] | None) -> Journal:
             torn += 1
             break
         if point is None:
-            raise SweepError(f"{path} line {number} is not a sweep point: "
-                             f"{line[:80].decode(errors='replace')!r}",
-                             f"the journal is damaged: {_ELSEWHERE}")
+            raise SweepError(
+                f"{path} line {number} is not a sweep point: "
+                f"{line[:80].decode(errors='replace')!r}",
+                f"the journal is damaged: {_ELSEWHERE}",
+            )
         points[point.key] = point
         keep += len(line) + 1
     if tail:
@@ -186,13 +201,18 @@ def _check_header(path: Path, recorded: Any, header: Mapping[str, Any]) -> None:
     if _json(recorded) == _json(header):
         return
     if not isinstance(recorded, dict):
-        raise SweepError(f"{path} is a journal of another sweep: its header is "
-                         f"{_json(recorded)}, this sweep's {_json(header)}", _ELSEWHERE)
+        raise SweepError(
+            f"{path} is a journal of another sweep: its header is "
+            f"{_json(recorded)}, this sweep's {_json(header)}",
+            _ELSEWHERE,
+        )
     differing = []
     for key in sorted(set(recorded) | set(header)):
         old, new = recorded.get(key, _ABSENT), header.get(key, _ABSENT)
         if old is _ABSENT or new is _ABSENT or _json(old) != _json(new):
             shown = ["(absent)" if v is _ABSENT else _json(v) for v in (old, new)]
             differing.append(f"{key} (journal: {shown[0]}, this sweep: {shown[1]})")
-    raise SweepError(f"{path} is a journal of another sweep; its header differs in "
-                     + "; ".join(differing), _ELSEWHERE)
+    raise SweepError(
+        f"{path} is a journal of another sweep; its header differs in " + "; ".join(differing),
+        _ELSEWHERE,
+    )

@@ -36,15 +36,23 @@ class PointPlan:
     monitor: str = "none"
 
 
-def measure_point(server: TritonServer, key: PointKey, plan: PointPlan,
-                  tensor: ImageSet | np.ndarray, model: str = "peoplenet") -> SweepPoint:
+def measure_point(
+    server: TritonServer,
+    key: PointKey,
+    plan: PointPlan,
+    tensor: ImageSet | np.ndarray,
+    model: str = "peoplenet",
+) -> SweepPoint:
     """Measure `key` on `server`, which already serves `key.variant`, with a load of
     `tensor` (one tensor, or a set of images whose answers are checked under load)."""
     began = time.monotonic()
     measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with make_load(server.grpc_url, tensor, key.concurrency, plan.memory,
-                   plan.load_processes, model) as load, \
-            Measurement(server, load, plan.windows, model=model) as measurement:
+    with (
+        make_load(
+            server.grpc_url, tensor, key.concurrency, plan.memory, plan.load_processes, model
+        ) as load,
+        Measurement(server, load, plan.windows, model=model) as measurement,
+    ):
         measurement.warm_up()
         monitor = monitors.start_monitor(plan.monitor)
         try:
@@ -52,21 +60,30 @@ def measure_point(server: TritonServer, key: PointKey, plan: PointPlan,
         finally:
             summary = monitor.stop() if monitor is not None else None
         run = measurement.result()
-    return point_of(key, run, monitors.platform_of(plan.monitor, summary), measured_at,
-                    time.monotonic() - began)
+    return point_of(
+        key, run, monitors.platform_of(plan.monitor, summary), measured_at, time.monotonic() - began
+    )
 
 
-def point_of(key: PointKey, run: MeasuredRun, platform: Platform, measured_at: str,
-             seconds: float) -> SweepPoint:
+def point_of(
+    key: PointKey, run: MeasuredRun, platform: Platform, measured_at: str, seconds: float
+) -> SweepPoint:
     """The sweep point of the engine's `run` of `key`: its figures over the counted
     windows, Triton's statistics among them."""
     stats = run.server_stats
     return SweepPoint(
-        key, throughput=round(run.throughput, 3),
+        key,
+        throughput=round(run.throughput, 3),
         windows_throughput=[round(w.throughput, 3) for w in run.windows],
-        windows_counted=run.counted, stable=run.stable,
-        latency_p50_ms=run.latency_p50_ms, latency_p99_ms=run.latency_p99_ms,
+        windows_counted=run.counted,
+        stable=run.stable,
+        latency_p50_ms=run.latency_p50_ms,
+        latency_p99_ms=run.latency_p99_ms,
         per_inference_ms={p: stats[f"{p}_ms_per_inference"] for p in PHASES},
         batch_sizes={int(size): n for size, n in stats["batch_sizes"].items()},
-        inferences=stats["inference_count"], executions=stats["execution_count"],
-        platform=platform, measured_at=measured_at, seconds=round(seconds, 2))
+        inferences=stats["inference_count"],
+        executions=stats["execution_count"],
+        platform=platform,
+        measured_at=measured_at,
+        seconds=round(seconds, 2),
+    )

@@ -15,8 +15,12 @@ from pnsuite.sweep.points import Platform
 MONITORS = ("auto", "tegrastats", "nvidia-smi", "none")
 
 #: Jetson GPUs' devfreq nodes: Orin (ga10b), Xavier (gv11b), TX2 (gp10b), Nano/TX1 (gpu)
-_JETSON_GPU_DEVFREQ = ("/sys/class/devfreq/*.ga10b", "/sys/class/devfreq/*.gv11b",
-                       "/sys/class/devfreq/*.gp10b", "/sys/class/devfreq/*.gpu")
+_JETSON_GPU_DEVFREQ = (
+    "/sys/class/devfreq/*.ga10b",
+    "/sys/class/devfreq/*.gv11b",
+    "/sys/class/devfreq/*.gp10b",
+    "/sys/class/devfreq/*.gpu",
+)
 
 
 def jetson_gpu_max_clock_mhz() -> float | None:
@@ -42,11 +46,15 @@ def resolve_monitor(kind: str) -> str:
             return "tegrastats"
         return "nvidia-smi" if has_smi else "none"
     if kind == "tegrastats" and not has_tegrastats:
-        raise SweepError("--monitor tegrastats: tegrastats is not installed here",
-                         "it ships with L4T on a Jetson; elsewhere use --monitor auto")
+        raise SweepError(
+            "--monitor tegrastats: tegrastats is not installed here",
+            "it ships with L4T on a Jetson; elsewhere use --monitor auto",
+        )
     if kind == "nvidia-smi" and not has_smi:
-        raise SweepError("--monitor nvidia-smi: nvidia-smi is not installed here",
-                         "it ships with the NVIDIA driver; elsewhere use --monitor auto")
+        raise SweepError(
+            "--monitor nvidia-smi: nvidia-smi is not installed here",
+            "it ships with the NVIDIA driver; elsewhere use --monitor auto",
+        )
     return kind
 
 
@@ -75,12 +83,22 @@ def platform_of(kind: str, summary: dict[str, Any] | None) -> Platform:
     if not summary or kind == "none":
         return Platform()
     if kind == "nvidia-smi":
-        return Platform("nvidia-smi", summary.get("power_w"), summary.get("gpu_clock_mhz"),
-                        summary.get("gpu_clock_max_mhz"), summary.get("temperature_c_max"),
-                        summary.get("samples", 0))
+        return Platform(
+            "nvidia-smi",
+            summary.get("power_w"),
+            summary.get("gpu_clock_mhz"),
+            summary.get("gpu_clock_max_mhz"),
+            summary.get("temperature_c_max"),
+            summary.get("samples", 0),
+        )
     power = module_power_mw(summary)
     clock = (summary.get("gpu_freq_mhz") or {}).get("mean")
     temps = [t["max"] for t in (summary.get("temp_c") or {}).values() if t]
-    return Platform("tegrastats", power / 1e3 if power is not None else None, clock,
-                    jetson_gpu_max_clock_mhz(), max(temps) if temps else None,
-                    summary.get("samples", 0))
+    return Platform(
+        "tegrastats",
+        power / 1e3 if power is not None else None,
+        clock,
+        jetson_gpu_max_clock_mhz(),
+        max(temps) if temps else None,
+        summary.get("samples", 0),
+    )

@@ -18,8 +18,7 @@ from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.points import HIGHER_IS_BETTER, METRICS, SweepPoint
 
 #: short names accepted for metrics in objectives and constraints
-ALIASES = {"p50": "latency_p50_ms", "p99": "latency_p99_ms",
-           "energy": "energy_mj_per_inference"}
+ALIASES = {"p50": "latency_p50_ms", "p99": "latency_p99_ms", "energy": "energy_mj_per_inference"}
 
 #: metrics that exist only where the machine measures power (tegrastats, nvidia-smi)
 POWER_METRICS = frozenset({"energy_mj_per_inference", "inferences_per_joule", "power_w"})
@@ -28,7 +27,11 @@ POWER_METRICS = frozenset({"energy_mj_per_inference", "inferences_per_joule", "p
 TIE_TOLERANCE = 1e-9
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
 #: what a failed check reads like: `latency_p99_ms 61.2 > 50` for a broken `<= 50`
 _NEGATION = {"<=": ">", ">=": "<", "<": ">=", ">": "<="}
 _CONSTRAINT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([^\s<>=]+)\s*")
@@ -38,8 +41,10 @@ def _metric(name: str, what: str) -> str:
     metric = ALIASES.get(name, name)
     if metric not in METRICS:
         aliases = ", ".join(f"{a} ({m})" for a, m in ALIASES.items())
-        raise SweepError(f"{what}: unknown metric {name!r}",
-                         f"use one of {', '.join(METRICS)}, or the short names {aliases}")
+        raise SweepError(
+            f"{what}: unknown metric {name!r}",
+            f"use one of {', '.join(METRICS)}, or the short names {aliases}",
+        )
     return metric
 
 
@@ -72,8 +77,10 @@ def parse_objective(text: str) -> Objective:
     which goes the way the metric is better (HIGHER_IS_BETTER)."""
     direction, _, name = text.strip().rpartition(":")
     if direction not in ("", "max", "min"):
-        raise SweepError(f"objective {text!r}: {direction!r} is not a direction",
-                         "write max:METRIC, min:METRIC or a bare METRIC (e.g. max:throughput)")
+        raise SweepError(
+            f"objective {text!r}: {direction!r} is not a direction",
+            "write max:METRIC, min:METRIC or a bare METRIC (e.g. max:throughput)",
+        )
     metric = _metric(name, f"objective {text!r}")
     maximise = direction == "max" if direction else metric in HIGHER_IS_BETTER
     return Objective(metric, maximise)
@@ -90,8 +97,10 @@ class Constraint:
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", _metric(self.metric, "constraint"))
         if self.op not in _OPS:
-            raise SweepError(f"constraint operator {self.op!r} is not one of {', '.join(_OPS)}",
-                             "write METRIC<=BOUND, METRIC>=BOUND, METRIC<BOUND or METRIC>BOUND")
+            raise SweepError(
+                f"constraint operator {self.op!r} is not one of {', '.join(_OPS)}",
+                "write METRIC<=BOUND, METRIC>=BOUND, METRIC<BOUND or METRIC>BOUND",
+            )
 
     @property
     def text(self) -> str:
@@ -124,8 +133,10 @@ class Constraint:
 def parse_constraint(text: str) -> Constraint:
     """`latency_p99_ms<=50`, `p99<=50`, `throughput>=200`, `energy<5` (ops <=, >=, <, >)."""
     match = _CONSTRAINT.fullmatch(text)
-    hint = ("write METRIC<=BOUND, METRIC>=BOUND, METRIC<BOUND or METRIC>BOUND, "
-            "e.g. latency_p99_ms<=50 or throughput>=200")
+    hint = (
+        "write METRIC<=BOUND, METRIC>=BOUND, METRIC<BOUND or METRIC>BOUND, "
+        "e.g. latency_p99_ms<=50 or throughput>=200"
+    )
     if not match:
         raise SweepError(f"constraint {text!r} is not METRIC OP BOUND", hint)
     name, op, bound_text = match.groups()
@@ -135,8 +146,7 @@ def parse_constraint(text: str) -> Constraint:
     except ValueError:
         bound = math.nan
     if not math.isfinite(bound):
-        raise SweepError(f"constraint {text!r}: bound {bound_text!r} is not a finite number",
-                         hint)
+        raise SweepError(f"constraint {text!r}: bound {bound_text!r} is not a finite number", hint)
     return Constraint(metric, op, bound)
 
 
@@ -153,11 +163,16 @@ def violations(point: SweepPoint, constraints: Iterable[Constraint]) -> list[str
             continue
         value = point.metric(constraint.metric)
         if value is None:
-            reasons.append("power not measured" if constraint.metric in POWER_METRICS
-                           else f"{constraint.metric} not measured")
+            reasons.append(
+                "power not measured"
+                if constraint.metric in POWER_METRICS
+                else f"{constraint.metric} not measured"
+            )
         else:
-            reasons.append(f"{constraint.metric} {_number(value)} "
-                           f"{_NEGATION[constraint.op]} {_number(constraint.bound)}")
+            reasons.append(
+                f"{constraint.metric} {_number(value)} "
+                f"{_NEGATION[constraint.op]} {_number(constraint.bound)}"
+            )
     return reasons
 
 
@@ -184,37 +199,43 @@ def compare_values(a: float, b: float, maximise: bool) -> int:
     return -1 if (a > b) == maximise else 1
 
 
-def rank(points: Iterable[SweepPoint], objective: Objective,
-         constraints: Sequence[Constraint] = ()) -> list[SweepPoint]:
+def rank(
+    points: Iterable[SweepPoint], objective: Objective, constraints: Sequence[Constraint] = ()
+) -> list[SweepPoint]:
     """The feasible points, best first by the objective; ties go to the cheaper config
     (see `cheapness`). A point without the objective's metric is left out."""
-    feasible = [p for p in points
-                if not violations(p, constraints) and p.metric(objective.metric) is not None]
+    feasible = [
+        p
+        for p in points
+        if not violations(p, constraints) and p.metric(objective.metric) is not None
+    ]
 
     def order(a: SweepPoint, b: SweepPoint) -> int:
-        by_value = compare_values(_measured(a, objective.metric),
-                                  _measured(b, objective.metric), objective.maximise)
+        by_value = compare_values(
+            _measured(a, objective.metric), _measured(b, objective.metric), objective.maximise
+        )
         return by_value or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
 
     return sorted(feasible, key=functools.cmp_to_key(order))
 
 
-def best(points: Iterable[SweepPoint], objective: Objective,
-         constraints: Sequence[Constraint] = ()) -> SweepPoint | None:
+def best(
+    points: Iterable[SweepPoint], objective: Objective, constraints: Sequence[Constraint] = ()
+) -> SweepPoint | None:
     """The best feasible point, None when no point is feasible."""
     ranked = rank(points, objective, constraints)
     return ranked[0] if ranked else None
 
 
-def pareto_front(points: Iterable[SweepPoint], x: str = "latency_p99_ms",
-                 y: str = "throughput") -> list[SweepPoint]:
+def pareto_front(
+    points: Iterable[SweepPoint], x: str = "latency_p99_ms", y: str = "throughput"
+) -> list[SweepPoint]:
     """The measured points no other beats on both axes (smaller `x`, larger `y`), by `x`.
 
     A point is dominated when another is at least as good on both axes and better on one;
     points equal on both stay together.
     """
-    candidates = [p for p in points
-                  if p.ok and p.metric(x) is not None and p.metric(y) is not None]
+    candidates = [p for p in points if p.ok and p.metric(x) is not None and p.metric(y) is not None]
     if not candidates:
         return []
     xs = np.array([p.metric(x) for p in candidates])
@@ -229,5 +250,4 @@ def pareto_front(points: Iterable[SweepPoint], x: str = "latency_p99_ms",
 
 def needs_power(objective: Objective, constraints: Iterable[Constraint] = ()) -> bool:
     """Whether the objective or a constraint needs power measured (energy, power_w)."""
-    return objective.metric in POWER_METRICS or any(c.metric in POWER_METRICS
-                                                    for c in constraints)
+    return objective.metric in POWER_METRICS or any(c.metric in POWER_METRICS for c in constraints)

@@ -24,19 +24,35 @@ PERF_ANALYZER_COLUMNS = {
     "latency_p50_ms": ("p50 latency", 1e3),
     "latency_p99_ms": ("p99 latency", 1e3),
 }
-CSV_COLUMNS = ("label", "variant", "instances", "batching",
-               *(name for name, _ in PERF_ANALYZER_COLUMNS.values()),
-               "batch_sizes", "inferences", "executions",
-               "power_w", "energy_mj_per_inference", "inferences_per_joule",
-               "gpu_clock_mhz", "gpu_clock_max_mhz", "temperature_c_max", "throttled", "error")
+CSV_COLUMNS = (
+    "label",
+    "variant",
+    "instances",
+    "batching",
+    *(name for name, _ in PERF_ANALYZER_COLUMNS.values()),
+    "batch_sizes",
+    "inferences",
+    "executions",
+    "power_w",
+    "energy_mj_per_inference",
+    "inferences_per_joule",
+    "gpu_clock_mhz",
+    "gpu_clock_max_mhz",
+    "temperature_c_max",
+    "throttled",
+    "error",
+)
 
 
 def _ours(p: SweepPoint) -> dict[str, float | int | None]:
     """The point's values of the quantities perf_analyzer also reports, in our units."""
-    return {"concurrency": p.key.concurrency, "throughput": p.metric("throughput"),
-            "latency_p50_ms": p.metric("latency_p50_ms"),
-            "latency_p99_ms": p.metric("latency_p99_ms"),
-            **{f"{ph}_ms": p.per_inference_ms.get(ph) for ph in PHASES}}
+    return {
+        "concurrency": p.key.concurrency,
+        "throughput": p.metric("throughput"),
+        "latency_p50_ms": p.metric("latency_p50_ms"),
+        "latency_p99_ms": p.metric("latency_p99_ms"),
+        **{f"{ph}_ms": p.per_inference_ms.get(ph) for ph in PHASES},
+    }
 
 
 def _row(p: SweepPoint) -> dict[str, object]:
@@ -49,18 +65,24 @@ def _row(p: SweepPoint) -> dict[str, object]:
             shared[name] = value
         else:
             shared[name] = _num(None if value is None else float(value) * (scale or 1.0))
-    return {"label": p.key.label, "variant": v.name, "instances": v.instances,
-            "batching": v.batching.label, **shared,
-            "batch_sizes": " ".join(f"{k}x{n}" for k, n in sorted(p.batch_sizes.items())),
-            "inferences": p.inferences, "executions": p.executions,
-            "power_w": _num(p.platform.power_w),
-            "energy_mj_per_inference": _num(p.energy_mj_per_inference),
-            "inferences_per_joule": _num(p.inferences_per_joule),
-            "gpu_clock_mhz": _num(p.platform.gpu_clock_mhz),
-            "gpu_clock_max_mhz": _num(p.platform.gpu_clock_max_mhz),
-            "temperature_c_max": _num(p.platform.temperature_c_max),
-            "throttled": "" if p.platform.throttled is None else p.platform.throttled,
-            "error": p.error or ""}
+    return {
+        "label": p.key.label,
+        "variant": v.name,
+        "instances": v.instances,
+        "batching": v.batching.label,
+        **shared,
+        "batch_sizes": " ".join(f"{k}x{n}" for k, n in sorted(p.batch_sizes.items())),
+        "inferences": p.inferences,
+        "executions": p.executions,
+        "power_w": _num(p.platform.power_w),
+        "energy_mj_per_inference": _num(p.energy_mj_per_inference),
+        "inferences_per_joule": _num(p.inferences_per_joule),
+        "gpu_clock_mhz": _num(p.platform.gpu_clock_mhz),
+        "gpu_clock_max_mhz": _num(p.platform.gpu_clock_max_mhz),
+        "temperature_c_max": _num(p.platform.temperature_c_max),
+        "throttled": "" if p.platform.throttled is None else p.platform.throttled,
+        "error": p.error or "",
+    }
 
 
 def _num(value: float | None) -> str:
@@ -69,34 +91,51 @@ def _num(value: float | None) -> str:
 
 def best_table(doc: SweepDocument, top: int = 10) -> str:
     """The leading feasible configurations as a Markdown table, best first."""
-    lines = [f"# Best configurations: {doc.repository}", "",
-             f"Objective: {doc.objective}; constraints: {', '.join(doc.constraints) or 'none'}; "
-             f"{len(doc.points)} points ({sum(not p.ok for p in doc.points)} failed), "
-             f"{doc.search} search, {doc.wall_s:.0f} s.", ""]
+    lines = [
+        f"# Best configurations: {doc.repository}",
+        "",
+        f"Objective: {doc.objective}; constraints: {', '.join(doc.constraints) or 'none'}; "
+        f"{len(doc.points)} points ({sum(not p.ok for p in doc.points)} failed), "
+        f"{doc.search} search, {doc.wall_s:.0f} s.",
+        "",
+    ]
     if doc.server_args:
-        lines += [f"Every server ran with `{' '.join(doc.server_args)}`: deploy the best "
-                  "configuration with it too.", ""]
+        lines += [
+            f"Every server ran with `{' '.join(doc.server_args)}`: deploy the best "
+            "configuration with it too.",
+            "",
+        ]
     if not doc.ranking:
         return "\n".join(lines + ["No measured point meets the constraints.", ""])
-    lines += ["| rank | configuration | concurrency | infer/s | p50 ms | p99 ms | queue ms | "
-              "compute_infer ms | energy mJ/inf |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| rank | configuration | concurrency | infer/s | p50 ms | p99 ms | queue ms | "
+        "compute_infer ms | energy mJ/inf |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for rank, label in enumerate(doc.ranking[:top], 1):
         p = doc.point(label)
         energy = p.energy_mj_per_inference
-        lines.append(f"| {rank} | {p.key.variant.name} | {p.key.concurrency} | "
-                     f"{p.throughput:.1f} | {p.latency_p50_ms:.1f} | {p.latency_p99_ms:.1f} | "
-                     f"{p.per_inference_ms.get('queue', 0):.2f} | "
-                     f"{p.per_inference_ms.get('compute_infer', 0):.2f} | "
-                     f"{'' if energy is None else f'{energy:.1f}'} |")
+        lines.append(
+            f"| {rank} | {p.key.variant.name} | {p.key.concurrency} | "
+            f"{p.throughput:.1f} | {p.latency_p50_ms:.1f} | {p.latency_p99_ms:.1f} | "
+            f"{p.per_inference_ms.get('queue', 0):.2f} | "
+            f"{p.per_inference_ms.get('compute_infer', 0):.2f} | "
+            f"{'' if energy is None else f'{energy:.1f}'} |"
+        )
     lines += ["", f"Best: **{doc.best}**."]
     confirmation = doc.confirmation
     verdict = confirmation.best_vs_runner_up if confirmation else None
     if confirmation and verdict:
-        lines.append(f"Confirmed in {confirmation.runs} independent runs each: "
-                     f"{verdict.best} / {verdict.runner_up} = {verdict.ratio:.3f} "
-                     f"(95% {verdict.low:.3f}..{verdict.high:.3f}): {verdict.verdict}"
-                     + ("." if verdict.distinct else
-                        ": noise cannot tell them apart, so the cheaper is chosen."))
+        lines.append(
+            f"Confirmed in {confirmation.runs} independent runs each: "
+            f"{verdict.best} / {verdict.runner_up} = {verdict.ratio:.3f} "
+            f"(95% {verdict.low:.3f}..{verdict.high:.3f}): {verdict.verdict}"
+            + (
+                "."
+                if verdict.distinct
+                else ": noise cannot tell them apart, so the cheaper is chosen."
+            )
+        )
     return "\n".join(lines + [""])
 
 
@@ -104,8 +143,11 @@ def write_outputs(doc: SweepDocument, out_dir: Path, report: bool = True) -> dic
     """Write every output of `doc` into `out_dir`; returns what was written, by name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"sweep": out_dir / "sweep.json", "points": out_dir / "points.csv",
-               "best": out_dir / "best.md"}
+    written = {
+        "sweep": out_dir / "sweep.json",
+        "points": out_dir / "points.csv",
+        "best": out_dir / "best.md",
+    }
     written["sweep"].write_text(json.dumps(doc.to_json(), indent=1) + "\n")
     with written["points"].open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -119,5 +161,6 @@ def write_outputs(doc: SweepDocument, out_dir: Path, report: bool = True) -> dic
         written["config"] = config
     if report:
         from pnsuite.report.sweep_report import write_sweep_report
+
         written["report"] = write_sweep_report(doc, out_dir / "report")
     return written

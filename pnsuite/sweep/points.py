@@ -55,16 +55,24 @@ class Variant:
         return f"i{self.instances}-b{self.batching.label}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "instances": self.instances,
-                "dynamic_batching": self.batching.enabled,
-                "max_queue_delay_us": self.batching.max_queue_delay_us,
-                "preferred_batch_sizes": list(self.batching.preferred_batch_sizes)}
+        return {
+            "name": self.name,
+            "instances": self.instances,
+            "dynamic_batching": self.batching.enabled,
+            "max_queue_delay_us": self.batching.max_queue_delay_us,
+            "preferred_batch_sizes": list(self.batching.preferred_batch_sizes),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Variant:
-        return cls(int(data["instances"]),
-                   Batching(bool(data["dynamic_batching"]), data.get("max_queue_delay_us"),
-                            tuple(data.get("preferred_batch_sizes") or ())))
+        return cls(
+            int(data["instances"]),
+            Batching(
+                bool(data["dynamic_batching"]),
+                data.get("max_queue_delay_us"),
+                tuple(data.get("preferred_batch_sizes") or ()),
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -165,23 +173,34 @@ class SweepPoint:
         if name not in METRICS:
             raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
         value = METRICS[name](self)
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+        return (
+            None
+            if value is None or (isinstance(value, float) and math.isnan(value))
             else float(value)
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"variant": self.key.variant.to_json(), "concurrency": self.key.concurrency,
-                "label": self.key.label, "throughput": _finite(self.throughput),
-                "windows_throughput": self.windows_throughput,
-                "windows_counted": self.windows_counted, "stable": self.stable,
-                "latency_p50_ms": _finite(self.latency_p50_ms),
-                "latency_p99_ms": _finite(self.latency_p99_ms),
-                "per_inference_ms": self.per_inference_ms,
-                "batch_sizes": {str(k): v for k, v in sorted(self.batch_sizes.items())},
-                "inferences": self.inferences, "executions": self.executions,
-                "energy_mj_per_inference": self.energy_mj_per_inference,
-                "inferences_per_joule": self.inferences_per_joule,
-                "platform": self.platform.to_json(), "measured_at": self.measured_at,
-                "seconds": self.seconds, "error": self.error}
+        return {
+            "variant": self.key.variant.to_json(),
+            "concurrency": self.key.concurrency,
+            "label": self.key.label,
+            "throughput": _finite(self.throughput),
+            "windows_throughput": self.windows_throughput,
+            "windows_counted": self.windows_counted,
+            "stable": self.stable,
+            "latency_p50_ms": _finite(self.latency_p50_ms),
+            "latency_p99_ms": _finite(self.latency_p99_ms),
+            "per_inference_ms": self.per_inference_ms,
+            "batch_sizes": {str(k): v for k, v in sorted(self.batch_sizes.items())},
+            "inferences": self.inferences,
+            "executions": self.executions,
+            "energy_mj_per_inference": self.energy_mj_per_inference,
+            "inferences_per_joule": self.inferences_per_joule,
+            "platform": self.platform.to_json(),
+            "measured_at": self.measured_at,
+            "seconds": self.seconds,
+            "error": self.error,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], version: int = FORMAT) -> SweepPoint:
@@ -194,18 +213,23 @@ class SweepPoint:
             windows = [float(v) for v in data.get("windows_throughput", [])]
             counted = int(data.get("windows_counted", 0))
             stable = None if data.get("stable") is None else bool(data["stable"])
-        return cls(PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
-                   throughput=_nan(data.get("throughput")), windows_throughput=windows,
-                   windows_counted=counted, stable=stable,
-                   latency_p50_ms=_nan(data.get("latency_p50_ms")),
-                   latency_p99_ms=_nan(data.get("latency_p99_ms")),
-                   per_inference_ms=dict(data.get("per_inference_ms", {})),
-                   batch_sizes={int(k): int(v) for k, v in data.get("batch_sizes", {}).items()},
-                   inferences=int(data.get("inferences", 0)),
-                   executions=int(data.get("executions", 0)),
-                   platform=Platform.from_json(data.get("platform")),
-                   measured_at=data.get("measured_at", ""), seconds=data.get("seconds", 0.0),
-                   error=data.get("error"))
+        return cls(
+            PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
+            throughput=_nan(data.get("throughput")),
+            windows_throughput=windows,
+            windows_counted=counted,
+            stable=stable,
+            latency_p50_ms=_nan(data.get("latency_p50_ms")),
+            latency_p99_ms=_nan(data.get("latency_p99_ms")),
+            per_inference_ms=dict(data.get("per_inference_ms", {})),
+            batch_sizes={int(k): int(v) for k, v in data.get("batch_sizes", {}).items()},
+            inferences=int(data.get("inferences", 0)),
+            executions=int(data.get("executions", 0)),
+            platform=Platform.from_json(data.get("platform")),
+            measured_at=data.get("measured_at", ""),
+            seconds=data.get("seconds", 0.0),
+            error=data.get("error"),
+        )
 
 
 #: metric name -> how to read it off a point (objectives, constraints and reports use these)
@@ -260,14 +284,21 @@ class Candidate:
         return verdicts.log_spread(runs) if len(runs) > 1 else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "variant": self.key.variant.to_json(),
-                "concurrency": self.key.concurrency, "runs_throughput": list(self.runs_throughput),
-                "geomean": self.geomean, "spread": self.spread}
+        return {
+            "label": self.label,
+            "variant": self.key.variant.to_json(),
+            "concurrency": self.key.concurrency,
+            "runs_throughput": list(self.runs_throughput),
+            "geomean": self.geomean,
+            "spread": self.spread,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Candidate:
-        return cls(PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
-                   tuple(float(v) for v in data.get("runs_throughput", [])))
+        return cls(
+            PointKey(Variant.from_json(data["variant"]), int(data["concurrency"])),
+            tuple(float(v) for v in data.get("runs_throughput", [])),
+        )
 
 
 #: a confirmation's verdicts: the leader told apart from the runner-up by the runs, or not
@@ -292,14 +323,25 @@ class BestVsRunnerUp:
         return self.verdict == DISTINCT
 
     def to_json(self) -> dict[str, Any]:
-        return {"best": self.best, "runner_up": self.runner_up, "ratio": self.ratio,
-                "low": self.low, "high": self.high, "verdict": self.verdict}
+        return {
+            "best": self.best,
+            "runner_up": self.runner_up,
+            "ratio": self.ratio,
+            "low": self.low,
+            "high": self.high,
+            "verdict": self.verdict,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BestVsRunnerUp:
-        return cls(best=str(data["best"]), runner_up=str(data["runner_up"]),
-                   ratio=float(data["ratio"]), low=float(data["low"]),
-                   high=float(data["high"]), verdict=str(data["verdict"]))
+        return cls(
+            best=str(data["best"]),
+            runner_up=str(data["runner_up"]),
+            ratio=float(data["ratio"]),
+            low=float(data["low"]),
+            high=float(data["high"]),
+            verdict=str(data["verdict"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,8 +359,10 @@ class Confirmation:
 
     def to_json(self) -> dict[str, Any]:
         """The sweep document's `confirmation` (the format sweeps have always written)."""
-        out: dict[str, Any] = {"runs": self.runs,
-                               "candidates": [c.to_json() for c in self.candidates]}
+        out: dict[str, Any] = {
+            "runs": self.runs,
+            "candidates": [c.to_json() for c in self.candidates],
+        }
         if self.best_vs_runner_up is not None:
             out["best_vs_runner_up"] = self.best_vs_runner_up.to_json()
         return out
@@ -326,9 +370,11 @@ class Confirmation:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Confirmation:
         versus = data.get("best_vs_runner_up")
-        return cls(runs=int(data["runs"]),
-                   candidates=tuple(Candidate.from_json(c) for c in data.get("candidates", [])),
-                   best_vs_runner_up=BestVsRunnerUp.from_json(versus) if versus else None)
+        return cls(
+            runs=int(data["runs"]),
+            candidates=tuple(Candidate.from_json(c) for c in data.get("candidates", [])),
+            best_vs_runner_up=BestVsRunnerUp.from_json(versus) if versus else None,
+        )
 
 
 @dataclass
@@ -372,33 +418,67 @@ class SweepDocument:
         raise KeyError(label)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "repository": self.repository, "model": self.model,
-                "model_identity": self.model_identity, "launcher": self.launcher,
-                "memory": self.memory.value, "server_args": self.server_args,
-                "space": self.space, "search": self.search, "objective": self.objective,
-                "constraints": self.constraints,
-                "machine": self.machine, "started": self.started, "finished": self.finished,
-                "wall_s": self.wall_s, "points": [p.to_json() for p in self.points],
-                "best": self.best, "ranking": self.ranking, "pareto": self.pareto,
-                "best_config": self.best_config,
-                "confirmation": self.confirmation.to_json() if self.confirmation else None}
+        return {
+            "format": FORMAT,
+            "repository": self.repository,
+            "model": self.model,
+            "model_identity": self.model_identity,
+            "launcher": self.launcher,
+            "memory": self.memory.value,
+            "server_args": self.server_args,
+            "space": self.space,
+            "search": self.search,
+            "objective": self.objective,
+            "constraints": self.constraints,
+            "machine": self.machine,
+            "started": self.started,
+            "finished": self.finished,
+            "wall_s": self.wall_s,
+            "points": [p.to_json() for p in self.points],
+            "best": self.best,
+            "ranking": self.ranking,
+            "pareto": self.pareto,
+            "best_config": self.best_config,
+            "confirmation": self.confirmation.to_json() if self.confirmation else None,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SweepDocument:
         version = data.get("format")
         if version not in (FORMAT, ROUNDS_FORMAT):
-            raise SweepError(f"sweep document format {version!r}, this suite reads formats "
-                             f"{ROUNDS_FORMAT} and {FORMAT}",
-                             "re-run the sweep with this suite, or read it with the suite "
-                             "that wrote it")
-        fields = {k: data[k] for k in ("repository", "model", "model_identity", "launcher",
-                                       "server_args", "space", "search", "objective",
-                                       "constraints", "machine", "started", "finished",
-                                       "wall_s", "best", "ranking", "pareto", "best_config")
-                  if k in data}
+            raise SweepError(
+                f"sweep document format {version!r}, this suite reads formats "
+                f"{ROUNDS_FORMAT} and {FORMAT}",
+                "re-run the sweep with this suite, or read it with the suite that wrote it",
+            )
+        fields = {
+            k: data[k]
+            for k in (
+                "repository",
+                "model",
+                "model_identity",
+                "launcher",
+                "server_args",
+                "space",
+                "search",
+                "objective",
+                "constraints",
+                "machine",
+                "started",
+                "finished",
+                "wall_s",
+                "best",
+                "ranking",
+                "pareto",
+                "best_config",
+            )
+            if k in data
+        }
         if "memory" in data:
             fields["memory"] = Memory.parse(data["memory"], "the sweep document's memory")
         confirmation = data.get("confirmation")
-        return cls(points=[SweepPoint.from_json(p, version) for p in data.get("points", [])],
-                   confirmation=Confirmation.from_json(confirmation) if confirmation else None,
-                   **fields)
+        return cls(
+            points=[SweepPoint.from_json(p, version) for p in data.get("points", [])],
+            confirmation=Confirmation.from_json(confirmation) if confirmation else None,
+            **fields,
+        )

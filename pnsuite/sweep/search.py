@@ -26,8 +26,9 @@ Measure = Callable[[PointKey], SweepPoint]
 _FEASIBLE, _INFEASIBLE, _FAILED = 0, 1, 2
 
 
-def brute_force(space: SweepSpace, measure: Measure,
-                done: Mapping[PointKey, SweepPoint] | None = None) -> list[SweepPoint]:
+def brute_force(
+    space: SweepSpace, measure: Measure, done: Mapping[PointKey, SweepPoint] | None = None
+) -> list[SweepPoint]:
     """Every point of the space, in `space.keys()` order; those in `done` are taken from
     it, not measured again."""
     done = done or {}
@@ -35,8 +36,9 @@ def brute_force(space: SweepSpace, measure: Measure,
     return [done[key] if key in done else measure(key) for key in space.keys()]  # noqa: SIM118
 
 
-def compare_scores(a: SweepPoint, b: SweepPoint, objective: Objective,
-                   constraints: Sequence[Constraint]) -> int:
+def compare_scores(
+    a: SweepPoint, b: SweepPoint, objective: Objective, constraints: Sequence[Constraint]
+) -> int:
     """-1 when `a` scores better, 1 when `b` does, 0 when they tie.
 
     Feasible points go by the objective and beat every other point; infeasible ones go by
@@ -49,8 +51,9 @@ def compare_scores(a: SweepPoint, b: SweepPoint, objective: Objective,
     if ca == _FAILED:
         return 0
     if ca == _INFEASIBLE:
-        by_shortfall = compare_values(shortfall(a, constraints), shortfall(b, constraints),
-                                      maximise=False)
+        by_shortfall = compare_values(
+            shortfall(a, constraints), shortfall(b, constraints), maximise=False
+        )
         if by_shortfall:
             return by_shortfall
     va, vb = a.metric(objective.metric), b.metric(objective.metric)
@@ -59,8 +62,7 @@ def compare_scores(a: SweepPoint, b: SweepPoint, objective: Objective,
     return compare_values(va, vb, objective.maximise)
 
 
-def _score_class(point: SweepPoint, objective: Objective,
-                 constraints: Sequence[Constraint]) -> int:
+def _score_class(point: SweepPoint, objective: Objective, constraints: Sequence[Constraint]) -> int:
     if not point.ok:
         return _FAILED
     if violations(point, constraints) or point.metric(objective.metric) is None:
@@ -68,8 +70,9 @@ def _score_class(point: SweepPoint, objective: Objective,
     return _FEASIBLE
 
 
-def _neighbours(at: tuple[int, int, int], shape: tuple[int, int, int]
-                ) -> list[tuple[int, int, int]]:
+def _neighbours(
+    at: tuple[int, int, int], shape: tuple[int, int, int]
+) -> list[tuple[int, int, int]]:
     """Grid points one step away along one axis, in grid (variant-major) order."""
     steps: list[tuple[int, int, int]] = []
     for axis in range(3):
@@ -81,24 +84,34 @@ def _neighbours(at: tuple[int, int, int], shape: tuple[int, int, int]
     return sorted(steps)
 
 
-def _best_of(around: list[tuple[SweepPoint, tuple[int, int, int]]], objective: Objective,
-             constraints: Sequence[Constraint]) -> tuple[SweepPoint, tuple[int, int, int]]:
+def _best_of(
+    around: list[tuple[SweepPoint, tuple[int, int, int]]],
+    objective: Objective,
+    constraints: Sequence[Constraint],
+) -> tuple[SweepPoint, tuple[int, int, int]]:
     """The best (point, coordinates) of `around` by score; ties go to the cheaper config."""
+
     def order(a: SweepPoint, b: SweepPoint) -> int:
         by_score = compare_scores(a, b, objective, constraints)
         return by_score or (cheapness(a) > cheapness(b)) - (cheapness(a) < cheapness(b))
 
-    def by_point(a: tuple[SweepPoint, tuple[int, int, int]],
-                 b: tuple[SweepPoint, tuple[int, int, int]]) -> int:
+    def by_point(
+        a: tuple[SweepPoint, tuple[int, int, int]], b: tuple[SweepPoint, tuple[int, int, int]]
+    ) -> int:
         return order(a[0], b[0])
+
     return min(around, key=functools.cmp_to_key(by_point))
 
 
-def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
-               constraints: Sequence[Constraint] = (),
-               done: Mapping[PointKey, SweepPoint] | None = None,
-               start: PointKey | None = None,
-               max_points: int | None = None) -> list[SweepPoint]:
+def hill_climb(
+    space: SweepSpace,
+    measure: Measure,
+    objective: Objective,
+    constraints: Sequence[Constraint] = (),
+    done: Mapping[PointKey, SweepPoint] | None = None,
+    start: PointKey | None = None,
+    max_points: int | None = None,
+) -> list[SweepPoint]:
     """Climb the grid (instances index, batching index, concurrency index) from `start`
     (default: the first of each axis) to a local optimum of the score (`compare_scores`).
 
@@ -114,8 +127,10 @@ def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
     points of an interrupted climb as `done`, it retraces that climb and goes on.
     """
     if max_points is not None and max_points < 1:
-        raise SweepError(f"max_points {max_points} leaves the climb nothing to measure",
-                         "give a maximum of at least 1 point, or none")
+        raise SweepError(
+            f"max_points {max_points} leaves the climb nothing to measure",
+            "give a maximum of at least 1 point, or none",
+        )
     done = done or {}
     reached: dict[PointKey, SweepPoint] = {}
     last_variant: Variant | None = None
@@ -142,13 +157,15 @@ def hill_climb(space: SweepSpace, measure: Measure, objective: Objective,
             if full():
                 break
             reach(space.key_at(n))
-        around = [(reached[space.key_at(n)], n) for n in _neighbours(at, space.shape)
-                  if space.key_at(n) in reached]
+        around = [
+            (reached[space.key_at(n)], n)
+            for n in _neighbours(at, space.shape)
+            if space.key_at(n) in reached
+        ]
         if not around:
             break
         best_point, best_at = _best_of(around, objective, constraints)
-        if best_at in visited or compare_scores(best_point, current, objective,
-                                                constraints) >= 0:
+        if best_at in visited or compare_scores(best_point, current, objective, constraints) >= 0:
             break
         current, at = best_point, best_at
         visited.add(at)

@@ -11,11 +11,19 @@ from typing import Any
 from pnsuite.sweep.errors import SweepError
 from pnsuite.sweep.points import Batching, PointKey, Variant
 
-COUNT_FORMS = ("N (one count)", "A-B (every count from A to B)", "pow2:A-B (the powers of "
-               "two from A to B)", "a comma list of these, e.g. 1-3,8 or pow2:1-64")
-BATCHING_FORMS = ("off", "on (Triton's default queue delay)", "on:DELAY_US",
-                  "on:DELAY_US:P1.P2... (preferred batch sizes, '.' between them)",
-                  "a comma list of these, e.g. off,on:0,on:100,on:500:4.8")
+COUNT_FORMS = (
+    "N (one count)",
+    "A-B (every count from A to B)",
+    "pow2:A-B (the powers of two from A to B)",
+    "a comma list of these, e.g. 1-3,8 or pow2:1-64",
+)
+BATCHING_FORMS = (
+    "off",
+    "on (Triton's default queue delay)",
+    "on:DELAY_US",
+    "on:DELAY_US:P1.P2... (preferred batch sizes, '.' between them)",
+    "a comma list of these, e.g. off,on:0,on:100,on:500:4.8",
+)
 
 _COUNT = re.compile(r"[0-9]+")
 _RANGE = re.compile(r"([0-9]+)-([0-9]+)")
@@ -36,17 +44,22 @@ class SweepSpace:
         for name in ("instances", "batching", "concurrency"):
             values = tuple(getattr(self, name))
             if not values:
-                raise SweepError(f"the sweep space has no {name}",
-                                 f"give at least one value for --{name}")
+                raise SweepError(
+                    f"the sweep space has no {name}", f"give at least one value for --{name}"
+                )
             if len(set(values)) != len(values):
-                raise SweepError(f"the sweep space repeats a value in {name}: {values}",
-                                 f"give each value of --{name} once")
+                raise SweepError(
+                    f"the sweep space repeats a value in {name}: {values}",
+                    f"give each value of --{name} once",
+                )
             object.__setattr__(self, name, values)
         for name in ("instances", "concurrency"):
             bad = [v for v in getattr(self, name) if not isinstance(v, int) or v < 1]
             if bad:
-                raise SweepError(f"the sweep space's {name} must be integers >= 1, not {bad}",
-                                 f"give --{name} as {'; '.join(COUNT_FORMS)}")
+                raise SweepError(
+                    f"the sweep space's {name} must be integers >= 1, not {bad}",
+                    f"give --{name} as {'; '.join(COUNT_FORMS)}",
+                )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -71,14 +84,17 @@ class SweepSpace:
     def coordinates(self, key: PointKey) -> tuple[int, int, int]:
         """A key's place in the grid: (instances index, batching index, concurrency index)."""
         try:
-            return (self.instances.index(key.variant.instances),
-                    self.batching.index(key.variant.batching),
-                    self.concurrency.index(key.concurrency))
+            return (
+                self.instances.index(key.variant.instances),
+                self.batching.index(key.variant.batching),
+                self.concurrency.index(key.concurrency),
+            )
         except ValueError:
-            raise SweepError(f"point {key.label} is not in the sweep space "
-                             f"{self.to_json()}",
-                             "start from a point of the space (its instance count, batching "
-                             "and concurrency each among those swept)") from None
+            raise SweepError(
+                f"point {key.label} is not in the sweep space {self.to_json()}",
+                "start from a point of the space (its instance count, batching "
+                "and concurrency each among those swept)",
+            ) from None
 
     def key_at(self, coordinates: Sequence[int]) -> PointKey:
         """The key at grid coordinates (instances index, batching index, concurrency index)."""
@@ -86,21 +102,30 @@ class SweepSpace:
         return PointKey(Variant(self.instances[i], self.batching[b]), self.concurrency[c])
 
     def to_json(self) -> dict[str, Any]:
-        return {"instances": list(self.instances),
-                "batching": [b.label for b in self.batching],
-                "concurrency": list(self.concurrency)}
+        return {
+            "instances": list(self.instances),
+            "batching": [b.label for b in self.batching],
+            "concurrency": list(self.concurrency),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SweepSpace:
         try:
-            instances, labels, concurrency = (data["instances"], data["batching"],
-                                              data["concurrency"])
+            instances, labels, concurrency = (
+                data["instances"],
+                data["batching"],
+                data["concurrency"],
+            )
         except KeyError as missing:
-            raise SweepError(f"a sweep space lacks {missing}: {dict(data)}",
-                             "give instances, batching and concurrency") from None
-        return cls(tuple(int(v) for v in instances),
-                   tuple(batching_from_label(label) for label in labels),
-                   tuple(int(v) for v in concurrency))
+            raise SweepError(
+                f"a sweep space lacks {missing}: {dict(data)}",
+                "give instances, batching and concurrency",
+            ) from None
+        return cls(
+            tuple(int(v) for v in instances),
+            tuple(batching_from_label(label) for label in labels),
+            tuple(int(v) for v in concurrency),
+        )
 
 
 def parse_counts(text: str, what: str) -> tuple[int, ...]:
@@ -116,8 +141,10 @@ def parse_counts(text: str, what: str) -> tuple[int, ...]:
 
 def _count_token(token: str, what: str) -> list[int]:
     def bad(why: str) -> SweepError:
-        return SweepError(f"{what}: {token!r} {why}",
-                          f"give {what} as {'; '.join(COUNT_FORMS)}; counts are integers >= 1")
+        return SweepError(
+            f"{what}: {token!r} {why}",
+            f"give {what} as {'; '.join(COUNT_FORMS)}; counts are integers >= 1",
+        )
 
     if _COUNT.fullmatch(token):
         low = high = int(token)
@@ -154,9 +181,11 @@ def parse_batching(text: str, what: str = "--batching") -> tuple[Batching, ...]:
 
 def _batching_token(token: str, what: str) -> Batching:
     def bad(why: str) -> SweepError:
-        return SweepError(f"{what}: {token!r} {why}",
-                          f"give {what} as {'; '.join(BATCHING_FORMS)}; delays are integers "
-                          "of microseconds >= 0, preferred sizes integers >= 1")
+        return SweepError(
+            f"{what}: {token!r} {why}",
+            f"give {what} as {'; '.join(BATCHING_FORMS)}; delays are integers "
+            "of microseconds >= 0, preferred sizes integers >= 1",
+        )
 
     parts = token.split(":")
     if parts == ["off"]:
@@ -174,8 +203,10 @@ def _batching_token(token: str, what: str) -> Batching:
     if len(parts) == 3:
         texts = parts[2].split(".")
         if not all(_COUNT.fullmatch(t) and int(t) >= 1 for t in texts):
-            raise bad(f"has preferred batch sizes {parts[2]!r} that are not integers >= 1 "
-                      "separated by '.'")
+            raise bad(
+                f"has preferred batch sizes {parts[2]!r} that are not integers >= 1 "
+                "separated by '.'"
+            )
         sizes = tuple(sorted({int(t) for t in texts}))
     return Batching(True, delay, sizes)
 
@@ -194,9 +225,11 @@ def batching_from_label(label: str) -> Batching:
     if rest and re.fullmatch(r"p[0-9]+(\.[0-9]+)*", rest[0]):
         sizes = tuple(int(t) for t in rest.pop(0)[1:].split("."))
     if parts[0] != "on" or rest or (sizes and min(sizes) < 1):
-        raise SweepError(f"{label!r} is not a batching label",
-                         "a label reads off, on, on-dDELAY_US, on-dDELAY_US-pP1.P2 or "
-                         "on-pP1.P2 (as Batching.label writes them)")
+        raise SweepError(
+            f"{label!r} is not a batching label",
+            "a label reads off, on, on-dDELAY_US, on-dDELAY_US-pP1.P2 or "
+            "on-pP1.P2 (as Batching.label writes them)",
+        )
     return Batching(True, delay, sizes)
 
 
@@ -205,16 +238,19 @@ def check_against_config(space: SweepSpace, max_batch_size: int) -> None:
     (max_batch_size 0), or a preferred batch size above the model's max_batch_size."""
     batched = [b.label for b in space.batching if b.enabled]
     if batched and max_batch_size <= 0:
-        raise SweepError(f"the sweep asks for dynamic batching ({', '.join(batched)}) but the "
-                         f"model's max_batch_size is {max_batch_size}: Triton cannot batch "
-                         "its requests",
-                         "sweep with --batching off, or give the model's config.pbtxt a "
-                         "max_batch_size above 0")
+        raise SweepError(
+            f"the sweep asks for dynamic batching ({', '.join(batched)}) but the "
+            f"model's max_batch_size is {max_batch_size}: Triton cannot batch "
+            "its requests",
+            "sweep with --batching off, or give the model's config.pbtxt a max_batch_size above 0",
+        )
     for choice in space.batching:
         over = [s for s in choice.preferred_batch_sizes if s > max_batch_size]
         if over:
-            raise SweepError(f"batching choice {choice.label} prefers batch size "
-                             f"{', '.join(map(str, over))}, above the model's max_batch_size "
-                             f"{max_batch_size}",
-                             f"give --batching preferred sizes of at most {max_batch_size}, "
-                             "or raise max_batch_size in the model's config.pbtxt")
+            raise SweepError(
+                f"batching choice {choice.label} prefers batch size "
+                f"{', '.join(map(str, over))}, above the model's max_batch_size "
+                f"{max_batch_size}",
+                f"give --batching preferred sizes of at most {max_batch_size}, "
+                "or raise max_batch_size in the model's config.pbtxt",
+            )

@@ -83,18 +83,20 @@ class Plan:
 
     def __post_init__(self) -> None:
         if self.min_pairs < verdicts.MIN_RUNS:
-            raise verdicts.VerdictError(f"min_pairs must be >= {verdicts.MIN_RUNS}, got "
-                                        f"{self.min_pairs}: a paired test needs a spread")
+            raise verdicts.VerdictError(
+                f"min_pairs must be >= {verdicts.MIN_RUNS}, got "
+                f"{self.min_pairs}: a paired test needs a spread"
+            )
         if self.max_pairs < self.min_pairs:
-            raise verdicts.VerdictError(f"max_pairs ({self.max_pairs}) < min_pairs "
-                                        f"({self.min_pairs})")
+            raise verdicts.VerdictError(
+                f"max_pairs ({self.max_pairs}) < min_pairs ({self.min_pairs})"
+            )
         if self.retries < 0:
             raise verdicts.VerdictError(f"retries must be >= 0, got {self.retries}")
         if self.concurrency < 1:
             raise verdicts.VerdictError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.pairs_per_start < 1:
-            raise verdicts.VerdictError(f"pairs_per_start must be >= 1, got "
-                                        f"{self.pairs_per_start}")
+            raise verdicts.VerdictError(f"pairs_per_start must be >= 1, got {self.pairs_per_start}")
 
     @property
     def looks(self) -> int:
@@ -139,8 +141,9 @@ class ABResult:
         return verdicts.spans_threshold(self.rows, self.rerun)
 
 
-def undisturbed_run(measure_side: Callable[[], MeasuredRun], retries: int,
-                    first: MeasuredRun | None = None) -> MeasuredRun:
+def undisturbed_run(
+    measure_side: Callable[[], MeasuredRun], retries: int, first: MeasuredRun | None = None
+) -> MeasuredRun:
     """`first` (else a run from `measure_side()`), measured again (at most `retries` times)
     while others disturbed it; the last one if they always did. Its label `retries` says
     how many."""
@@ -151,19 +154,32 @@ def undisturbed_run(measure_side: Callable[[], MeasuredRun], retries: int,
     return run
 
 
-def judge(pairs: Sequence[Pair], policy: verdicts.Policy,
-          benchmark: str = "ab") -> list[verdicts.Row]:
+def judge(
+    pairs: Sequence[Pair], policy: verdicts.Policy, benchmark: str = "ab"
+) -> list[verdicts.Row]:
     """Paired verdicts on the gate's metrics of the pairs (A first in each tuple)."""
-    comparisons = [verdicts.compare(benchmark, metric, [a.metric(metric) for a, _ in pairs],
-                                    [b.metric(metric) for _, b in pairs], paired=True)
-                   for metric in verdicts.GATE_METRICS]
+    comparisons = [
+        verdicts.compare(
+            benchmark,
+            metric,
+            [a.metric(metric) for a, _ in pairs],
+            [b.metric(metric) for _, b in pairs],
+            paired=True,
+        )
+        for metric in verdicts.GATE_METRICS
+    ]
     return verdicts.decide(comparisons, policy)
 
 
-def sequential(measure_round: Callable[[int, int], Sequence[Pair]],
-               plan: Plan, policy: verdicts.Policy, a: str, b: str,
-               clock: Callable[[], float] = time.monotonic,
-               on_look: Callable[[ABResult], None] | None = None) -> ABResult:
+def sequential(
+    measure_round: Callable[[int, int], Sequence[Pair]],
+    plan: Plan,
+    policy: verdicts.Policy,
+    a: str,
+    b: str,
+    clock: Callable[[], float] = time.monotonic,
+    on_look: Callable[[ABResult], None] | None = None,
+) -> ABResult:
     """Rounds of pairs (A, B) from `measure_round(first, count)` (`count` pairs numbered
     from `first`) until decided or spent; a pair with a disturbed run is left out. The
     verdict is looked at after a round that reached a look of the schedule."""
@@ -180,14 +196,22 @@ def sequential(measure_round: Callable[[int, int], Sequence[Pair]],
             result.stopped_because = f"time budget of {plan.budget_s:.0f} s spent"
             if len(result.pairs) < plan.min_pairs:
                 result.stopped_undecided = verdicts.budget_spent(
-                    plan.budget_s, elapsed / attempts, len(result.pairs), plan.min_pairs,
-                    "pair(s)", also="")
+                    plan.budget_s,
+                    elapsed / attempts,
+                    len(result.pairs),
+                    plan.min_pairs,
+                    "pair(s)",
+                    also="",
+                )
             break
         if attempts >= 2 * plan.max_pairs:
             result.stopped_because = f"{attempts} pairs tried, too many disturbed"
             result.stopped_undecided = verdicts.runner_disturbed(
-                len(result.left_out), attempts, "pairs",
-                f", or raise --retries (now {plan.retries})")
+                len(result.left_out),
+                attempts,
+                "pairs",
+                f", or raise --retries (now {plan.retries})",
+            )
             break
         count = min(plan.pairs_per_start, plan.max_pairs - len(result.pairs))
         measured = measure_round(attempts, count)
@@ -196,8 +220,10 @@ def sequential(measure_round: Callable[[int, int], Sequence[Pair]],
             attempts += 1
             if pair[0].disturbed or pair[1].disturbed:
                 worst = max(s.peak_foreign_cores for s in pair)
-                result.left_out.append(f"pair {attempts}: a run was disturbed (others took "
-                                       f"{worst:.2f} of {pair[0].cores} cores in a window)")
+                result.left_out.append(
+                    f"pair {attempts}: a run was disturbed (others took "
+                    f"{worst:.2f} of {pair[0].cores} cores in a window)"
+                )
                 continue
             result.pairs.append(pair)
         if looks.due(len(result.pairs)):
@@ -209,13 +235,17 @@ def sequential(measure_round: Callable[[int, int], Sequence[Pair]],
                 break
     else:
         result.stopped_because = f"{plan.max_pairs} pairs measured (the most the plan allows)"
-    if result.verdict == verdicts.INCONCLUSIVE and looks.remaining and \
-            len(result.pairs) >= verdicts.MIN_RUNS and \
-            (not result.rows or len(result.rows[0].comparison.new) < len(result.pairs)):
+    if (
+        result.verdict == verdicts.INCONCLUSIVE
+        and looks.remaining
+        and len(result.pairs) >= verdicts.MIN_RUNS
+        and (not result.rows or len(result.rows[0].comparison.new) < len(result.pairs))
+    ):
         result.rows = judge(result.pairs, policy)  # a look the schedule had left
     result.seconds = clock() - began
-    result.rerun = replace(result.rerun, run_s=result.seconds / max(attempts, 1),
-                           budget_s=plan.budget_s)
+    result.rerun = replace(
+        result.rerun, run_s=result.seconds / max(attempts, 1), budget_s=plan.budget_s
+    )
     return result
 
 
@@ -231,16 +261,26 @@ class PairRunner:
     a round), and all are stopped together afterwards (a server stopping beside a
     measurement would take CPU from it). The i-th A and the i-th B started make pair i."""
 
-    def __init__(self, a: Side, b: Side, plan: Plan, tensor: ImageSet | np.ndarray,
-                 workdir: Callable[[str], Path], rng: random.Random | None = None,
-                 ready_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        a: Side,
+        b: Side,
+        plan: Plan,
+        tensor: ImageSet | np.ndarray,
+        workdir: Callable[[str], Path],
+        rng: random.Random | None = None,
+        ready_timeout_s: float = 120.0,
+    ) -> None:
         self.sides = (a, b)
         self.plan = plan
         self.tensor = tensor
         self.rng = rng or random.Random()
-        self._pools = {side.name: ServerPool(side.launcher, workdir, ready_timeout_s,
-                                             server_args=side.server_args)
-                       for side in self.sides}
+        self._pools = {
+            side.name: ServerPool(
+                side.launcher, workdir, ready_timeout_s, server_args=side.server_args
+            )
+            for side in self.sides
+        }
 
     def _start(self, side: Side) -> tuple[TritonServer, float]:
         began = time.monotonic()
@@ -256,8 +296,13 @@ class PairRunner:
             return [(side, *future.result()) for side, future in zip(slots, futures)]
 
     def _load(self, server: TritonServer) -> Load:
-        return make_load(server.grpc_url, self.tensor, self.plan.concurrency,
-                         self.plan.memory, self.plan.load_processes)
+        return make_load(
+            server.grpc_url,
+            self.tensor,
+            self.plan.concurrency,
+            self.plan.memory,
+            self.plan.load_processes,
+        )
 
     def run_once(self, side: Side) -> MeasuredRun:
         """One run of `side` alone, on a server and load of its own (a disturbed run's retry)."""
@@ -294,8 +339,9 @@ class PairRunner:
                 if load is not None:
                     load.close()
             for slot, measured in enumerate(runs):
-                runs[slot] = undisturbed_run(partial(self.run_once, started[slot][0]),
-                                             self.plan.retries, first=measured)
+                runs[slot] = undisturbed_run(
+                    partial(self.run_once, started[slot][0]), self.plan.retries, first=measured
+                )
         finally:
             self.close()
         pairs = []
@@ -303,9 +349,14 @@ class PairRunner:
             a, b = runs[2 * i], runs[2 * i + 1]
             assert a is not None and b is not None
             for slot, run, other in ((2 * i, a, 2 * i + 1), (2 * i + 1, b, 2 * i)):
-                run.labels.update({"pair": first + i, "round_pairs": count,
-                                   "position": order.index(slot),
-                                   "first": order.index(slot) < order.index(other)})
+                run.labels.update(
+                    {
+                        "pair": first + i,
+                        "round_pairs": count,
+                        "position": order.index(slot),
+                        "first": order.index(slot) < order.index(other),
+                    }
+                )
             pairs.append((a, b))
         return pairs
 
@@ -314,10 +365,16 @@ class PairRunner:
             pool.stop_all()
 
 
-def run_ab(a: Side, b: Side, plan: Plan, policy: verdicts.Policy,
-           tensor: ImageSet | np.ndarray,
-           workdir: Callable[[str], Path], rng: random.Random | None = None,
-           on_look: Callable[[ABResult], None] | None = None) -> ABResult:
+def run_ab(
+    a: Side,
+    b: Side,
+    plan: Plan,
+    policy: verdicts.Policy,
+    tensor: ImageSet | np.ndarray,
+    workdir: Callable[[str], Path],
+    rng: random.Random | None = None,
+    on_look: Callable[[ABResult], None] | None = None,
+) -> ABResult:
     """Measure A and B in turns until the verdict is decided or the plan is spent."""
     runner = PairRunner(a, b, plan, tensor, workdir, rng)
     try:

@@ -35,8 +35,9 @@ class GateError(SuiteError):
     default_hint = "see `peoplenet-gate --help`"
 
 
-def identity_check(old: dict[str, Any], new: dict[str, Any],
-                   new_release: bool = False) -> tuple[list[str], list[str]]:
+def identity_check(
+    old: dict[str, Any], new: dict[str, Any], new_release: bool = False
+) -> tuple[list[str], list[str]]:
     """(refusals, notes) for gating run `new` against `old`, from their machine_info.
 
     Device, launcher, transport, Jetson board, power mode and clocks must match. Triton and JetPack
@@ -45,18 +46,25 @@ def identity_check(old: dict[str, Any], new: dict[str, Any],
     """
     # Runs saved before the transport was recorded all used system shared memory.
     old, new = ({"transport": "system_shm", **old}, {"transport": "system_shm", **new})
-    refusals = [f"{key}: baseline {old.get(key)!r}, current {new.get(key)!r}"
-                for key in IDENTITY_KEYS if old.get(key) != new.get(key)]
-    release = [f"{key}: baseline {old.get(key)!r}, current {new.get(key)!r}"
-               for key in RELEASE_KEYS if old.get(key) != new.get(key)]
+    refusals = [
+        f"{key}: baseline {old.get(key)!r}, current {new.get(key)!r}"
+        for key in IDENTITY_KEYS
+        if old.get(key) != new.get(key)
+    ]
+    release = [
+        f"{key}: baseline {old.get(key)!r}, current {new.get(key)!r}"
+        for key in RELEASE_KEYS
+        if old.get(key) != new.get(key)
+    ]
     board = jetson.comparable(old, new)
     refusals += list(board.refusals)
     notes = list(board.notes)
     if new_release:
         notes += release
     else:
-        refusals += [f"{r} (pass --new-release to validate a new release against it)"
-                     for r in release]
+        refusals += [
+            f"{r} (pass --new-release to validate a new release against it)" for r in release
+        ]
     return refusals, notes
 
 
@@ -68,14 +76,17 @@ def check_sets(baseline: RunSet, current: RunSet, new_release: bool = False) -> 
     for label, runs in (("baseline", baseline), ("current", current)):
         for path, info in zip(runs.files[1:], runs.machine_infos[1:]):
             inside, _ = identity_check(runs.machine_info, info, new_release=False)
-            refusals += [f"{label} run {path.name} differs from {runs.files[0].name}: {r}"
-                         for r in inside]
+            refusals += [
+                f"{label} run {path.name} differs from {runs.files[0].name}: {r}" for r in inside
+            ]
     between, notes = identity_check(baseline.machine_info, current.machine_info, new_release)
     refusals += between
     if refusals:
-        raise GateError("refusing to compare runs from different machines or servers:\n  "
-                        + "\n  ".join(dict.fromkeys(refusals)),
-                        "gate against a baseline recorded on this runner with the same settings")
+        raise GateError(
+            "refusing to compare runs from different machines or servers:\n  "
+            + "\n  ".join(dict.fromkeys(refusals)),
+            "gate against a baseline recorded on this runner with the same settings",
+        )
     return notes
 
 
@@ -136,16 +147,22 @@ class GateReport:
     def runner_moved(self) -> bool:
         """The runner's own speed moved in the direction that could have faked the measured
         verdict (runner_shift.RunnerShift.refuses): more runs will not take that away."""
-        return (not self.missing and self.runner is not None
-                and self.runner.refuses(self.measured_verdict))
+        return (
+            not self.missing
+            and self.runner is not None
+            and self.runner.refuses(self.measured_verdict)
+        )
 
     @property
     def runner_unseen(self) -> bool:
         """The measured verdict is one the runner's move could fake, and the probe runs so
         far would likely have missed a move of the threshold (runner_shift.RunnerShift.holds):
         more current runs can give the verdict."""
-        return (not self.missing and self.runner is not None
-                and self.runner.holds(self.measured_verdict))
+        return (
+            not self.missing
+            and self.runner is not None
+            and self.runner.holds(self.measured_verdict)
+        )
 
     @property
     def verdict(self) -> str:
@@ -164,14 +181,19 @@ class GateReport:
             return probe_unseen(self.runner, self.measured_verdict, rerun)
         if self.undecided:
             return verdicts.runner_disturbed(
-                len(self.left_out), self.runs_seen, "benchmark runs",
+                len(self.left_out),
+                self.runs_seen,
+                "benchmark runs",
                 f", so that every benchmark keeps at least {verdicts.MIN_RUNS} undisturbed "
-                "runs a side (see undecided:)")
+                "runs a side (see undecided:)",
+            )
         if not self.rows:
-            return verdicts.Undecided(verdicts.TOO_FEW_RUNS,
-                                      "no benchmark has runs on both sides",
-                                      "record a baseline of the benchmarks the check runs "
-                                      "(peoplenet-gate record NAME --runs 10)")
+            return verdicts.Undecided(
+                verdicts.TOO_FEW_RUNS,
+                "no benchmark has runs on both sides",
+                "record a baseline of the benchmarks the check runs "
+                "(peoplenet-gate record NAME --runs 10)",
+            )
         if not rerun.baseline_runs:  # the baseline's size, from the rows themselves
             rerun = replace(rerun, baseline_runs=min(len(r.comparison.old) for r in self.rows))
         return verdicts.spans_threshold(self.rows, rerun)
@@ -190,28 +212,40 @@ def runner_changed(shift: runner_shift.RunnerShift, measured: str) -> verdicts.U
         f"{'slower' if shift.slower else 'faster'} than when the baseline was recorded, "
         f"which could have faked the measured {measured} (see runner:)",
         "compare the builds on one runner in turns (peoplenet-gate ab --a REPO --b REPO), or "
-        "record the baseline again (ci/jetson-perf.sh record)")
+        "record the baseline again (ci/jetson-perf.sh record)",
+    )
 
 
-def probe_unseen(shift: runner_shift.RunnerShift, measured: str,
-                 rerun: verdicts.Rerun) -> verdicts.Undecided:
+def probe_unseen(
+    shift: runner_shift.RunnerShift, measured: str, rerun: verdicts.Rerun
+) -> verdicts.Undecided:
     """The reason of a verdict held until the runner-speed probe could see a move of the
     threshold: the current runs that would, or, where none would, the baseline's."""
-    why = (f"the measured {measured} waits for the runner-speed probe: "
-           f"{len(shift.comparison.new)} probed runs see a move of {shift.resolution:.0%}, "
-           f"not yet one of the {shift.threshold:.0%} threshold (see runner:)")
+    why = (
+        f"the measured {measured} waits for the runner-speed probe: "
+        f"{len(shift.comparison.new)} probed runs see a move of {shift.resolution:.0%}, "
+        f"not yet one of the {shift.threshold:.0%} threshold (see runner:)"
+    )
     needed = shift.runs_to_see_threshold()
     if needed is not None:
-        return verdicts.Undecided(verdicts.TOO_FEW_RUNS, why,
-                                  f"about {needed} current runs would see it: "
-                                  f"{replace(rerun, baseline_runs=0).step(needed)}")
-    per_side = verdicts.runs_to_detect(shift.comparison.sigma, shift.threshold, shift.alpha,
-                                       power=runner_shift.SEE_POWER)
+        return verdicts.Undecided(
+            verdicts.TOO_FEW_RUNS,
+            why,
+            f"about {needed} current runs would see it: "
+            f"{replace(rerun, baseline_runs=0).step(needed)}",
+        )
+    per_side = verdicts.runs_to_detect(
+        shift.comparison.sigma, shift.threshold, shift.alpha, power=runner_shift.SEE_POWER
+    )
     return verdicts.Undecided(
-        verdicts.TOO_NOISY, why + f"; the baseline's {len(shift.comparison.old)} probed runs "
+        verdicts.TOO_NOISY,
+        why + f"; the baseline's {len(shift.comparison.old)} probed runs "
         "are too few for the probe's noise",
         f"record the baseline with --runs {per_side} (BASELINE_RUNS={per_side} in "
-        "ci/jetson-perf.sh)" if per_side else QUIETER)
+        "ci/jetson-perf.sh)"
+        if per_side
+        else QUIETER,
+    )
 
 
 def _most(needed: Sequence[int | None]) -> int | None:
@@ -220,36 +254,48 @@ def _most(needed: Sequence[int | None]) -> int | None:
     return max(known) if known and len(known) == len(needed) else None
 
 
-def noise_reason(weak: Sequence[Preflight], policy: verdicts.Policy,
-                 rerun: verdicts.Rerun = verdicts.CHECK_RERUN) -> verdicts.Undecided:
+def noise_reason(
+    weak: Sequence[Preflight], policy: verdicts.Policy, rerun: verdicts.Rerun = verdicts.CHECK_RERUN
+) -> verdicts.Undecided:
     """The reason of a check the noise preflight stops (`too_noisy`'s items `weak`): the
     baseline runs that would detect the threshold against the planned current runs and the
     current runs that would against this baseline, else both sides that large, else a
     quieter runner. `rerun` says how a check takes more runs."""
     worst = max(weak, key=lambda p: p.sigma)
-    why = (f"with {worst.current_runs} current runs this runner's noise ({worst.sigma:.1%} per "
-           f"run in {worst.benchmark} {worst.metric}) hides a "
-           f"{policy.threshold_of(worst.metric):.0%} slowdown in {len(weak)} comparison(s) "
-           "(see noise:)")
+    why = (
+        f"with {worst.current_runs} current runs this runner's noise ({worst.sigma:.1%} per "
+        f"run in {worst.benchmark} {worst.metric}) hides a "
+        f"{policy.threshold_of(worst.metric):.0%} slowdown in {len(weak)} comparison(s) "
+        "(see noise:)"
+    )
     baseline = _most([p.baseline_runs_needed for p in weak])
     current = _most([p.runs_for_threshold for p in weak])
     both = _most([p.runs_per_side for p in weak])
     steps = []
     if baseline is not None:
-        steps.append(f"record the baseline with --runs {baseline} (BASELINE_RUNS={baseline} "
-                     "in ci/jetson-perf.sh)")
+        steps.append(
+            f"record the baseline with --runs {baseline} (BASELINE_RUNS={baseline} "
+            "in ci/jetson-perf.sh)"
+        )
     if current is not None:
         steps.append(replace(rerun, baseline_runs=0).step(current))
     if not steps and both is not None:
         steps.append(rerun.step(both))
     if not steps:
-        return verdicts.Undecided(verdicts.TOO_NOISY, why, f"{QUIETER}: even 200 runs per "
-                                  "side would not detect the threshold")
+        return verdicts.Undecided(
+            verdicts.TOO_NOISY,
+            why,
+            f"{QUIETER}: even 200 runs per side would not detect the threshold",
+        )
     return verdicts.Undecided(verdicts.TOO_NOISY, why, ", or ".join([*steps, QUIETER]))
 
 
-def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
-              metrics: Sequence[str] = (verdicts.GATED,)) -> list[Preflight]:
+def preflight(
+    baseline: RunSet,
+    current_runs: int,
+    policy: verdicts.Policy,
+    metrics: Sequence[str] = (verdicts.GATED,),
+) -> list[Preflight]:
     """The baseline runs' spread, and the slowdown `current_runs` runs could detect, for
     the metrics that can leave a verdict undecided (the tail's rule is red-only)."""
     names = sorted(baseline.benchmarks)
@@ -263,37 +309,59 @@ def preflight(baseline: RunSet, current_runs: int, policy: verdicts.Policy,
                 continue
             sigma = verdicts.log_spread(values)
             alpha = policy.alpha_per_look
-            found.append(Preflight(
-                name, metric, sigma, len(values), current_runs,
-                verdicts.detectable_slowdown(sigma, len(values), current_runs, alpha, hypotheses),
-                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
-                                        old_runs=len(values)),
-                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses),
-                verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses,
-                                        old_runs=current_runs)))
+            found.append(
+                Preflight(
+                    name,
+                    metric,
+                    sigma,
+                    len(values),
+                    current_runs,
+                    verdicts.detectable_slowdown(
+                        sigma, len(values), current_runs, alpha, hypotheses
+                    ),
+                    verdicts.runs_to_detect(
+                        sigma, policy.threshold_of(metric), alpha, hypotheses, old_runs=len(values)
+                    ),
+                    verdicts.runs_to_detect(sigma, policy.threshold_of(metric), alpha, hypotheses),
+                    verdicts.runs_to_detect(
+                        sigma, policy.threshold_of(metric), alpha, hypotheses, old_runs=current_runs
+                    ),
+                )
+            )
     probes = baseline.probes()
     if len(probes) >= verdicts.MIN_RUNS:
         found.append(probe_preflight(probes, current_runs, policy))
     return found
 
 
-def probe_preflight(probes: Sequence[float], current_runs: int,
-                     policy: verdicts.Policy) -> Preflight:
+def probe_preflight(
+    probes: Sequence[float], current_runs: int, policy: verdicts.Policy
+) -> Preflight:
     """The runner-speed probe's own preflight: whether `current_runs` probed runs would see
     a move of the threshold (runner_shift.RunnerShift.sees_threshold; a check holds its
     verdict until they do). Its one test is taken once, so at the whole alpha."""
     sigma, n, see = verdicts.log_spread(probes), len(probes), runner_shift.SEE_POWER
     return Preflight(
-        PROBE_BENCHMARK, "probe_ms", sigma, n, current_runs,
+        PROBE_BENCHMARK,
+        "probe_ms",
+        sigma,
+        n,
+        current_runs,
         verdicts.detectable_slowdown(sigma, n, current_runs, policy.alpha, power=see),
         verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see, old_runs=n),
         verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see),
-        verdicts.runs_to_detect(sigma, policy.threshold, policy.alpha, power=see,
-                                old_runs=current_runs))
+        verdicts.runs_to_detect(
+            sigma, policy.threshold, policy.alpha, power=see, old_runs=current_runs
+        ),
+    )
 
 
-def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = verdicts.Policy(),
-                 metrics: Sequence[str] = verdicts.GATE_METRICS) -> GateReport:
+def compare_sets(
+    baseline: RunSet,
+    current: RunSet,
+    policy: verdicts.Policy = verdicts.Policy(),
+    metrics: Sequence[str] = verdicts.GATE_METRICS,
+) -> GateReport:
     """Judge every benchmark of both sets on every metric both sides recorded."""
     report = GateReport([], policy=policy)
     comparisons = []
@@ -302,7 +370,8 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
         for run in side.disturbed():
             report.left_out.append(
                 f"{side.label} {source_of(run).name} {benchmark_of(run)}: others used "
-                f"{run.peak_foreign_cores:.2f} of {run.cores} cores in a round (disturbed)")
+                f"{run.peak_foreign_cores:.2f} of {run.cores} cores in a round (disturbed)"
+            )
     for name in sorted(set(baseline.benchmarks) | set(current.benchmarks)):
         if name not in current.benchmarks:
             report.missing.append(name)
@@ -311,11 +380,18 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
             report.new.append(name)
             continue
         old, new = baseline.runs_of(name), current.runs_of(name)
-        if min(len(old), len(new)) < verdicts.MIN_RUNS <= min(
+        if (
+            min(len(old), len(new))
+            < verdicts.MIN_RUNS
+            <= min(
                 len(baseline.runs_of(name, include_disturbed=True)),
-                len(current.runs_of(name, include_disturbed=True))):
-            report.undecided.append(f"{name}: {len(old)} baseline and {len(new)} current "
-                                    "undisturbed runs, too few for a verdict")
+                len(current.runs_of(name, include_disturbed=True)),
+            )
+        ):
+            report.undecided.append(
+                f"{name}: {len(old)} baseline and {len(new)} current "
+                "undisturbed runs, too few for a verdict"
+            )
             continue
         for metric in metrics:
             # 0.0: a record that did not keep the metric (pnsuite.measure.records.measured_run)
@@ -325,9 +401,12 @@ def compare_sets(baseline: RunSet, current: RunSet, policy: verdicts.Policy = ve
                 continue  # neither side records it (e.g. no server statistics)
             comparisons.append(verdicts.compare(name, metric, a, b))
     report.rows = verdicts.decide(comparisons, policy)
-    report.preflight = preflight(baseline, max((len(current.runs_of(n))
-                                                for n in current.benchmarks), default=0),
-                                 policy, metrics)
+    report.preflight = preflight(
+        baseline,
+        max((len(current.runs_of(n)) for n in current.benchmarks), default=0),
+        policy,
+        metrics,
+    )
     report.runner = runner_shift.shift(baseline.probes(), current.probes(), policy)
     return report
 
@@ -381,9 +460,12 @@ class CheckResult:
     @property
     def rerun(self) -> verdicts.Rerun:
         """How more runs are taken: `check --max-runs`, at the time a run took here."""
-        return replace(verdicts.CHECK_RERUN, baseline_runs=self.baseline_runs,
-                       run_s=self.seconds / self.runs if self.runs else 0.0,
-                       budget_s=self.budget_s)
+        return replace(
+            verdicts.CHECK_RERUN,
+            baseline_runs=self.baseline_runs,
+            run_s=self.seconds / self.runs if self.runs else 0.0,
+            budget_s=self.budget_s,
+        )
 
     @property
     def reason(self) -> verdicts.Undecided | None:
@@ -408,8 +490,15 @@ def undisturbed_runs(baseline: RunSet, current: RunSet) -> int:
     return min((len(current.runs_of(n)) for n in baseline.benchmarks), default=0)
 
 
-def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdicts.Policy,
-          runs: int, ignore_noise: bool, run_s: float = 0.0) -> verdicts.Looks | None:
+def _plan(
+    result: CheckResult,
+    baseline: RunSet,
+    plan: CheckPlan,
+    policy: verdicts.Policy,
+    runs: int,
+    ignore_noise: bool,
+    run_s: float = 0.0,
+) -> verdicts.Looks | None:
     """Plan `runs` current runs: the looks, the policy over them and the preflight for them;
     None (with the reason in `result`) if the noise hides the threshold at that many."""
     looks = verdicts.Looks(plan.min_runs, runs)
@@ -418,8 +507,9 @@ def _plan(result: CheckResult, baseline: RunSet, plan: CheckPlan, policy: verdic
     weak = too_noisy(result.preflight, result.policy)
     if weak and not ignore_noise:
         result.stopped_because = f"the noise preflight for {runs} current runs"
-        result.stopped_undecided = noise_reason(weak, result.policy,
-                                                replace(result.rerun, run_s=run_s))
+        result.stopped_undecided = noise_reason(
+            weak, result.policy, replace(result.rerun, run_s=run_s)
+        )
         return None
     return looks
 
@@ -432,16 +522,24 @@ def _stop_at_look(result: CheckResult, undisturbed: int) -> str:
         return f"decided after {undisturbed} runs"
     if report.runner_moved:
         return "the runner's own speed moved (see runner:)"
-    if report.runner_unseen and any(p.benchmark == PROBE_BENCHMARK and p.runs_for_threshold
-                                    is None for p in result.preflight):
-        return ("the runner-speed probe cannot see a move of the threshold against this "
-                "baseline, with any number of runs (see runner:)")
+    if report.runner_unseen and any(
+        p.benchmark == PROBE_BENCHMARK and p.runs_for_threshold is None for p in result.preflight
+    ):
+        return (
+            "the runner-speed probe cannot see a move of the threshold against this "
+            "baseline, with any number of runs (see runner:)"
+        )
     return ""
 
 
-def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: CheckPlan,
-                     policy: verdicts.Policy, clock: Callable[[], float] = time.monotonic,
-                     ignore_noise: bool = False) -> CheckResult:
+def sequential_check(
+    baseline: RunSet,
+    measure: Callable[[], RunSet],
+    plan: CheckPlan,
+    policy: verdicts.Policy,
+    clock: Callable[[], float] = time.monotonic,
+    ignore_noise: bool = False,
+) -> CheckResult:
     """Judge the current build's runs against `baseline`, one more run per `measure()` call
     (it returns every current run so far), until the verdict is decided or the plan is spent.
 
@@ -453,10 +551,15 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     verdict the runner's own move could fake is refused when the probe saw one, and held
     until the probe runs could have seen one of the threshold.
     """
-    result = CheckResult(None, [], policy, plan.max_runs, budget_s=plan.budget_s,
-                         first_look=plan.min_runs,
-                         baseline_runs=min((len(baseline.runs_of(n)) for n in baseline.benchmarks),
-                                           default=0))
+    result = CheckResult(
+        None,
+        [],
+        policy,
+        plan.max_runs,
+        budget_s=plan.budget_s,
+        first_look=plan.min_runs,
+        baseline_runs=min((len(baseline.runs_of(n)) for n in baseline.benchmarks), default=0),
+    )
     looks = _plan(result, baseline, plan, policy, plan.max_runs, ignore_noise)
     if looks is None:
         return result
@@ -466,8 +569,9 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
     fits = plan.runs_within(first_s)
     if fits < plan.min_runs:
         result.stopped_because = "the budget fits fewer runs than the first look"
-        result.stopped_undecided = verdicts.budget_spent(plan.budget_s, first_s, fits,
-                                                         plan.min_runs)
+        result.stopped_undecided = verdicts.budget_spent(
+            plan.budget_s, first_s, fits, plan.min_runs
+        )
     elif fits < plan.max_runs:
         looks = _plan(result, baseline, plan, policy, fits, ignore_noise, first_s)
     while looks is not None and not result.stopped_because:
@@ -485,14 +589,21 @@ def sequential_check(baseline: RunSet, measure: Callable[[], RunSet], plan: Chec
         elif result.runs >= 2 * result.planned:
             result.stopped_because = f"{result.runs} runs taken, too many disturbed"
             result.stopped_undecided = verdicts.runner_disturbed(
-                result.runs - undisturbed, result.runs, "current runs",
+                result.runs - undisturbed,
+                result.runs,
+                "current runs",
                 f", or raise --max-runs (a check takes at most twice the {result.planned} "
-                "runs it plans)")
+                "runs it plans)",
+            )
         else:
             current = measure()
             result.runs += 1
-    if looks is not None and looks.remaining and result.verdict == verdicts.INCONCLUSIVE and \
-            undisturbed_runs(baseline, current) >= verdicts.MIN_RUNS:
+    if (
+        looks is not None
+        and looks.remaining
+        and result.verdict == verdicts.INCONCLUSIVE
+        and undisturbed_runs(baseline, current) >= verdicts.MIN_RUNS
+    ):
         result.report = compare_sets(baseline, current, result.policy)  # a look left over
     result.seconds = clock() - began
     return result

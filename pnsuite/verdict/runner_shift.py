@@ -72,8 +72,9 @@ class RunnerShift:
         """The smallest move either way that these probe runs show as significant with
         probability SEE_POWER, at the probe noise seen."""
         c = self.comparison
-        return verdicts.detectable_slowdown(c.sigma, len(c.old), len(c.new), self.alpha,
-                                            power=SEE_POWER)
+        return verdicts.detectable_slowdown(
+            c.sigma, len(c.old), len(c.new), self.alpha, power=SEE_POWER
+        )
 
     @property
     def sees_threshold(self) -> bool:
@@ -86,8 +87,9 @@ class RunnerShift:
         the probe's noise; `pnsuite.verdict.gate.probe_preflight` says so from the baseline's
         runs alone, before a check measures)."""
         c = self.comparison
-        return verdicts.runs_to_detect(c.sigma, self.threshold, self.alpha, power=SEE_POWER,
-                                       old_runs=len(c.old))
+        return verdicts.runs_to_detect(
+            c.sigma, self.threshold, self.alpha, power=SEE_POWER, old_runs=len(c.old)
+        )
 
     def refuses(self, verdict: str) -> bool:
         """Whether the move makes `verdict` untrustworthy. A slower runner makes every build
@@ -105,22 +107,32 @@ class RunnerShift:
         move too large to miss was seen, and the probe runs so far would likely have missed
         a move of the threshold (more current runs can give the verdict, unlike a
         refusal)."""
-        return (verdict in (verdicts.REGRESSION, verdicts.OK, verdicts.IMPROVED)
-                and not self.sees_threshold and not self.refuses(verdict))
+        return (
+            verdict in (verdicts.REGRESSION, verdicts.OK, verdicts.IMPROVED)
+            and not self.sees_threshold
+            and not self.refuses(verdict)
+        )
 
     def describe(self) -> str:
         c = self.comparison
-        return (f"the runner is {abs(c.change):.1%} {'slower' if self.slower else 'faster'} "
-                f"than when the baseline was recorded (runner-speed probe "
-                f"{verdicts.geometric_mean(c.old):.2f} -> {verdicts.geometric_mean(c.new):.2f} "
-                f"ms over {len(c.old)}/{len(c.new)} runs)")
+        return (
+            f"the runner is {abs(c.change):.1%} {'slower' if self.slower else 'faster'} "
+            f"than when the baseline was recorded (runner-speed probe "
+            f"{verdicts.geometric_mean(c.old):.2f} -> {verdicts.geometric_mean(c.new):.2f} "
+            f"ms over {len(c.old)}/{len(c.new)} runs)"
+        )
 
 
-def shift(baseline_probes: Sequence[float], current_probes: Sequence[float],
-          policy: verdicts.Policy) -> RunnerShift | None:
+def shift(
+    baseline_probes: Sequence[float], current_probes: Sequence[float], policy: verdicts.Policy
+) -> RunnerShift | None:
     """The runner's move between two sides' per-run probe times; None when a side has fewer
     than two probed runs (runs recorded without the probe, or all disturbed)."""
     if min(len(baseline_probes), len(current_probes)) < verdicts.MIN_RUNS:
         return None
-    return RunnerShift(verdicts.compare("runner", "probe_ms", baseline_probes, current_probes),
-                       policy.threshold, policy.alpha, policy.alpha_per_look)
+    return RunnerShift(
+        verdicts.compare("runner", "probe_ms", baseline_probes, current_probes),
+        policy.threshold,
+        policy.alpha,
+        policy.alpha_per_look,
+    )

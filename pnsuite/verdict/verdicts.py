@@ -66,8 +66,10 @@ MIN_RUNS = 2
 class VerdictError(SuiteError):
     """The runs cannot give a verdict (too few runs, no values)."""
 
-    default_hint = ("record more independent runs (`peoplenet-gate record NAME --runs 10`; "
-                    "each pytest session of the benchmarks is one run)")
+    default_hint = (
+        "record more independent runs (`peoplenet-gate record NAME --runs 10`; "
+        "each pytest session of the benchmarks is one run)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,13 +92,19 @@ class Policy:
         if self.red_rule not in RED_RULES:
             raise VerdictError(f"red rule {self.red_rule!r}: one of {', '.join(RED_RULES)}")
         if not 0 < self.alpha < 1:
-            raise VerdictError(f"alpha must be between 0 and 1, got {self.alpha}",
-                               "a usual choice is 0.05")
-        for name, value in {"threshold": self.threshold, "tail": self.tail_threshold,
-                            **self.metric_thresholds}.items():
+            raise VerdictError(
+                f"alpha must be between 0 and 1, got {self.alpha}", "a usual choice is 0.05"
+            )
+        for name, value in {
+            "threshold": self.threshold,
+            "tail": self.tail_threshold,
+            **self.metric_thresholds,
+        }.items():
             if not 0 < value < 10:
-                raise VerdictError(f"threshold {name} must be a fraction > 0 (0.10 = 10%), "
-                                   f"got {value}", "give e.g. --threshold 0.10")
+                raise VerdictError(
+                    f"threshold {name} must be a fraction > 0 (0.10 = 10%), got {value}",
+                    "give e.g. --threshold 0.10",
+                )
         if self.looks < 1:
             raise VerdictError(f"looks must be >= 1, got {self.looks}")
 
@@ -149,8 +157,9 @@ def log_spread(values: Sequence[float]) -> float:
     return float(np.std(np.log(np.asarray(values, dtype=float)), ddof=1))
 
 
-def compare(benchmark: str, metric: str, old: Sequence[float], new: Sequence[float],
-            paired: bool = False) -> Comparison:
+def compare(
+    benchmark: str, metric: str, old: Sequence[float], new: Sequence[float], paired: bool = False
+) -> Comparison:
     """The t statistics of log(new) against log(old).
 
     Unpaired (a stored baseline against new runs): the spread is pooled, as both sides
@@ -161,18 +170,23 @@ def compare(benchmark: str, metric: str, old: Sequence[float], new: Sequence[flo
         lo = np.log(np.asarray(old, dtype=float))
         ln = np.log(np.asarray(new, dtype=float))
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(ln))):
-        raise VerdictError(f"{benchmark} {metric}: values must be positive and finite, "
-                           f"got {list(old)} and {list(new)}",
-                           "re-record the runs; a zero time means the benchmark did nothing")
+        raise VerdictError(
+            f"{benchmark} {metric}: values must be positive and finite, "
+            f"got {list(old)} and {list(new)}",
+            "re-record the runs; a zero time means the benchmark did nothing",
+        )
     if len(lo) < MIN_RUNS or len(ln) < MIN_RUNS:
         raise VerdictError(
             f"{benchmark} {metric}: {len(lo)} baseline and {len(ln)} current run(s); a "
             f"comparison needs at least {MIN_RUNS} independent runs on each side (with one, "
-            "run-to-run noise cannot be told from a change, so it can never reject)")
+            "run-to-run noise cannot be told from a change, so it can never reject)"
+        )
     if paired:
         if len(lo) != len(ln):
-            raise VerdictError(f"{benchmark} {metric}: {len(lo)} A runs but {len(ln)} B runs "
-                               "for a paired comparison")
+            raise VerdictError(
+                f"{benchmark} {metric}: {len(lo)} A runs but {len(ln)} B runs "
+                "for a paired comparison"
+            )
         diffs = ln - lo
         d, df = float(diffs.mean()), len(diffs) - 1
         spread = float(diffs.std(ddof=1)) / math.sqrt(2)  # per run: a diff holds two runs' noise
@@ -184,9 +198,19 @@ def compare(benchmark: str, metric: str, old: Sequence[float], new: Sequence[flo
         se = spread * math.sqrt(1 / len(lo) + 1 / len(ln))
     se = max(se, 1e-12)  # identical runs: a spread of 0 would divide by zero
     t = d / se
-    return Comparison(benchmark, metric, tuple(map(float, old)), tuple(map(float, new)), paired,
-                      ratio=math.exp(d), se=se, df=df, sigma=spread,
-                      p_slower=float(stats.t.sf(t, df)), p_faster=float(stats.t.cdf(t, df)))
+    return Comparison(
+        benchmark,
+        metric,
+        tuple(map(float, old)),
+        tuple(map(float, new)),
+        paired,
+        ratio=math.exp(d),
+        se=se,
+        df=df,
+        sigma=spread,
+        p_slower=float(stats.t.sf(t, df)),
+        p_faster=float(stats.t.cdf(t, df)),
+    )
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -233,8 +257,7 @@ def decide(comparisons: Sequence[Comparison], policy: Policy = Policy()) -> list
         limit = math.log1p(threshold)
         low, high = c.bounds(alpha)
         needed = None
-        past = low > 1 + threshold if policy.red_rule == "interval" else \
-            math.log(c.ratio) >= limit
+        past = low > 1 + threshold if policy.red_rule == "interval" else math.log(c.ratio) >= limit
         if p_adj < alpha and past:
             verdict = REGRESSION
         elif c.metric == TAIL:
@@ -258,8 +281,14 @@ def overall(rows: Sequence[Row]) -> str:
     return INCONCLUSIVE
 
 
-def detectable_slowdown(sigma: float, old_runs: int, new_runs: int, alpha: float,
-                        hypotheses: int = 1, power: float = POWER) -> float:
+def detectable_slowdown(
+    sigma: float,
+    old_runs: int,
+    new_runs: int,
+    alpha: float,
+    hypotheses: int = 1,
+    power: float = POWER,
+) -> float:
     """The smallest slowdown (0.1 = 10%) that `old_runs` against `new_runs` runs with
     run-to-run spread `sigma` (of log values) show as significant with probability
     `power`, at level alpha after a Holm correction over `hypotheses` (its worst case)."""
@@ -272,9 +301,15 @@ def detectable_slowdown(sigma: float, old_runs: int, new_runs: int, alpha: float
     return math.expm1((t_alpha + t_power) * se)
 
 
-def runs_to_detect(sigma: float, slowdown: float, alpha: float, hypotheses: int = 1,
-                   power: float = POWER, old_runs: int | None = None,
-                   most: int = 200) -> int | None:
+def runs_to_detect(
+    sigma: float,
+    slowdown: float,
+    alpha: float,
+    hypotheses: int = 1,
+    power: float = POWER,
+    old_runs: int | None = None,
+    most: int = 200,
+) -> int | None:
     """Runs per side (or new runs against `old_runs` fixed ones) that detect `slowdown`;
     None if not even `most` would."""
     for n in range(MIN_RUNS, most + 1):
@@ -326,13 +361,13 @@ RUNNER_CHANGED = "runner-changed"
 UNDECIDED_CODES = {
     SPANS_THRESHOLD: "measured, but the interval spans the threshold: more runs would decide",
     TOO_FEW_RUNS: "too few runs for a verdict, or for the runner-speed probe to rule out a "
-                  "move of the runner",
+    "move of the runner",
     TOO_NOISY: "the noise preflight: the planned runs cannot detect the threshold at this "
-               "runner's noise",
+    "runner's noise",
     RUNNER_DISTURBED: "others took the CPU during too many runs: they were left out",
     BUDGET_SPENT: "the time budget ended before the first look",
     RUNNER_CHANGED: "the runner's own speed moved since the baseline, in the direction "
-                    "that could have faked the verdict",
+    "that could have faked the verdict",
 }
 
 
@@ -378,11 +413,14 @@ class Rerun:
         """The step that takes `per_side` runs on each side."""
         steps = []
         if self.baseline_runs and self.baseline_runs < per_side:
-            steps.append(f"record the baseline with --runs {per_side} "
-                         f"(BASELINE_RUNS={per_side} in ci/jetson-perf.sh)")
+            steps.append(
+                f"record the baseline with --runs {per_side} "
+                f"(BASELINE_RUNS={per_side} in ci/jetson-perf.sh)"
+            )
         if not self.option:
-            steps.append(f"compare {per_side} current runs "
-                         f"(peoplenet-gate record NAME --runs {per_side})")
+            steps.append(
+                f"compare {per_side} current runs (peoplenet-gate record NAME --runs {per_side})"
+            )
             return ", then ".join(steps)
         rerun = f"rerun {self.command} with {self.option} {per_side}"
         if self.run_s and per_side * self.run_s > self.budget_s:
@@ -404,34 +442,48 @@ def spans_threshold(rows: Sequence[Row], rerun: Rerun = COMPARE_RERUN) -> Undeci
     worst = max(open_rows, key=lambda r: r.runs_needed or math.inf)
     c = worst.comparison
     more = f" (and {len(open_rows) - 1} more row(s))" if len(open_rows) > 1 else ""
-    why = (f"{c.benchmark} {c.metric} changed {c.change:+.1%}, its interval "
-           f"{worst.low - 1:+.1%}..{worst.high - 1:+.1%} spans the {worst.threshold:.0%} "
-           f"threshold after {len(c.old)}/{len(c.new)} {rerun.unit}{more}")
+    why = (
+        f"{c.benchmark} {c.metric} changed {c.change:+.1%}, its interval "
+        f"{worst.low - 1:+.1%}..{worst.high - 1:+.1%} spans the {worst.threshold:.0%} "
+        f"threshold after {len(c.old)}/{len(c.new)} {rerun.unit}{more}"
+    )
     if worst.runs_needed is None:  # no spread to size them by
-        return Undecided(SPANS_THRESHOLD, why,
-                         f"take more {rerun.unit}: {rerun.step(2 * len(c.new))}")
+        return Undecided(
+            SPANS_THRESHOLD, why, f"take more {rerun.unit}: {rerun.step(2 * len(c.new))}"
+        )
     # runs_needed is a normal approximation: at a few runs it can name no more than taken
     needed = max(worst.runs_needed, len(c.new) + 1)
     per_side = " per side" if rerun.unit == "runs" else ""
-    return Undecided(SPANS_THRESHOLD, why,
-                     f"about {needed} {rerun.unit}{per_side} would decide at the spread "
-                     f"seen: {rerun.step(needed)}")
+    return Undecided(
+        SPANS_THRESHOLD,
+        why,
+        f"about {needed} {rerun.unit}{per_side} would decide at the spread "
+        f"seen: {rerun.step(needed)}",
+    )
 
 
 def runner_disturbed(disturbed: int, taken: int, unit: str = "runs", also: str = "") -> Undecided:
     """The reason of an outcome left undecided by runs others disturbed (took the CPU)."""
-    return Undecided(RUNNER_DISTURBED,
-                     f"others took the CPU during {disturbed} of {taken} {unit}, which were "
-                     "left out",
-                     f"run on a quiet runner, with no other jobs beside it{also}")
+    return Undecided(
+        RUNNER_DISTURBED,
+        f"others took the CPU during {disturbed} of {taken} {unit}, which were left out",
+        f"run on a quiet runner, with no other jobs beside it{also}",
+    )
 
 
-def budget_spent(budget_s: float, run_s: float, taken: int, first_look: int,
-                 unit: str = "run(s)", also: str = ", or fewer benchmarks (-- -k ...)"
-                 ) -> Undecided:
+def budget_spent(
+    budget_s: float,
+    run_s: float,
+    taken: int,
+    first_look: int,
+    unit: str = "run(s)",
+    also: str = ", or fewer benchmarks (-- -k ...)",
+) -> Undecided:
     """The reason of a comparison whose time budget ended before its first look: the
     budget that would fit that look, at the time one run (or pair) took."""
-    return Undecided(BUDGET_SPENT,
-                     f"the {budget_s:.0f} s budget fits only {taken} {unit} of {run_s:.0f} s, "
-                     f"fewer than the {first_look} of the first look",
-                     f"give --budget-s {math.ceil(first_look * run_s)} or more{also}")
+    return Undecided(
+        BUDGET_SPENT,
+        f"the {budget_s:.0f} s budget fits only {taken} {unit} of {run_s:.0f} s, "
+        f"fewer than the {first_look} of the first look",
+        f"give --budget-s {math.ceil(first_look * run_s)} or more{also}",
+    )

@@ -58,8 +58,13 @@ print(json.dumps(out))
 def numpy_copy_cost(env: dict[str, str]) -> dict[str, Any]:
     """Median ms per numpy allocate-and-copy of one 6.3 MB image, one at a time and 16
     held at once (a batch's inputs), in a fresh process with `env` added."""
-    done = subprocess.run([sys.executable, "-c", NUMPY_COPY], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", NUMPY_COPY],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
 
 
@@ -67,32 +72,52 @@ def profile_lines(log: str) -> list[str]:
     return [line.split('"', 1)[-1].rstrip('"') for line in log.splitlines() if " profile: " in line]
 
 
-def run_case(name: str, repo: Path, work: Path, env: dict[str, str], concurrency: int,
-             seconds: float, **variant: Any) -> dict[str, Any]:
+def run_case(
+    name: str,
+    repo: Path,
+    work: Path,
+    env: dict[str, str],
+    concurrency: int,
+    seconds: float,
+    **variant: Any,
+) -> dict[str, Any]:
     """One server (a variant of `repo` with profiling on), one closed-loop load."""
-    derived = model_config.write_variant(repo, work / name / repo.name,
-                                         parameters={"profile": "100"}, **variant)
+    derived = model_config.write_variant(
+        repo, work / name / repo.name, parameters={"profile": "100"}, **variant
+    )
     began = time.perf_counter()
-    out: dict[str, Any] = {"case": name, "repo": repo.name, "env": env, "variant": variant,
-                           "concurrency": concurrency}
-    server = TritonServer(EmbeddedLauncher(), derived, workdir=work / name / "server",
-                          ready_timeout_s=300, env=env)
+    out: dict[str, Any] = {
+        "case": name,
+        "repo": repo.name,
+        "env": env,
+        "variant": variant,
+        "concurrency": concurrency,
+    }
+    server = TritonServer(
+        EmbeddedLauncher(), derived, workdir=work / name / "server", ready_timeout_s=300, env=env
+    )
     tensor = capture_tensor()
     try:
         with server:
             out["ready_after_s"] = round(server.ready_after_s or 0.0, 1)
             with ClosedLoopLoad(server.grpc_url, tensor, concurrency, MODEL) as load:
-                run = measure(server, load, WindowPlan(seconds=seconds, stable=1,
-                                                       max_windows=1, warmup_s=0.5),
-                              model=MODEL)
+                run = measure(
+                    server,
+                    load,
+                    WindowPlan(seconds=seconds, stable=1, max_windows=1, warmup_s=0.5),
+                    model=MODEL,
+                )
             out["throughput"] = round(run.throughput, 1)
             out["server"] = run.server_stats
             out["batch_stats"] = run.batch_stats
     except Exception as err:  # noqa: BLE001 - the case reports it
         out["error"] = str(err)[-2500:]
     out["profile"] = profile_lines(server.logs())[-3:]
-    out["stub_lines"] = [line[-300:] for line in server.logs().splitlines()
-                         if "gpu-standin" in line and "profile" not in line][:6]
+    out["stub_lines"] = [
+        line[-300:]
+        for line in server.logs().splitlines()
+        if "gpu-standin" in line and "profile" not in line
+    ][:6]
     out["seconds"] = round(time.perf_counter() - began, 1)
     print(json.dumps(out), flush=True)
     return out
@@ -102,18 +127,31 @@ def two_servers_at_once(work: Path, env: dict[str, str]) -> dict[str, Any]:
     """The perf suite keeps one server per repository up for its whole run: start the
     3-instance server while the baseline's is up, as the suite does."""
     out: dict[str, Any] = {}
-    first = TritonServer(EmbeddedLauncher(), GPU_REPOS / "baseline_1_instance",
-                         workdir=work / "pair" / "a", ready_timeout_s=300, env=env)
-    second = TritonServer(EmbeddedLauncher(), GPU_REPOS / "sample_1_instances",
-                          workdir=work / "pair" / "b", ready_timeout_s=300, env=env)
+    first = TritonServer(
+        EmbeddedLauncher(),
+        GPU_REPOS / "baseline_1_instance",
+        workdir=work / "pair" / "a",
+        ready_timeout_s=300,
+        env=env,
+    )
+    second = TritonServer(
+        EmbeddedLauncher(),
+        GPU_REPOS / "sample_1_instances",
+        workdir=work / "pair" / "b",
+        ready_timeout_s=300,
+        env=env,
+    )
     with first:
         try:
             with second:
                 out["second_ready_after_s"] = second.ready_after_s
         except Exception as err:  # noqa: BLE001 - the diagnosis records it
             out["error"] = str(err)[-800:]
-        out["second_log"] = [line[-400:] for line in second.logs().splitlines()
-                             if "gpu-standin" in line or "rror" in line][:12]
+        out["second_log"] = [
+            line[-400:]
+            for line in second.logs().splitlines()
+            if "gpu-standin" in line or "rror" in line
+        ][:12]
     print(json.dumps(out), flush=True)
     return out
 
@@ -128,10 +166,15 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
     tensor = capture_tensor()
     out = []
     for name, levels in concurrencies.items():
-        repo = model_config.write_variant(GPU_REPOS / name, work / "memory" / name,
-                                          parameters={"profile": "200"})
-        server = TritonServer(EmbeddedLauncher(), repo, workdir=work / "memory" / f"{name}-server",
-                              ready_timeout_s=300)
+        repo = model_config.write_variant(
+            GPU_REPOS / name, work / "memory" / name, parameters={"profile": "200"}
+        )
+        server = TritonServer(
+            EmbeddedLauncher(),
+            repo,
+            workdir=work / "memory" / f"{name}-server",
+            ready_timeout_s=300,
+        )
         case: dict[str, Any] = {"repo": name, "runs": []}
         try:
             with server:
@@ -141,18 +184,33 @@ def input_memory_cases(work: Path, concurrencies: dict[str, list[int]]) -> list[
                             before = triton_stats.snapshot(client, MODEL)
                             try:
                                 result = perf_analyzer.run(
-                                    server.grpc_url, tensor, c, work / "memory" / f"{name}-pa",
-                                    model=MODEL, memory=memory)
-                                row: dict[str, Any] = {"throughput": round(result.throughput, 2),
-                                                       "p50_ms": result.p50_ms}
+                                    server.grpc_url,
+                                    tensor,
+                                    c,
+                                    work / "memory" / f"{name}-pa",
+                                    model=MODEL,
+                                    memory=memory,
+                                )
+                                row: dict[str, Any] = {
+                                    "throughput": round(result.throughput, 2),
+                                    "p50_ms": result.p50_ms,
+                                }
                             except Exception as err:  # noqa: BLE001 - the row records it
                                 row = {"error": str(err)[-800:]}
-                            row["batch_stats"] = (triton_stats.snapshot(client, MODEL)
-                                                  - before).batch_table()
+                            row["batch_stats"] = (
+                                triton_stats.snapshot(client, MODEL) - before
+                            ).batch_table()
                         row.update({"concurrency": c, "shared_memory": memory.value})
                         case["runs"].append(row)
-                        print(json.dumps({"repo": name, **{k: v for k, v in row.items()
-                                                           if k != "batch_stats"}}), flush=True)
+                        print(
+                            json.dumps(
+                                {
+                                    "repo": name,
+                                    **{k: v for k, v in row.items() if k != "batch_stats"},
+                                }
+                            ),
+                            flush=True,
+                        )
         except Exception as err:  # noqa: BLE001 - the case records it
             case["error"] = str(err)[-1500:]
         case["profile"] = profile_lines(server.logs())[-6:]
@@ -165,19 +223,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/pnsuite-gpu-diag"))
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--input-memory", action="store_true",
-                        help="only perf_analyzer with system vs CUDA shared memory inputs")
+    parser.add_argument(
+        "--input-memory",
+        action="store_true",
+        help="only perf_analyzer with system vs CUDA shared memory inputs",
+    )
     args = parser.parse_args(argv)
     if args.input_memory:
-        result: dict[str, Any] = {"input_memory": input_memory_cases(args.work, {
-            "baseline_1_instance": [1, 16], "sample_1_instances": [16],
-            "sample_2_dynamic_batching": [16, 32]})}
+        result: dict[str, Any] = {
+            "input_memory": input_memory_cases(
+                args.work,
+                {
+                    "baseline_1_instance": [1, 16],
+                    "sample_1_instances": [16],
+                    "sample_2_dynamic_batching": [16, 32],
+                },
+            )
+        }
         args.out.write_text(json.dumps(result, indent=2))
         return 0
     base, dyn = GPU_REPOS / "baseline_1_instance", GPU_REPOS / "sample_2_dynamic_batching"
     result = {
-        "numpy_copy_ms": {"default": numpy_copy_cost({}),
-                          "malloc_keep": numpy_copy_cost(MALLOC_KEEP)}}
+        "numpy_copy_ms": {
+            "default": numpy_copy_cost({}),
+            "malloc_keep": numpy_copy_cost(MALLOC_KEEP),
+        }
+    }
     print(json.dumps(result), flush=True)
     result["pair"] = two_servers_at_once(args.work, {})
     cases = [

@@ -49,28 +49,37 @@ def _event_times(fn: Callable[[int], Any], iters: int, warmup: int) -> list[floa
 
 def _summary(times: list[float], images: int) -> dict[str, float]:
     median = statistics.median(times)
-    return {"median_ms": round(median, 4), "min_ms": round(min(times), 4),
-            "max_ms": round(max(times), 4), "runs": len(times),
-            "ms_per_image": round(median / images, 4),
-            "images_per_s": round(images / median * 1e3, 1)}
+    return {
+        "median_ms": round(median, 4),
+        "min_ms": round(min(times), 4),
+        "max_ms": round(max(times), 4),
+        "runs": len(times),
+        "ms_per_image": round(median / images, 4),
+        "images_per_s": round(images / median * 1e3, 1),
+    }
 
 
-def _time_batch(net: gpu_standin.DetectNetV2, n: int, iters: int,
-                gen: torch.Generator) -> dict[str, Any]:
+def _time_batch(
+    net: gpu_standin.DetectNetV2, n: int, iters: int, gen: torch.Generator
+) -> dict[str, Any]:
     """Both timings at batch size `n`; its inputs are freed when this returns."""
     # Three input sets in rotation: no run reads what the last one left in L2.
-    inputs32 = [torch.rand((n, 3, gpu_standin.NET_H, gpu_standin.NET_W), device="cuda",
-                           generator=gen) for _ in range(3)]
+    inputs32 = [
+        torch.rand((n, 3, gpu_standin.NET_H, gpu_standin.NET_W), device="cuda", generator=gen)
+        for _ in range(3)
+    ]
     inputs16 = [x.to(torch.float16, memory_format=torch.channels_last) for x in inputs32]
     with torch.inference_mode():
         forward = _event_times(lambda i: net(inputs16[i % 3]), iters, warmup=5)
-        served = _event_times(lambda i: gpu_standin.run_network(net, inputs32[i % 3]),
-                              iters, warmup=3)
+        served = _event_times(
+            lambda i: gpu_standin.run_network(net, inputs32[i % 3]), iters, warmup=3
+        )
     return {"forward": _summary(forward, n), "run_network": _summary(served, n)}
 
 
-def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...],
-                 iters: int) -> dict[str, Any]:
+def time_network(
+    net: gpu_standin.DetectNetV2, sizes: tuple[int, ...], iters: int
+) -> dict[str, Any]:
     """Forward-only time (fp16 channels-last input already on the GPU) and the time of
     what the served model runs on the GPU per batch (run_network: fp32 input converted
     on the GPU, fp32 outputs), per batch size."""
@@ -79,18 +88,22 @@ def time_network(net: gpu_standin.DetectNetV2, sizes: tuple[int, ...],
     for n in sizes:
         out[str(n)] = _time_batch(net, n, iters, gen)
         torch.cuda.empty_cache()
-        print(f"batch {n:3d}: forward {out[str(n)]['forward']['median_ms']:8.3f} ms "
-              f"({out[str(n)]['forward']['ms_per_image']:.3f} ms/image, "
-              f"{out[str(n)]['forward']['images_per_s']:.0f} images/s); with fp32 in/out "
-              f"{out[str(n)]['run_network']['median_ms']:.3f} ms", flush=True)
+        print(
+            f"batch {n:3d}: forward {out[str(n)]['forward']['median_ms']:8.3f} ms "
+            f"({out[str(n)]['forward']['ms_per_image']:.3f} ms/image, "
+            f"{out[str(n)]['forward']['images_per_s']:.0f} images/s); with fp32 in/out "
+            f"{out[str(n)]['run_network']['median_ms']:.3f} ms",
+            flush=True,
+        )
     return out
 
 
 def time_copies(iters: int = 50) -> dict[str, Any]:
     """One image's copies on the served path, median ms (host clocks after a sync where
     the copy is synchronous, CUDA events where it is asynchronous)."""
-    image = np.random.default_rng(3).random((1, 3, gpu_standin.NET_H, gpu_standin.NET_W),
-                                            dtype=np.float32)
+    image = np.random.default_rng(3).random(
+        (1, 3, gpu_standin.NET_H, gpu_standin.NET_W), dtype=np.float32
+    )
     pageable = torch.from_numpy(image)
     pinned = torch.empty_like(pageable).pin_memory()
     device = torch.empty_like(pageable, device="cuda")
@@ -108,13 +121,16 @@ def time_copies(iters: int = 50) -> dict[str, Any]:
         return times
 
     result["pageable_to_device_ms"] = statistics.median(
-        host_times(lambda: device.copy_(pageable, non_blocking=True)))
+        host_times(lambda: device.copy_(pageable, non_blocking=True))
+    )
     result["pinned_to_device_ms"] = statistics.median(
-        _event_times(lambda i: device.copy_(pinned, non_blocking=True), iters, warmup=3))
+        _event_times(lambda i: device.copy_(pinned, non_blocking=True), iters, warmup=3)
+    )
     for threads in (1, 4, 8):
         torch.set_num_threads(threads)
         result[f"pageable_to_pinned_ms_{threads}_threads"] = statistics.median(
-            host_times(lambda: pinned.copy_(pageable)))
+            host_times(lambda: pinned.copy_(pageable))
+        )
     for key, value in list(result.items()):
         if key.endswith("_ms") or "_ms_" in key:
             result[key] = round(float(value), 4)
@@ -124,11 +140,17 @@ def time_copies(iters: int = 50) -> dict[str, Any]:
 
 def gpu_state() -> dict[str, str]:
     """What nvidia-smi reads of the card (read only: nothing is changed)."""
-    fields = "name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,power.limit," \
-             "temperature.gpu,utilization.gpu,memory.used"
+    fields = (
+        "name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,power.limit,"
+        "temperature.gpu,utilization.gpu,memory.used"
+    )
     try:
-        done = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         return dict(zip(fields.split(","), (v.strip() for v in done.stdout.split(","))))
     except (OSError, subprocess.SubprocessError) as err:
         return {"error": str(err)}
@@ -172,8 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", type=Path, help="also write reference outputs (npz)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--iters", type=int, default=40)
-    parser.add_argument("--memory-fraction", type=float, default=0.12,
-                        help="the served model's cap (its gpu_memory_fraction parameter)")
+    parser.add_argument(
+        "--memory-fraction",
+        type=float,
+        default=0.12,
+        help="the served model's cap (its gpu_memory_fraction parameter)",
+    )
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("no CUDA device", file=sys.stderr)
@@ -184,16 +210,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.cuda.set_per_process_memory_fraction(args.memory_fraction)
     net = gpu_standin.build_network("cuda")
     result: dict[str, Any] = {
-        "model_identity": gpu_standin.IDENTITY, "seed": gpu_standin.DEFAULT_SEED,
-        "torch": torch.__version__, "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version(), "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "device": torch.cuda.get_device_name(), "gpu_state_before": gpu_state(),
+        "model_identity": gpu_standin.IDENTITY,
+        "seed": gpu_standin.DEFAULT_SEED,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "device": torch.cuda.get_device_name(),
+        "gpu_state_before": gpu_state(),
         "parameters": sum(p.numel() for p in net.parameters()),
     }
     # Shape check: a 34x60 grid for the 544x960 input.
     with torch.inference_mode():
-        cov, bbox = gpu_standin.run_network(net, torch.rand((1, 3, gpu_standin.NET_H,
-                                                             gpu_standin.NET_W), device="cuda"))
+        cov, bbox = gpu_standin.run_network(
+            net, torch.rand((1, 3, gpu_standin.NET_H, gpu_standin.NET_W), device="cuda")
+        )
     result["output_shapes"] = {"cov": list(cov.shape), "bbox": list(bbox.shape)}
     result["builtin_matches_torchvision"] = compare_builtin(net)
     assert list(cov.shape) == [1, 3, 34, 60] and list(bbox.shape) == [1, 12, 34, 60], result
@@ -205,10 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.cuda.reset_peak_memory_stats()
     print("without the memory cap:", flush=True)
     result["network_uncapped"] = time_network(
-        net, tuple(n for n in (1, 16) if n in args.sizes), args.iters)
+        net, tuple(n for n in (1, 16) if n in args.sizes), args.iters
+    )
     result["peak_reserved_gib_uncapped"] = round(torch.cuda.max_memory_reserved() / 2**30, 2)
-    bounds = [r["16"]["forward"]["images_per_s"]
-              for r in (result["network"], result["network_uncapped"]) if "16" in r]
+    bounds = [
+        r["16"]["forward"]["images_per_s"]
+        for r in (result["network"], result["network_uncapped"])
+        if "16" in r
+    ]
     if bounds:
         # The network's own bound: the faster of the two, so the target is not eased.
         result["compute_bound_images_per_s"] = max(bounds)

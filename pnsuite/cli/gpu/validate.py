@@ -64,8 +64,9 @@ def capture_tensor() -> np.ndarray:
 def check_inputs() -> np.ndarray:
     """Eight distinct real images ([8, 3, 544, 960]): the golden images and mirror images
     of them, so that a mixed-up answer cannot pass for the right one."""
-    images = [detectnet.preprocess(detectnet.load_image(p))[0]
-              for p in sorted(IMAGES.glob("*.jpg"))]
+    images = [
+        detectnet.preprocess(detectnet.load_image(p))[0] for p in sorted(IMAGES.glob("*.jpg"))
+    ]
     images += [np.ascontiguousarray(img[:, :, ::-1]) for img in images]
     return np.stack(images[:8]).astype(np.float32)
 
@@ -82,7 +83,7 @@ def check_answers(server: TritonServer, references: Path, memory: Memory) -> dic
     def one(i: int) -> None:
         try:
             with PeopleNetClient(server.grpc_url, MODEL, memory=memory) as client:
-                client.stage(inputs[i:i + 1])
+                client.stage(inputs[i : i + 1])
                 barrier.wait(timeout=60)
                 answers[i] = client.infer_staged()
         except BaseException as err:  # noqa: BLE001 - reported below
@@ -106,14 +107,24 @@ def check_answers(server: TritonServer, references: Path, memory: Memory) -> dic
     # How far apart the images' answers are: a swapped answer would differ by this much.
     spread = float(np.abs(cov_ref[0] - cov_ref[1]).max())
     finite = all(np.isfinite(a[0]).all() and np.isfinite(a[1]).all() for a in answered)
-    return {"ok": bool(finite and cov_diff <= COV_TOLERANCE and bbox_diff <= BBOX_TOLERANCE),
-            "max_abs_cov_diff": cov_diff, "max_abs_bbox_diff": bbox_diff,
-            "cov_diff_between_images": spread, "finite": bool(finite),
-            "batches": {str(k): v for k, v in (after - before).batches.items()}}
+    return {
+        "ok": bool(finite and cov_diff <= COV_TOLERANCE and bbox_diff <= BBOX_TOLERANCE),
+        "max_abs_cov_diff": cov_diff,
+        "max_abs_bbox_diff": bbox_diff,
+        "cov_diff_between_images": spread,
+        "finite": bool(finite),
+        "batches": {str(k): v for k, v in (after - before).batches.items()},
+    }
 
 
-def measure_suite(server: TritonServer, tensor: np.ndarray, concurrency: int,
-                  seconds: float, memory: Memory, processes: int = 1) -> dict[str, Any]:
+def measure_suite(
+    server: TritonServer,
+    tensor: np.ndarray,
+    concurrency: int,
+    seconds: float,
+    memory: Memory,
+    processes: int = 1,
+) -> dict[str, Any]:
     """The suite's closed loop, measured by the engine (pnsuite.measure.run): a warm-up,
     then one window of about `seconds` from `concurrency` threads (shared memory, the
     input staged once per client) in `processes` processes, with the server's view over
@@ -130,9 +141,11 @@ def suite_figures(run: MeasuredRun) -> dict[str, Any]:
     seconds = sum(w.seconds for w in run.counted_windows)
     cpu = run.client_cpu_s
     return {
-        "requests": requests, "seconds": round(seconds, 4),
+        "requests": requests,
+        "seconds": round(seconds, 4),
         "throughput": round(run.throughput, 2),
-        "p50_ms": round(run.latency_p50_ms, 3), "p90_ms": round(run.latency_p90_ms, 3),
+        "p50_ms": round(run.latency_p50_ms, 3),
+        "p90_ms": round(run.latency_p90_ms, 3),
         "p99_ms": round(run.latency_p99_ms, 3),
         "client_cpu_ms_per_request": round(cpu / requests * 1e3, 4),
         "client_cpu_cores": round(cpu / seconds, 3),
@@ -149,13 +162,18 @@ def _mean_of_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"error": "no suite run succeeded"}
     requests = sum(r["requests"] for r in good)
     seconds = sum(r["seconds"] for r in good)
-    out: dict[str, Any] = {"runs": len(good), "requests": requests, "seconds": round(seconds, 4),
-                           "throughput": round(requests / seconds, 2)}
+    out: dict[str, Any] = {
+        "runs": len(good),
+        "requests": requests,
+        "seconds": round(seconds, 4),
+        "throughput": round(requests / seconds, 2),
+    }
     for key in ("p50_ms", "p90_ms", "p99_ms", "client_cpu_ms_per_request", "client_cpu_cores"):
         out[key] = round(sum(r[key] for r in good) / len(good), 4)
     # Requests waiting in Triton's queue: above zero, the server never waited for the client.
     out["server_queue_ms"] = round(
-        sum(r["server"]["queue_ms_per_inference"] for r in good) / len(good), 3)
+        sum(r["server"]["queue_ms_per_inference"] for r in good) / len(good), 3
+    )
     # How much the server's own speed moved between the suite's runs at this concurrency.
     thr = [r["throughput"] for r in good]
     out["spread"] = round((max(thr) - min(thr)) / (sum(thr) / len(thr)), 4)
@@ -173,25 +191,44 @@ def _mean_of_pa_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if not good:
         return {"error": "no perf_analyzer run succeeded"}
     out: dict[str, Any] = {"runs": len(good)}
-    for key in ("throughput", "p50_ms", "p90_ms", "p99_ms", "server_compute_infer_ms",
-                "server_queue_ms"):
+    for key in (
+        "throughput",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "server_compute_infer_ms",
+        "server_queue_ms",
+    ):
         out[key] = round(sum(r[key] for r in good) / len(good), 4)
     out["csv"] = [r["csv"] for r in good]
     return out
 
 
-def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency: int,
-                          workdir: Path, csv_dir: Path, measurement_ms: int,
-                          tag: str = "", memory: Memory = Memory.GPU) -> dict[str, Any]:
+def measure_perf_analyzer(
+    server: TritonServer,
+    tensor: np.ndarray,
+    concurrency: int,
+    workdir: Path,
+    csv_dir: Path,
+    measurement_ms: int,
+    tag: str = "",
+    memory: Memory = Memory.GPU,
+) -> dict[str, Any]:
     """perf_analyzer at one concurrency (pnsuite.measure.perf_analyzer: the same image
     in system or CUDA shared memory); its CSV is kept, and its own CPU time."""
     with server.grpc_client() as client:
         before = triton_stats.snapshot(client, MODEL)
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
-        result = perf_analyzer.run(server.grpc_url, tensor, concurrency, workdir,
-                                   model=MODEL, measurement_ms=measurement_ms,
-                                   memory=memory)
+        result = perf_analyzer.run(
+            server.grpc_url,
+            tensor,
+            concurrency,
+            workdir,
+            model=MODEL,
+            measurement_ms=measurement_ms,
+            memory=memory,
+        )
         wall = time.perf_counter() - began
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = triton_stats.snapshot(client, MODEL)
@@ -203,17 +240,28 @@ def measure_perf_analyzer(server: TritonServer, tensor: np.ndarray, concurrency:
     raw = dict(zip(header, row))
     cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
     return {
-        "throughput": round(result.throughput, 2), "p50_ms": result.p50_ms,
-        "p90_ms": float(raw.get("p90 latency", "nan")) / 1e3, "p99_ms": result.p99_ms,
+        "throughput": round(result.throughput, 2),
+        "p50_ms": result.p50_ms,
+        "p90_ms": float(raw.get("p90 latency", "nan")) / 1e3,
+        "p99_ms": result.p99_ms,
         "server_compute_infer_ms": float(raw.get("Server Compute Infer", "nan")) / 1e3,
         "server_queue_ms": float(raw.get("Server Queue", "nan")) / 1e3,
-        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "csv": kept.name,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "csv": kept.name,
         "batch_stats": (after - before).batch_table(),
     }
 
 
-def _take_turns(server: TritonServer, repo: Path, args: argparse.Namespace, tensor: np.ndarray,
-                c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+def _take_turns(
+    server: TritonServer,
+    repo: Path,
+    args: argparse.Namespace,
+    tensor: np.ndarray,
+    c: int,
+    work: Path,
+    csv_dir: Path,
+) -> dict[str, Any]:
     """The suite and perf_analyzer in turns at concurrency `c`, the suite first and last.
 
     The server's own speed drifted by several percent within seconds on the H100 of
@@ -223,26 +271,52 @@ def _take_turns(server: TritonServer, repo: Path, args: argparse.Namespace, tens
     for turn in range(2 * args.rounds + 1):
         try:
             if turn % 2:
-                row["perf_analyzer_runs"].append(measure_perf_analyzer(
-                    server, tensor, c, work / "pa" / repo.name, csv_dir,
-                    args.pa_interval_ms, tag=f"r{turn // 2 + 1}", memory=args.memory))
+                row["perf_analyzer_runs"].append(
+                    measure_perf_analyzer(
+                        server,
+                        tensor,
+                        c,
+                        work / "pa" / repo.name,
+                        csv_dir,
+                        args.pa_interval_ms,
+                        tag=f"r{turn // 2 + 1}",
+                        memory=args.memory,
+                    )
+                )
             else:
-                row["suite_runs"].append(measure_suite(server, tensor, c, args.measure_s,
-                                                       args.memory, args.load_processes))
+                row["suite_runs"].append(
+                    measure_suite(
+                        server, tensor, c, args.measure_s, args.memory, args.load_processes
+                    )
+                )
         except Exception as err:  # noqa: BLE001 - one failed point is reported, not fatal
             key = "perf_analyzer_runs" if turn % 2 else "suite_runs"
             row[key].append({"error": str(err)[-1500:]})
     return row
 
 
-def _measure_contrast(server: TritonServer, repo: Path, args: argparse.Namespace,
-                      tensor: np.ndarray, c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+def _measure_contrast(
+    server: TritonServer,
+    repo: Path,
+    args: argparse.Namespace,
+    tensor: np.ndarray,
+    c: int,
+    work: Path,
+    csv_dir: Path,
+) -> dict[str, Any]:
     """perf_analyzer once with the tensors in the other memory: with system memory, the
     python backend copies each input twice on the CPU."""
     try:
-        return measure_perf_analyzer(server, tensor, c, work / "pa" / repo.name, csv_dir,
-                                     args.pa_interval_ms, tag=f"{args.contrast_memory}-shm",
-                                     memory=args.contrast_memory)
+        return measure_perf_analyzer(
+            server,
+            tensor,
+            c,
+            work / "pa" / repo.name,
+            csv_dir,
+            args.pa_interval_ms,
+            tag=f"{args.contrast_memory}-shm",
+            memory=args.contrast_memory,
+        )
     except Exception as err:  # noqa: BLE001 - the contrast is extra: its error is recorded
         return {"error": str(err)[-1500:]}
 
@@ -258,33 +332,43 @@ def _add_ratios(row: dict[str, Any]) -> None:
     row["ratio_each_turn"] = [
         round((suites[i] + suites[i + 1]) / 2 / r["throughput"], 4)
         for i, r in enumerate(row["perf_analyzer_runs"])
-        if r.get("throughput") and suites[i] and suites[i + 1]]
+        if r.get("throughput") and suites[i] and suites[i + 1]
+    ]
     if row["ratio_each_turn"]:
         # What the targets are judged on, as tests/perf/test_perf_analyzer.py does.
         row["ratio_median_of_turns"] = round(statistics.median(row["ratio_each_turn"]), 4)
 
 
-def _print_point(repo: Path, c: int, row: dict[str, Any],
-                 contrast_memory: Memory | None) -> None:
+def _print_point(repo: Path, c: int, row: dict[str, Any], contrast_memory: Memory | None) -> None:
     pa, ours = row["perf_analyzer"], row["suite"]
-    print(f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
-          f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
-          f"p50 {ours.get('p50_ms', '-')} ms, client CPU "
-          f"{ours.get('client_cpu_ms_per_request', '-')} ms/req | ratio "
-          f"{row.get('ratio_suite_over_perf_analyzer', '-')} "
-          f"{row.get('ratio_each_turn', '')} | perf_analyzer, {contrast_memory} "
-          f"memory: {row.get('perf_analyzer_contrast', {}).get('throughput', '-')}/s",
-          flush=True)
+    print(
+        f"[{repo.name}] c={c:2d}: perf_analyzer {pa.get('throughput', 'ERR')}/s "
+        f"p50 {pa.get('p50_ms', '-')} ms | suite {ours.get('throughput', 'ERR')}/s "
+        f"p50 {ours.get('p50_ms', '-')} ms, client CPU "
+        f"{ours.get('client_cpu_ms_per_request', '-')} ms/req | ratio "
+        f"{row.get('ratio_suite_over_perf_analyzer', '-')} "
+        f"{row.get('ratio_each_turn', '')} | perf_analyzer, {contrast_memory} "
+        f"memory: {row.get('perf_analyzer_contrast', {}).get('throughput', '-')}/s",
+        flush=True,
+    )
 
 
-def measure_concurrency(server: TritonServer, repo: Path, args: argparse.Namespace,
-                        tensor: np.ndarray, c: int, work: Path, csv_dir: Path) -> dict[str, Any]:
+def measure_concurrency(
+    server: TritonServer,
+    repo: Path,
+    args: argparse.Namespace,
+    tensor: np.ndarray,
+    c: int,
+    work: Path,
+    csv_dir: Path,
+) -> dict[str, Any]:
     """One concurrency: the turns, the contrast run where asked, each side's figure and
     their ratios."""
     row = _take_turns(server, repo, args, tensor, c, work, csv_dir)
     if args.contrast_memory and c in args.contrast_at:
-        row["perf_analyzer_contrast"] = _measure_contrast(server, repo, args, tensor, c,
-                                                          work, csv_dir)
+        row["perf_analyzer_contrast"] = _measure_contrast(
+            server, repo, args, tensor, c, work, csv_dir
+        )
     row["suite"] = _mean_of_runs(row["suite_runs"])
     row["perf_analyzer"] = _mean_of_pa_runs(row["perf_analyzer_runs"])
     _add_ratios(row)
@@ -295,21 +379,30 @@ def measure_concurrency(server: TritonServer, repo: Path, args: argparse.Namespa
 def repo_entry(repo: Path) -> dict[str, Any]:
     """What the repository's config says: instances, batching and its digest."""
     config = model_config.read_config(repo)
-    return {"repo": repo.name, "instances": model_config.instance_count(config),
-            "dynamic_batching": model_config.batches_dynamically(config),
-            "config_digest": model_config.config_digest(config),
-            "concurrency": {}}
+    return {
+        "repo": repo.name,
+        "instances": model_config.instance_count(config),
+        "dynamic_batching": model_config.batches_dynamically(config),
+        "config_digest": model_config.config_digest(config),
+        "concurrency": {},
+    }
 
 
-def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
-                 work: Path, csv_dir: Path) -> dict[str, Any]:
+def measure_repo(
+    repo: Path, args: argparse.Namespace, tensor: np.ndarray, work: Path, csv_dir: Path
+) -> dict[str, Any]:
     """Start the repo's server, check answers, then perf_analyzer and the suite at each
     concurrency; the server's statistics over the whole measurement."""
     entry = repo_entry(repo)
     began = time.perf_counter()
-    server = TritonServer(EmbeddedLauncher(), repo, workdir=work / "server" / repo.name,
-                          ready_timeout_s=args.ready_timeout, stop_timeout_s=30,
-                          extra_args=args.triton_server_args)
+    server = TritonServer(
+        EmbeddedLauncher(),
+        repo,
+        workdir=work / "server" / repo.name,
+        ready_timeout_s=args.ready_timeout,
+        stop_timeout_s=30,
+        extra_args=args.triton_server_args,
+    )
     with server:
         entry["ready_after_s"] = round(server.ready_after_s or 0.0, 2)
         entry["server"] = records.server_identity(server, MODEL)
@@ -320,8 +413,9 @@ def measure_repo(repo: Path, args: argparse.Namespace, tensor: np.ndarray,
         with server.grpc_client() as client:
             first = triton_stats.snapshot(client, MODEL)
         for c in args.concurrency:
-            entry["concurrency"][str(c)] = measure_concurrency(server, repo, args, tensor, c,
-                                                               work, csv_dir)
+            entry["concurrency"][str(c)] = measure_concurrency(
+                server, repo, args, tensor, c, work, csv_dir
+            )
         with server.grpc_client() as client:
             entry["batch_stats"] = (triton_stats.snapshot(client, MODEL) - first).batch_table()
     entry["server_log_tail"] = server.log_tail(30)
@@ -336,39 +430,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/pnsuite-gpu-work"))
     parser.add_argument("--references", type=Path, help="netbench's reference outputs (npz)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
-    parser.add_argument("--measure-s", type=float, default=4.0,
-                        help="the suite's run: about this long at perf_analyzer's rate")
+    parser.add_argument(
+        "--measure-s",
+        type=float,
+        default=4.0,
+        help="the suite's run: about this long at perf_analyzer's rate",
+    )
     parser.add_argument("--pa-interval-ms", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="perf_analyzer runs per concurrency (the suite runs one more)")
-    add_option(parser, "--triton-ready-timeout", dest="ready_timeout", type=float,
-               default=300.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="perf_analyzer runs per concurrency (the suite runs one more)",
+    )
+    add_option(parser, "--triton-ready-timeout", dest="ready_timeout", type=float, default=300.0)
     add_server_args(parser, "tritonserver options for every server (repeatable)")
-    add_option(parser, "--triton-memory", dest="memory", type=argument_type(SHARED),
-               choices=SHARED,
-                        default=Memory.GPU,
-                        help="where both load generators put the tensors (default gpu: CUDA "
-                             "shared memory)")
-    parser.add_argument("--load-processes", type=int, default=1,
-                        help="processes the suite's client threads are spread over")
-    parser.add_argument("--contrast-memory", type=argument_type(SHARED), choices=SHARED,
-                        help="also run perf_analyzer once with its tensors in this memory")
-    parser.add_argument("--contrast-at", type=int, nargs="+", default=[16],
-                        help="concurrencies of the contrast run (default 16)")
+    add_option(
+        parser,
+        "--triton-memory",
+        dest="memory",
+        type=argument_type(SHARED),
+        choices=SHARED,
+        default=Memory.GPU,
+        help="where both load generators put the tensors (default gpu: CUDA shared memory)",
+    )
+    parser.add_argument(
+        "--load-processes",
+        type=int,
+        default=1,
+        help="processes the suite's client threads are spread over",
+    )
+    parser.add_argument(
+        "--contrast-memory",
+        type=argument_type(SHARED),
+        choices=SHARED,
+        help="also run perf_analyzer once with its tensors in this memory",
+    )
+    parser.add_argument(
+        "--contrast-at",
+        type=int,
+        nargs="+",
+        default=[16],
+        help="concurrencies of the contrast run (default 16)",
+    )
     args = parser.parse_args(argv)
     args.triton_server_args = check_server_args(args.triton_server_args)
     csv_dir = args.out.parent / "perf_analyzer"
     csv_dir.mkdir(parents=True, exist_ok=True)
     tensor = capture_tensor()
-    result: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                              "argv": sys.argv, "concurrency": args.concurrency,
-                              "measure_s": args.measure_s, "pa_interval_ms": args.pa_interval_ms,
-                              "memory": args.memory.value,
-                              "contrast_memory": None if args.contrast_memory is None
-                              else args.contrast_memory.value,
-                              "load_processes": args.load_processes,
-                              "server_args": list(args.triton_server_args),
-                              "repos": []}
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": sys.argv,
+        "concurrency": args.concurrency,
+        "measure_s": args.measure_s,
+        "pa_interval_ms": args.pa_interval_ms,
+        "memory": args.memory.value,
+        "contrast_memory": None if args.contrast_memory is None else args.contrast_memory.value,
+        "load_processes": args.load_processes,
+        "server_args": list(args.triton_server_args),
+        "repos": [],
+    }
     for repo in args.repos:
         try:
             result["repos"].append(measure_repo(repo.resolve(), args, tensor, args.work, csv_dir))

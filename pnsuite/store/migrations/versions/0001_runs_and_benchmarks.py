@@ -41,8 +41,13 @@ def upgrade() -> None:
     op.create_table(
         "benchmarks",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"),
-                  nullable=False, index=True),
+        sa.Column(
+            "run_id",
+            sa.Integer,
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("fullname", sa.Text, nullable=False, index=True),
         sa.Column("name", sa.Text, nullable=False),

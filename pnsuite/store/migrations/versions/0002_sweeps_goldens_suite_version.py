@@ -19,8 +19,13 @@ def upgrade() -> None:
     op.create_table(
         "sweep_points",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"),
-                  nullable=False, index=True),
+        sa.Column(
+            "run_id",
+            sa.Integer,
+            sa.ForeignKey("runs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("repository", sa.Text, nullable=False),
         sa.Column("config", sa.JSON, nullable=False),
         sa.Column("concurrency", sa.Integer, nullable=False),
@@ -32,8 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "golden_results",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"),
-                  index=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), index=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model_identity", sa.String(200), nullable=False, index=True),
         sa.Column("engine", sa.JSON, nullable=False),
