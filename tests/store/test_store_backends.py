@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 from pnsuite.store import results_store
-from pnsuite.store.importer import benchmark_files, import_files
+from pnsuite.store.importer import benchmark_files, import_files, label_of
 from pnsuite.store.results_store import MIGRATIONS, open_store
 from pnsuite.store.rows import machine_key
 from tests.store import documents as synthetic
@@ -87,7 +87,8 @@ def test_committed_result_files_round_trip_and_import_once(store_url: str) -> No
     for path in files:
         assert as_stored(stored[path]) == json.loads(path.read_text()), path
         assert stored[path]["store_run_id"] == first[path]
-        assert stored[path]["store_label"] == "pytest-benchmark"
+        # the save name of NNNN_NAME.json, as the importer reads it (label_of)
+        assert stored[path]["store_label"] == label_of(path.name)[0]
 
 
 # --------------------------------------------------------------------------- writers at once
