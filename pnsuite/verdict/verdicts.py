@@ -41,6 +41,7 @@ step that would decide it, with the options of the command that measured (`Rerun
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -281,6 +282,10 @@ def overall(rows: Sequence[Row]) -> str:
     return INCONCLUSIVE
 
 
+#: past this, exp() overflows a float
+MAX_EXPONENT = math.log(sys.float_info.max)
+
+
 def detectable_slowdown(
     sigma: float,
     old_runs: int,
@@ -298,7 +303,9 @@ def detectable_slowdown(
     se = sigma * math.sqrt(1 / old_runs + 1 / new_runs)
     t_alpha = float(stats.t.ppf(1 - alpha / hypotheses, df))
     t_power = float(stats.t.ppf(power, df))
-    return math.expm1((t_alpha + t_power) * se)
+    exponent = (t_alpha + t_power) * se
+    # A tiny alpha on few runs asks for a change beyond any float: none is detectable.
+    return math.expm1(exponent) if exponent < MAX_EXPONENT else math.inf
 
 
 def runs_to_detect(

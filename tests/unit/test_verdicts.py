@@ -106,6 +106,12 @@ def test_the_preflight_shrinks_with_runs_and_grows_with_noise():
     assert verdicts.detectable_slowdown(0.05, 1, 10, 0.05) == math.inf
 
 
+def test_a_level_no_float_can_reach_detects_nothing_instead_of_overflowing():
+    # --alpha 1e-9 on two runs a side: the t quantile is in the tens of thousands
+    assert verdicts.detectable_slowdown(0.1, 2, 2, 1e-9) == math.inf
+    assert verdicts.runs_to_detect(0.1, 0.10, 1e-9, most=3) is None
+
+
 def test_runs_to_detect_is_the_first_count_whose_detectable_slowdown_fits():
     n = verdicts.runs_to_detect(0.05, 0.10, 0.05)
     assert verdicts.detectable_slowdown(0.05, n, n, 0.05) <= 0.10
